@@ -1,0 +1,294 @@
+"""What a plugin contributes, in the form the host serves it.
+
+A spec is a frozen description plus one async callable that does the work. The authoring API
+(``Plugin`` decorators) compiles ordinary Python functions into specs; a plugin written
+directly against the hooks may build specs itself. The catalog gives them their final names
+and the protocol layer serves them; neither looks inside the callables.
+
+Every callable takes the request's ``Context`` last and is awaited on the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from ._context import Context
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "NOTHING",
+    "CompletionSpec",
+    "Middleware",
+    "PromptArgumentSpec",
+    "PromptOutcome",
+    "PromptSpec",
+    "ReadinessCheck",
+    "Registry",
+    "ResourceContents",
+    "ResourceSpec",
+    "ResourceTemplateSpec",
+    "ToolInvocation",
+    "ToolOutcome",
+    "ToolSpec",
+]
+
+
+class _Nothing:
+    """Marks an absent value where ``None`` is a value (structured content may be ``null``)."""
+
+    _instance: _Nothing | None = None
+
+    def __new__(cls) -> _Nothing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOTHING: Any = _Nothing()
+
+
+# --------------------------------------------------------------------------------------- tools
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """The result of one tool call, independent of the protocol revision.
+
+    ``content`` holds MCP content blocks as plain dicts (``{"type": "text", "text": ...}``);
+    ``structured`` is the ``structuredContent`` value or ``NOTHING``; ``is_error`` marks a
+    failure reported to the model rather than to the protocol.
+    """
+
+    content: list[dict[str, Any]]
+    structured: Any = NOTHING
+    is_error: bool = False
+
+    @classmethod
+    def error(cls, message: str) -> ToolOutcome:
+        return cls([{"type": "text", "text": message}], is_error=True)
+
+
+ToolCall = Callable[[Mapping[str, Any], "Context"], Awaitable[ToolOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as a plugin contributes it.
+
+    ``call(arguments, ctx)`` validates the arguments, runs the handler and converts what it
+    returned. Failures the model should see (invalid arguments, a ``ToolError``, an unexpected
+    exception) come back as ``ToolOutcome(is_error=True)``; ``call`` raises only for
+    cancellation and for protocol errors (``ProtocolError``) such as a missing client capability.
+    """
+
+    name: str
+    call: ToolCall
+    input_schema: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    title: str | None = None
+    description: str | None = None
+    output_schema: Mapping[str, Any] | None = None
+    annotations: Mapping[str, Any] | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInvocation:
+    """One call passing through middleware: the final tool name, its arguments and context."""
+
+    name: str
+    plugin: str
+    arguments: Mapping[str, Any]
+    ctx: Context
+
+
+Middleware = Callable[
+    [ToolInvocation, Callable[[ToolInvocation], Awaitable[ToolOutcome]]], Awaitable[ToolOutcome]
+]
+"""``async def middleware(invocation, call_next) -> ToolOutcome`` wrapped around every tool call."""
+
+
+# ----------------------------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceContents:
+    """One item of a ``resources/read`` result: text or binary contents of a URI."""
+
+    uri: str
+    text: str | None = None
+    blob: bytes | None = None
+    mime_type: str | None = None
+    meta: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"uri": self.uri}
+        if self.mime_type is not None:
+            out["mimeType"] = self.mime_type
+        if self.blob is not None:
+            out["blob"] = base64.b64encode(self.blob).decode("ascii")
+        else:
+            out["text"] = self.text if self.text is not None else ""
+        if self.meta:
+            out["_meta"] = dict(self.meta)
+        return out
+
+
+ResourceRead = Callable[[str, Mapping[str, str], "Context"], Awaitable[Sequence[ResourceContents]]]
+"""``read(uri, template_variables, ctx)``; ``uri`` is the plugin's own (unprefixed) URI."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """A resource with a fixed URI."""
+
+    uri: str
+    name: str
+    read: ResourceRead
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    annotations: Mapping[str, Any] | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceTemplateSpec:
+    """Resources addressed by an RFC 6570 URI template (``weather://{city}/current``)."""
+
+    uri_template: str
+    name: str
+    read: ResourceRead
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    annotations: Mapping[str, Any] | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+# ------------------------------------------------------------------------------------- prompts
+
+
+@dataclass(frozen=True, slots=True)
+class PromptArgumentSpec:
+    name: str
+    description: str | None = None
+    required: bool = False
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptOutcome:
+    """A rendered prompt: MCP ``PromptMessage`` dicts and an optional description."""
+
+    messages: list[dict[str, Any]]
+    description: str | None = None
+
+
+PromptRender = Callable[[Mapping[str, str], "Context"], Awaitable[PromptOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSpec:
+    name: str
+    render: PromptRender
+    title: str | None = None
+    description: str | None = None
+    arguments: tuple[PromptArgumentSpec, ...] = ()
+    icons: Sequence[Mapping[str, Any]] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------------- completions
+
+Complete = Callable[[str, Mapping[str, str], "Context"], Awaitable[Sequence[str]]]
+"""``complete(partial_value, other_arguments, ctx)`` returns candidate values, best first."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionSpec:
+    """Completes one argument of a prompt (``ref_type="prompt"``, ``ref`` = the plugin's prompt
+    name) or one variable of a resource template (``ref_type="resource"``, ``ref`` = the plugin's
+    URI template)."""
+
+    ref_type: Literal["prompt", "resource"]
+    ref: str
+    argument: str
+    complete: Complete
+
+
+# ----------------------------------------------------------------------------------- readiness
+
+ReadinessCheck = Callable[[Any], Awaitable[str | None]]
+"""``check(lifespan_state)`` returns ``None`` when ready, else a short reason (or raises)."""
+
+
+# ------------------------------------------------------------------------------------ registry
+
+
+class Registry:
+    """What the ``mcp_host_register`` hook receives: one per plugin, recording its contributions.
+
+    The host validates names and conflicts when it builds the catalog, so errors can name both
+    plugins involved.
+    """
+
+    def __init__(self, plugin: str) -> None:
+        self.plugin = plugin
+        self.tools: list[ToolSpec] = []
+        self.resources: list[ResourceSpec] = []
+        self.resource_templates: list[ResourceTemplateSpec] = []
+        self.prompts: list[PromptSpec] = []
+        self.completions: list[CompletionSpec] = []
+        self.middleware: list[Middleware] = []
+        self.readiness_checks: list[ReadinessCheck] = []
+
+    def tool(self, spec: ToolSpec) -> None:
+        self.tools.append(_expect(spec, ToolSpec, "tool"))
+
+    def resource(self, spec: ResourceSpec) -> None:
+        self.resources.append(_expect(spec, ResourceSpec, "resource"))
+
+    def resource_template(self, spec: ResourceTemplateSpec) -> None:
+        self.resource_templates.append(_expect(spec, ResourceTemplateSpec, "resource_template"))
+
+    def prompt(self, spec: PromptSpec) -> None:
+        self.prompts.append(_expect(spec, PromptSpec, "prompt"))
+
+    def completion(self, spec: CompletionSpec) -> None:
+        self.completions.append(_expect(spec, CompletionSpec, "completion"))
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        if not callable(middleware):
+            raise TypeError(f"middleware must be callable, got {middleware!r}")
+        self.middleware.append(middleware)
+
+    def readiness(self, check: ReadinessCheck) -> None:
+        if not callable(check):
+            raise TypeError(f"a readiness check must be callable, got {check!r}")
+        self.readiness_checks.append(check)
+
+
+def _expect(value: _T, kind: type[_T], method: str) -> _T:
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"Registry.{method}() takes a {kind.__name__}, got {type(value).__name__}; "
+            f"build one with mcp_host.{kind.__name__}(...) or use the Plugin decorators"
+        )
+    return value

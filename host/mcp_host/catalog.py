@@ -1,0 +1,112 @@
+"""The catalog: an immutable snapshot of everything the enabled plugins contribute.
+
+Entries carry their final names (the operator's prefix applied), the plugin that owns them
+and the MCP descriptor dict served by the list methods. Order is deterministic: plugin
+order, then registration order. The protocol layer reads ``CatalogHolder.current`` once
+per request; a change (a plugin going unready, a runtime toggle) builds a new ``Catalog`` and
+swaps it in atomically, and listeners hear which kinds changed (``list_changed``).
+
+``build_catalog`` turns per-plugin registries into a ``Catalog``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._specs import (
+    CompletionSpec,
+    PromptSpec,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolCall,
+    ToolSpec,
+)
+from .plugins.handle import PluginHandle
+
+ListKind = Literal["tools", "resources", "prompts"]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogTool:
+    name: str
+    owner: PluginHandle
+    spec: ToolSpec
+    descriptor: Mapping[str, Any]
+    """The ``tools/list`` item: name, title, description, inputSchema, outputSchema, ..."""
+    call: ToolCall
+    """``spec.call`` wrapped in the host's middleware chain; what the protocol layer awaits."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogResource:
+    uri: str
+    owner: PluginHandle
+    spec: ResourceSpec
+    descriptor: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogTemplate:
+    uri_template: str
+    owner: PluginHandle
+    spec: ResourceTemplateSpec
+    descriptor: Mapping[str, Any]
+    match: Callable[[str], dict[str, str] | None]
+    """Matches a final (prefixed) URI; returns the template variables or ``None``."""
+    plugin_uri: Callable[[str], str]
+    """Maps a final URI back to the plugin's own URI (the prefix removed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPrompt:
+    name: str
+    owner: PluginHandle
+    spec: PromptSpec
+    descriptor: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogCompletion:
+    owner: PluginHandle
+    spec: CompletionSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedResource:
+    """What ``Catalog.find_resource`` found for a URI."""
+
+    owner: PluginHandle
+    read: Any
+    """The spec's ``read(uri, variables, ctx)`` callable."""
+    plugin_uri: str
+    variables: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    generation: int
+    plugins: tuple[PluginHandle, ...]
+    tools: Mapping[str, CatalogTool]
+    resources: Mapping[str, CatalogResource]
+    templates: tuple[CatalogTemplate, ...]
+    prompts: Mapping[str, CatalogPrompt]
+    completions: Mapping[tuple[str, str, str], CatalogCompletion]
+    """Keyed by (``"prompt"`` | ``"resource"``, final prompt name or final URI template, argument)."""
+    instructions: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+    """Things worth logging once (e.g. names above 64 characters)."""
+
+    def find_resource(self, uri: str) -> ResolvedResource | None:
+        """A static resource by exact URI first, then the first template that matches."""
+        static = self.resources.get(uri)
+        if static is not None:
+            return ResolvedResource(static.owner, static.spec.read, static.spec.uri, {})
+        for template in self.templates:
+            variables = template.match(uri)
+            if variables is not None:
+                return ResolvedResource(
+                    template.owner, template.spec.read, template.plugin_uri(uri), variables
+                )
+        return None

@@ -1,0 +1,101 @@
+"""Exceptions raised by mcp-host.
+
+The tree::
+
+    MCPHostError                      base of everything mcp-host raises on purpose
+    ├── ConfigError                   the configuration file, an environment variable or a flag is wrong
+    ├── PluginError                   a plugin could not be loaded, configured, registered or started
+    │   └── PluginLoadError           importing an entry point failed or it is not a plugin
+    ├── CatalogError                  contributions conflict (a name collision, an invalid name)
+    ├── ToolError                     raised by a tool handler: becomes an ``isError`` result, message verbatim
+    ├── ResourceNotFound              raised by a resource reader: the URI names nothing
+    ├── PromptError                   raised by a prompt renderer: becomes an invalid-params error
+    └── ProtocolError                 a JSON-RPC error to send back (code, message, data)
+        └── MissingCapabilityError    the client did not declare a capability a request needs
+
+Plugin authors raise ``ToolError``, ``ResourceNotFound`` and ``PromptError``; everything else is
+the host's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CatalogError",
+    "ConfigError",
+    "MCPHostError",
+    "MissingCapabilityError",
+    "PluginError",
+    "PluginLoadError",
+    "PromptError",
+    "ProtocolError",
+    "ResourceNotFound",
+    "ToolError",
+]
+
+
+class MCPHostError(Exception):
+    """Base class of every exception mcp-host raises on purpose."""
+
+
+class ConfigError(MCPHostError):
+    """The configuration is invalid; the message names the file, the section and the field."""
+
+
+class PluginError(MCPHostError):
+    """A plugin failed; the message names the plugin, its distribution and how to disable it."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class PluginLoadError(PluginError):
+    """An ``mcp.plugins`` entry point could not be imported or does not reference a plugin."""
+
+
+class CatalogError(MCPHostError):
+    """What the enabled plugins contribute conflicts or is invalid (for example two tools share a name)."""
+
+
+class ToolError(MCPHostError):
+    """Raised by a tool handler to report a failure to the model.
+
+    The message is sent verbatim as the text of a tool result with ``isError: true``; write it
+    for the model that called the tool: what went wrong and what to try instead.
+    """
+
+
+class ResourceNotFound(MCPHostError):
+    """Raised by a resource reader when the URI names nothing it can read."""
+
+    def __init__(self, uri: str, message: str | None = None) -> None:
+        super().__init__(message or f"Resource not found: {uri}")
+        self.uri = uri
+
+
+class PromptError(MCPHostError):
+    """Raised by a prompt renderer when its arguments are unusable; sent as invalid params."""
+
+
+class ProtocolError(MCPHostError):
+    """A JSON-RPC error response: ``code``, ``message`` and optional ``data``."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class MissingCapabilityError(ProtocolError):
+    """A handler asked the client for something (sampling, elicitation, roots) it did not declare."""
+
+    def __init__(self, capability: str, message: str | None = None) -> None:
+        super().__init__(
+            -32021,
+            message or f"The client did not declare the '{capability}' capability this request needs",
+            {"requiredCapabilities": {capability: {}}},
+        )
+        self.capability = capability

@@ -1,0 +1,1 @@
+"""The plugin machinery: discovery, loading, configuration of plugins, lifespans."""

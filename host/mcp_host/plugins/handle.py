@@ -1,0 +1,39 @@
+"""``PluginHandle``: the host's record of one enabled plugin while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False, slots=True)
+class PluginHandle:
+    """One enabled plugin: who it is, the operator's settings for it, its config and state.
+
+    ``state`` is what the plugin's lifespan yielded; it is set when the lifespan has been
+    entered and is what ``ctx.state`` returns to the plugin's handlers.
+    """
+
+    name: str
+    """The entry point's name (by convention the distribution's name)."""
+    distribution: str | None = None
+    version: str | None = None
+    config: Any = None
+    """The plugin's validated configuration model instance, or ``None``."""
+    prefix: str | None = None
+    """The operator's ``[plugins.NAME] prefix``, applied to tool and prompt names and URIs."""
+    tools_allow: Sequence[str] = ()
+    """Glob patterns; when non-empty, only matching tools (by the plugin's own name) are served."""
+    tools_deny: Sequence[str] = ()
+    """Glob patterns; matching tools (by the plugin's own name) are not served."""
+    state: Any = None
+    ready: bool = True
+    unready_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``name (distribution version)`` for messages."""
+        if self.distribution and self.distribution != self.name:
+            return f"{self.name} ({self.distribution} {self.version or '?'})"
+        return f"{self.name} {self.version}" if self.version else self.name
