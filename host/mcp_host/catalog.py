@@ -110,3 +110,67 @@ class Catalog:
                     template.owner, template.spec.read, template.plugin_uri(uri), variables
                 )
         return None
+
+
+CatalogListener = Callable[["CatalogEvent"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEvent:
+    """What changed: ``list_changed`` kinds after a swap, or one resource's URI updated."""
+
+    list_changed: frozenset[ListKind] = frozenset()
+    resource_updated: str | None = None
+
+
+class CatalogHolder:
+    """The live catalog. Readers take ``current`` once per request; writers ``swap``.
+
+    Listeners are plain callables run synchronously on swap and on ``resource_updated``; they
+    must not block (a protocol connection puts the event on its own queue).
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._current = catalog
+        self._listeners: list[CatalogListener] = []
+
+    @property
+    def current(self) -> Catalog:
+        return self._current
+
+    def swap(self, catalog: Catalog) -> None:
+        """Install ``catalog`` and tell listeners which lists differ from the previous one."""
+        previous, self._current = self._current, catalog
+        changed: set[ListKind] = set()
+        if [t.descriptor for t in previous.tools.values()] != [
+            t.descriptor for t in catalog.tools.values()
+        ]:
+            changed.add("tools")
+        if [r.descriptor for r in previous.resources.values()] != [
+            r.descriptor for r in catalog.resources.values()
+        ] or [t.descriptor for t in previous.templates] != [t.descriptor for t in catalog.templates]:
+            changed.add("resources")
+        if [p.descriptor for p in previous.prompts.values()] != [
+            p.descriptor for p in catalog.prompts.values()
+        ]:
+            changed.add("prompts")
+        if changed:
+            self._emit(CatalogEvent(list_changed=frozenset(changed)))
+
+    def resource_updated(self, uri: str) -> None:
+        """Announce that the resource at ``uri`` (final URI) has new contents."""
+        self._emit(CatalogEvent(resource_updated=uri))
+
+    def subscribe(self, listener: CatalogListener) -> Callable[[], None]:
+        """Add a listener; returns the function that removes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: CatalogEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
