@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._content import Audio, Content, EmbeddedResource, Image, ResourceLink, Text
 from ._context import Context, ElicitResult, LogLevel, Root, SamplingResult
 from ._markers import hookimpl
+from ._plugin import Plugin
 from ._specs import (
     NOTHING,
     CompletionSpec,
@@ -38,6 +39,7 @@ __all__ = [
     "Image",
     "LogLevel",
     "Middleware",
+    "Plugin",
     "PromptArgumentSpec",
     "PromptError",
     "PromptOutcome",

@@ -1,0 +1,335 @@
+"""Compiling decorated functions into specs: all inspection happens here, once.
+
+The callables built here are the hot path of a call: validate, call, convert.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from ._context import Context
+from ._results import content_blocks, output_for
+from ._signature import HandlerSignature, analyse, describe_validation_error
+from ._specs import (
+    CompletionSpec,
+    PromptArgumentSpec,
+    PromptOutcome,
+    PromptSpec,
+    ResourceContents,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolOutcome,
+    ToolSpec,
+)
+from .errors import PromptError, ProtocolError, ResourceNotFound, ToolError
+
+_TEMPLATE_EXPRESSION = re.compile(r"\{([+#./;?&]?)([^}]+)\}")
+
+
+def _logger(plugin: str) -> logging.Logger:
+    return logging.getLogger(f"mcp_host.plugin.{plugin}")
+
+
+def _invoker(sig: HandlerSignature) -> Callable[[dict[str, Any], Context | None], Awaitable[Any]]:
+    """Call the handler with validated kwargs: awaited, or in a worker thread when sync."""
+    fn, ctx_name = sig.fn, sig.context_param
+
+    if sig.is_async:
+
+        async def call_async(kwargs: dict[str, Any], ctx: Context | None) -> Any:
+            if ctx_name is not None:
+                kwargs[ctx_name] = ctx
+            return await fn(**kwargs)
+
+        return call_async
+
+    async def call_sync(kwargs: dict[str, Any], ctx: Context | None) -> Any:
+        if ctx_name is not None:
+            kwargs[ctx_name] = ctx
+        return await anyio.to_thread.run_sync(
+            functools.partial(fn, **kwargs), abandon_on_cancel=True
+        )
+
+    return call_sync
+
+
+# --------------------------------------------------------------------------------------- tools
+
+
+def compile_tool(
+    fn: Callable[..., Any],
+    *,
+    plugin: str,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    annotations: Mapping[str, Any] | None = None,
+    icons: Sequence[Mapping[str, Any]] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    structured_output: bool | None = None,
+) -> ToolSpec:
+    tool_name = name or fn.__name__
+    subject = f"tool '{tool_name}'"
+    sig = analyse(fn, what=subject)
+    output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
+    invoke = _invoker(sig)
+    validate = sig.validate
+    log = _logger(plugin)
+
+    async def call(arguments: Mapping[str, Any], ctx: Context) -> ToolOutcome:
+        try:
+            kwargs = validate(arguments)
+        except ValidationError as exc:
+            return ToolOutcome.error(describe_validation_error(subject, exc))
+        try:
+            result = await invoke(kwargs, ctx)
+        except ToolError as exc:
+            return ToolOutcome.error(str(exc))
+        except ProtocolError:
+            raise
+        except Exception as exc:
+            log.exception("%s raised %s", subject, type(exc).__name__)
+            return ToolOutcome.error(
+                f"Tool '{tool_name}' failed: unexpected {type(exc).__name__}. "
+                "The server log has the details."
+            )
+        try:
+            return convert(result)
+        except Exception as exc:
+            log.exception("%s returned a value that cannot be converted", subject)
+            return ToolOutcome.error(
+                f"Tool '{tool_name}' returned a value that does not match its declared output "
+                f"({type(exc).__name__}). The server log has the details."
+            )
+
+    return ToolSpec(
+        name=tool_name,
+        call=call,
+        input_schema=sig.json_schema(),
+        title=title,
+        description=description if description is not None else sig.docstring.summary,
+        output_schema=output_schema,
+        annotations=dict(annotations) if annotations else None,
+        icons=icons,
+        meta=meta,
+    )
+
+
+# ----------------------------------------------------------------------------------- resources
+
+
+def template_variables(uri_template: str) -> list[str]:
+    """The variable names of an RFC 6570 template, in order (modifiers stripped)."""
+    names: list[str] = []
+    for _operator, body in _TEMPLATE_EXPRESSION.findall(uri_template):
+        for part in body.split(","):
+            names.append(part.strip().rstrip("*").split(":", 1)[0])
+    return names
+
+
+def _resource_contents(uri: str, mime_type: str | None, value: Any) -> list[ResourceContents]:
+    if isinstance(value, ResourceContents):
+        return [value]
+    if isinstance(value, list | tuple) and value and all(
+        isinstance(v, ResourceContents) for v in value
+    ):
+        return list(value)
+    if isinstance(value, str):
+        return [ResourceContents(uri=uri, text=value, mime_type=mime_type or "text/plain")]
+    if isinstance(value, bytes | bytearray):
+        return [
+            ResourceContents(
+                uri=uri, blob=bytes(value), mime_type=mime_type or "application/octet-stream"
+            )
+        ]
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    return [
+        ResourceContents(
+            uri=uri,
+            text=json.dumps(value, ensure_ascii=False, default=str),
+            mime_type=mime_type or "application/json",
+        )
+    ]
+
+
+def compile_resource(
+    fn: Callable[..., Any],
+    uri: str,
+    *,
+    plugin: str,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    mime_type: str | None = None,
+    size: int | None = None,
+    annotations: Mapping[str, Any] | None = None,
+    icons: Sequence[Mapping[str, Any]] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> ResourceSpec | ResourceTemplateSpec:
+    subject = f"resource '{uri}'"
+    sig = analyse(fn, what=subject, strict_extra=False)
+    variables = template_variables(uri)
+    required = {
+        p for p in sig.params if sig.model.model_fields[p].is_required()
+    }
+    unknown = [p for p in required if p not in variables]
+    missing = [v for v in variables if v not in sig.params]
+    if unknown or missing:
+        raise TypeError(
+            f"{subject}: the function's parameters must match the URI template's variables; "
+            f"template variables {variables}, required parameters {sorted(required)}"
+        )
+    invoke = _invoker(sig)
+    log = _logger(plugin)
+    resource_name = name or fn.__name__
+    text = description if description is not None else sig.docstring.summary
+
+    async def read(
+        actual_uri: str, values: Mapping[str, str], ctx: Context
+    ) -> Sequence[ResourceContents]:
+        try:
+            kwargs = sig.validate(values)
+        except ValidationError as exc:
+            raise ResourceNotFound(
+                actual_uri, describe_validation_error(f"resource '{actual_uri}'", exc)
+            ) from exc
+        try:
+            result = await invoke(kwargs, ctx)
+        except (ResourceNotFound, ProtocolError):
+            raise
+        except Exception:
+            log.exception("%s raised while reading %s", subject, actual_uri)
+            raise
+        return _resource_contents(actual_uri, mime_type, result)
+
+    if variables:
+        return ResourceTemplateSpec(
+            uri_template=uri,
+            name=resource_name,
+            read=read,
+            title=title,
+            description=text,
+            mime_type=mime_type,
+            annotations=annotations,
+            icons=icons,
+            meta=meta,
+        )
+    return ResourceSpec(
+        uri=uri,
+        name=resource_name,
+        read=read,
+        title=title,
+        description=text,
+        mime_type=mime_type,
+        size=size,
+        annotations=annotations,
+        icons=icons,
+        meta=meta,
+    )
+
+
+# ------------------------------------------------------------------------------------- prompts
+
+
+def _message(item: Any) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"role": "user", "content": {"type": "text", "text": item}}
+    blocks = content_blocks(item)
+    if blocks is not None and len(blocks) == 1:
+        return {"role": "user", "content": blocks[0]}
+    if isinstance(item, Mapping) and "role" in item and "content" in item:
+        content = item["content"]
+        if isinstance(content, str):
+            content = {"type": "text", "text": content}
+        elif content_blocks(content) is not None:
+            content = content_blocks(content)[0]  # type: ignore[index]
+        return {"role": item["role"], "content": content}
+    raise TypeError(
+        "a prompt must return a str, a content helper, a {'role', 'content'} dict, "
+        f"a list of those, or a PromptOutcome; got {type(item).__name__}"
+    )
+
+
+def compile_prompt(
+    fn: Callable[..., Any],
+    *,
+    plugin: str,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    icons: Sequence[Mapping[str, Any]] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> PromptSpec:
+    prompt_name = name or fn.__name__
+    subject = f"prompt '{prompt_name}'"
+    sig = analyse(fn, what=subject)
+    invoke = _invoker(sig)
+    log = _logger(plugin)
+    arguments = tuple(
+        PromptArgumentSpec(
+            name=p,
+            description=sig.model.model_fields[p].description,
+            required=sig.model.model_fields[p].is_required(),
+        )
+        for p in sig.params
+    )
+
+    async def render(values: Mapping[str, str], ctx: Context) -> PromptOutcome:
+        try:
+            kwargs = sig.validate(values)
+        except ValidationError as exc:
+            raise PromptError(describe_validation_error(subject, exc)) from exc
+        try:
+            result = await invoke(kwargs, ctx)
+        except (PromptError, ProtocolError):
+            raise
+        except Exception:
+            log.exception("%s raised while rendering", subject)
+            raise
+        if isinstance(result, PromptOutcome):
+            return result
+        items = result if isinstance(result, list | tuple) else [result]
+        return PromptOutcome([_message(item) for item in items])
+
+    return PromptSpec(
+        name=prompt_name,
+        render=render,
+        title=title,
+        description=description if description is not None else sig.docstring.summary,
+        arguments=arguments,
+        icons=icons,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------------- completions
+
+
+def compile_completion(
+    fn: Callable[..., Any], *, ref_type: str, ref: str, argument: str
+) -> CompletionSpec:
+    sig = analyse(fn, what=f"completion of {ref_type} '{ref}' argument '{argument}'",
+                  strict_extra=False)
+    if not sig.params:
+        raise TypeError(f"completion function {fn.__qualname__} must take the value to complete")
+    value_param = sig.params[0]
+    wants_context = "context" in sig.params[1:]
+    invoke = _invoker(sig)
+
+    async def complete(value: str, other: Mapping[str, str], ctx: Context) -> Sequence[str]:
+        kwargs: dict[str, Any] = {value_param: value}
+        if wants_context:
+            kwargs["context"] = dict(other)
+        result: Iterable[Any] = await invoke(kwargs, ctx)
+        return [str(v) for v in result]
+
+    return CompletionSpec(ref_type=ref_type, ref=ref, argument=argument, complete=complete)  # type: ignore[arg-type]

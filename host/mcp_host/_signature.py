@@ -1,0 +1,138 @@
+"""Turning a handler's signature into a pydantic model, once, at decoration time.
+
+The model validates arguments on every call and gives the JSON schema clients see. A
+parameter annotated ``Context`` is left out of both and filled in by the host.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from ._context import Context
+from ._docstrings import Docstring, parse_docstring
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSignature:
+    """What the host needs to know about a handler to call it."""
+
+    fn: Callable[..., Any]
+    is_async: bool
+    params: tuple[str, ...]
+    """The parameters clients fill in, in signature order."""
+    context_param: str | None
+    model: type[BaseModel]
+    docstring: Docstring
+    return_annotation: Any
+    """``inspect.Signature.empty`` when the function has none."""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = self.model.model_json_schema()
+        schema.pop("title", None)
+        schema.setdefault("properties", {})
+        for prop in schema["properties"].values():
+            if isinstance(prop, dict):
+                prop.pop("title", None)
+        return schema
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated keyword arguments (without the context); raises ``ValidationError``."""
+        instance = self.model.model_validate(arguments)
+        return {name: getattr(instance, name) for name in self.params}
+
+
+def is_context_annotation(annotation: Any) -> bool:
+    if annotation is Context:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return is_context_annotation(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(is_context_annotation(a) for a in get_args(annotation) if a is not type(None))
+    return False
+
+
+def analyse(fn: Callable[..., Any], *, what: str, strict_extra: bool = True) -> HandlerSignature:
+    """Inspect ``fn``; ``what`` names it in errors (e.g. ``"tool 'forecast'"``)."""
+    if not callable(fn):
+        raise TypeError(f"{what}: expected a function, got {fn!r}")
+    target = inspect.unwrap(fn)
+    signature = inspect.signature(target)
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception as exc:  # unresolvable forward references
+        raise TypeError(f"{what}: cannot resolve the type hints of {fn.__qualname__}: {exc}") from exc
+    docstring = parse_docstring(inspect.getdoc(target))
+    fields: dict[str, Any] = {}
+    params: list[str] = []
+    context_param: str | None = None
+    for name, param in signature.parameters.items():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise TypeError(f"{what}: *args and **kwargs are not supported ({fn.__qualname__})")
+        annotation = hints.get(name, Any)
+        if is_context_annotation(annotation):
+            context_param = name
+            continue
+        if name.startswith("_"):
+            raise TypeError(
+                f"{what}: parameter {name!r} starts with '_', which the schema cannot carry"
+            )
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        description = docstring.params.get(name)
+        if description and not _has_description(annotation):
+            fields[name] = (annotation, Field(default, description=description))
+        else:
+            fields[name] = (annotation, default)
+        params.append(name)
+    config = ConfigDict(extra="forbid" if strict_extra else "ignore", arbitrary_types_allowed=False)
+    model_name = "".join(part.capitalize() for part in fn.__name__.split("_")) + "Arguments"
+    try:
+        model = create_model(model_name, __config__=config, **fields)
+    except Exception as exc:
+        raise TypeError(f"{what}: its parameters cannot be described as JSON schema: {exc}") from exc
+    return HandlerSignature(
+        fn=fn,
+        is_async=inspect.iscoroutinefunction(target),
+        params=tuple(params),
+        context_param=context_param,
+        model=model,
+        docstring=docstring,
+        return_annotation=hints.get("return", signature.return_annotation),
+    )
+
+
+def _has_description(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        return any(isinstance(m, FieldInfo) and m.description for m in get_args(annotation)[1:])
+    return False
+
+
+def describe_validation_error(subject: str, exc: ValidationError) -> str:
+    """One short sentence per problem: ``'days' must be a valid integer (got 'abc')``."""
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in error["loc"]) or "arguments"
+        kind = error["type"]
+        if kind == "missing":
+            problems.append(f"'{loc}' is required")
+        elif kind == "extra_forbidden":
+            problems.append(f"'{loc}' is not a parameter")
+        elif kind in ("model_type", "dict_type") and loc == "arguments":
+            problems.append("arguments must be a JSON object")
+        else:
+            message = error["msg"]
+            message = message[0].lower() + message[1:] if message else "is invalid"
+            message = message.removeprefix("input ")
+            shown = repr(error.get("input"))
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            problems.append(f"'{loc}' {message} (got {shown})")
+    return f"Invalid arguments for {subject}: " + "; ".join(problems) + "."
