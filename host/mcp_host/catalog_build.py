@@ -1,0 +1,251 @@
+"""Building a ``Catalog`` from what each plugin registered.
+
+Final names: the operator's ``prefix`` turns a tool or prompt ``name`` into ``prefix_name``
+and a resource URI (or template) ``scheme://...`` into ``prefix+scheme://...``. Two plugins
+arriving at the same final name is an error naming both: never a silent rename, never a
+load-order winner. Order is plugin order, then registration order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._specs import (
+    Middleware,
+    PromptSpec,
+    Registry,
+    ResourceSpec,
+    ResourceTemplateSpec,
+    ToolCall,
+    ToolInvocation,
+    ToolOutcome,
+    ToolSpec,
+)
+from ._context import Context
+from .catalog import (
+    Catalog,
+    CatalogCompletion,
+    CatalogPrompt,
+    CatalogResource,
+    CatalogTemplate,
+    CatalogTool,
+)
+from .errors import CatalogError
+from .plugins.handle import PluginHandle
+from .uritemplate import compile_template
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+LONG_NAME = 64
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+Contribution = tuple[PluginHandle, Registry]
+
+
+def final_name(handle: PluginHandle, name: str) -> str:
+    return f"{handle.prefix}_{name}" if handle.prefix else name
+
+
+def final_uri(handle: PluginHandle, uri: str) -> str:
+    return f"{handle.prefix}+{uri}" if handle.prefix else uri
+
+
+def _check_name(kind: str, name: str, handle: PluginHandle, warnings: list[str]) -> None:
+    if not NAME.match(name):
+        raise CatalogError(
+            f"Plugin {handle.describe()}: the {kind} name {name!r} is invalid: names are 1 to 128 "
+            "characters of A-Z, a-z, 0-9, '_', '.' and '-'."
+        )
+    if len(name) > LONG_NAME:
+        warnings.append(
+            f"The {kind} name {name!r} of plugin {handle.name!r} is longer than {LONG_NAME} "
+            "characters, which some LLM APIs reject."
+        )
+
+
+def _collision(kind: str, name: str, first: PluginHandle, second: PluginHandle) -> CatalogError:
+    if first is second:
+        return CatalogError(f"Plugin {first.describe()} registers the {kind} {name!r} twice.")
+    return CatalogError(
+        f"The {kind} {name!r} is contributed by both plugin {first.name!r} and plugin "
+        f"{second.name!r}. Give one of them a prefix, e.g. [plugins.{second.name}] "
+        f'prefix = "{second.name.replace("-", "_")}", or disable one.'
+    )
+
+
+def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in mapping.items() if v is not None}
+
+
+def _tool_allowed(handle: PluginHandle, name: str) -> bool:
+    if handle.tools_allow and not any(fnmatch.fnmatchcase(name, p) for p in handle.tools_allow):
+        return False
+    return not any(fnmatch.fnmatchcase(name, p) for p in handle.tools_deny)
+
+
+def _with_middleware(
+    name: str, plugin: str, call: ToolCall, middleware: Sequence[Middleware]
+) -> ToolCall:
+    for mw in reversed(middleware):
+
+        def wrap(mw: Middleware, inner: ToolCall) -> ToolCall:
+            async def call_next(invocation: ToolInvocation) -> ToolOutcome:
+                return await inner(invocation.arguments, invocation.ctx)
+
+            async def wrapped(arguments: Mapping[str, Any], ctx: Context) -> ToolOutcome:
+                return await mw(ToolInvocation(name, plugin, arguments, ctx), call_next)
+
+            return wrapped
+
+        call = wrap(mw, call)
+    return call
+
+
+def _tool(handle: PluginHandle, spec: ToolSpec, name: str, middleware: Sequence[Middleware]) -> CatalogTool:
+    descriptor = _compact(
+        {
+            "name": name,
+            "title": spec.title,
+            "description": spec.description,
+            "inputSchema": spec.input_schema,
+            "outputSchema": spec.output_schema,
+            "annotations": spec.annotations,
+            "icons": [dict(i) for i in spec.icons] if spec.icons else None,
+            "_meta": spec.meta,
+        }
+    )
+    call = _with_middleware(name, handle.name, spec.call, middleware)
+    return CatalogTool(name, handle, spec, descriptor, call)
+
+
+def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogResource:
+    descriptor = _compact(
+        {
+            "uri": uri,
+            "name": spec.name,
+            "title": spec.title,
+            "description": spec.description,
+            "mimeType": spec.mime_type,
+            "size": spec.size,
+            "annotations": spec.annotations,
+            "icons": [dict(i) for i in spec.icons] if spec.icons else None,
+            "_meta": spec.meta,
+        }
+    )
+    return CatalogResource(uri, handle, spec, descriptor)
+
+
+def _template(handle: PluginHandle, spec: ResourceTemplateSpec, template: str) -> CatalogTemplate:
+    descriptor = _compact(
+        {
+            "uriTemplate": template,
+            "name": spec.name,
+            "title": spec.title,
+            "description": spec.description,
+            "mimeType": spec.mime_type,
+            "annotations": spec.annotations,
+            "icons": [dict(i) for i in spec.icons] if spec.icons else None,
+            "_meta": spec.meta,
+        }
+    )
+    prefix = f"{handle.prefix}+" if handle.prefix else ""
+
+    def plugin_uri(uri: str) -> str:
+        return uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri
+
+    return CatalogTemplate(template, handle, spec, descriptor, compile_template(template), plugin_uri)
+
+
+def _prompt(handle: PluginHandle, spec: PromptSpec, name: str) -> CatalogPrompt:
+    arguments = [
+        _compact({"name": a.name, "title": a.title, "description": a.description, "required": a.required})
+        for a in spec.arguments
+    ]
+    descriptor = _compact(
+        {
+            "name": name,
+            "title": spec.title,
+            "description": spec.description,
+            "arguments": arguments,
+            "icons": [dict(i) for i in spec.icons] if spec.icons else None,
+            "_meta": spec.meta,
+        }
+    )
+    return CatalogPrompt(name, handle, spec, descriptor)
+
+
+def build_catalog(
+    contributions: Sequence[Contribution],
+    *,
+    generation: int = 1,
+    instructions: Sequence[str] = (),
+) -> Catalog:
+    """Build the snapshot; raises ``CatalogError`` on an invalid name or a collision."""
+    warnings: list[str] = []
+    middleware = [mw for _handle, registry in contributions for mw in registry.middleware]
+    tools: dict[str, CatalogTool] = {}
+    resources: dict[str, CatalogResource] = {}
+    templates: dict[str, CatalogTemplate] = {}
+    prompts: dict[str, CatalogPrompt] = {}
+    completions: dict[tuple[str, str, str], CatalogCompletion] = {}
+    for handle, registry in contributions:
+        for tool_spec in registry.tools:
+            if not _tool_allowed(handle, tool_spec.name):
+                continue
+            name = final_name(handle, tool_spec.name)
+            _check_name("tool", name, handle, warnings)
+            if name in tools:
+                raise _collision("tool", name, tools[name].owner, handle)
+            tools[name] = _tool(handle, tool_spec, name, middleware)
+        for resource_spec in registry.resources:
+            uri = final_uri(handle, resource_spec.uri)
+            if not URI.match(uri):
+                raise CatalogError(
+                    f"Plugin {handle.describe()}: the resource URI {resource_spec.uri!r} has no "
+                    "scheme (expected something like 'scheme://path')."
+                )
+            if uri in resources:
+                raise _collision("resource", uri, resources[uri].owner, handle)
+            resources[uri] = _resource(handle, resource_spec, uri)
+        for template_spec in registry.resource_templates:
+            template = final_uri(handle, template_spec.uri_template)
+            if not URI.match(template):
+                raise CatalogError(
+                    f"Plugin {handle.describe()}: the resource template "
+                    f"{template_spec.uri_template!r} has no scheme."
+                )
+            if template in templates:
+                raise _collision("resource template", template, templates[template].owner, handle)
+            templates[template] = _template(handle, template_spec, template)
+        for prompt_spec in registry.prompts:
+            name = final_name(handle, prompt_spec.name)
+            _check_name("prompt", name, handle, warnings)
+            if name in prompts:
+                raise _collision("prompt", name, prompts[name].owner, handle)
+            prompts[name] = _prompt(handle, prompt_spec, name)
+        for completion in registry.completions:
+            ref = (
+                final_name(handle, completion.ref)
+                if completion.ref_type == "prompt"
+                else final_uri(handle, completion.ref)
+            )
+            key = (completion.ref_type, ref, completion.argument)
+            if key in completions:
+                raise _collision(
+                    f"completion of {completion.argument!r} for", ref, completions[key].owner, handle
+                )
+            completions[key] = CatalogCompletion(handle, completion)
+    text = "\n\n".join(t.strip() for t in instructions if t and t.strip()) or None
+    return Catalog(
+        generation=generation,
+        plugins=tuple(h for h, _ in contributions),
+        tools=tools,
+        resources=resources,
+        templates=tuple(templates.values()),
+        prompts=prompts,
+        completions=completions,
+        instructions=text,
+        warnings=tuple(warnings),
+    )

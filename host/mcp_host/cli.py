@@ -1,0 +1,262 @@
+"""The ``mcp-host`` command line: a thin layer over ``config``, ``Host`` and ``server``.
+
+Every option maps onto one configuration field (``mcp-host config show`` says where each
+effective value came from). Output for people by default, JSON with ``--json``; logs go to
+stderr so stdout stays clean for the stdio transport.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import click
+
+from . import __version__
+from .config import LoadedConfig, RedactingFilter, load_config
+from .errors import MCPHostError
+from .host import Host
+
+log = logging.getLogger("mcp_host")
+
+
+def _setup_logging(level: str, loaded: LoadedConfig | None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if loaded is not None:
+        handler.addFilter(RedactingFilter(loaded.secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+            help="Configuration file (default: $MCP_HOST_CONFIG, else ./mcp-host.toml if present).",
+        ),
+        click.option(
+            "--plugin", "plugins", multiple=True, metavar="NAME",
+            help="Serve only these plugins (repeatable) — [host] plugins, MCP_HOST_PLUGINS.",
+        ),
+        click.option(
+            "--no-plugin", "no_plugins", multiple=True, metavar="NAME",
+            help="Never load this plugin (repeatable) — [host] disable_plugins, MCP_HOST_DISABLE_PLUGINS.",
+        ),
+        click.option(
+            "--on-plugin-error", type=click.Choice(["fail", "skip"]), default=None,
+            help="A plugin that fails: stop ('fail') or serve the others ('skip') — [host] on_plugin_error.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _load(ctx: click.Context, cli: dict[str, tuple[str, Any]]) -> LoadedConfig:
+    params = ctx.params
+    if params.get("plugins"):
+        cli["host.plugins"] = ("--plugin", list(params["plugins"]))
+    if params.get("no_plugins"):
+        cli["host.disable_plugins"] = ("--no-plugin", list(params["no_plugins"]))
+    if params.get("on_plugin_error"):
+        cli["host.on_plugin_error"] = ("--on-plugin-error", params["on_plugin_error"])
+    try:
+        return load_config(params.get("config_path"), cli=cli)
+    except MCPHostError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _host(loaded: LoadedConfig, on_plugin_error: str | None = None) -> Host:
+    try:
+        return Host.load(loaded, on_plugin_error=on_plugin_error)  # type: ignore[arg-type]
+    except MCPHostError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else render(data))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mcp-host")
+def main() -> None:
+    """mcp-host: one Model Context Protocol server host, many plugins."""
+
+
+@main.command()
+@_common
+@click.option("--transport", type=click.Choice(["stdio", "http", "sse"]), default=None,
+              help="How to serve — [host] transport, MCP_HOST_TRANSPORT. Default: stdio.")
+@click.option("--host", "bind_host", default=None, help="Address to bind (http, sse) — [http] host.")
+@click.option("--port", type=int, default=None, help="Port to bind (http, sse) — [http] port.")
+@click.option("--path", "endpoint_path", default=None, help="MCP endpoint path — [http] path.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
+              help="Log level on stderr — [host] log_level.")
+@click.pass_context
+def serve(ctx: click.Context, **_: Any) -> None:
+    """Serve every enabled plugin over stdio (default), Streamable HTTP or HTTP+SSE."""
+    p = ctx.params
+    cli: dict[str, tuple[str, Any]] = {}
+    for key, field, flag in (
+        ("transport", "host.transport", "--transport"),
+        ("bind_host", "http.host", "--host"),
+        ("port", "http.port", "--port"),
+        ("endpoint_path", "http.path", "--path"),
+        ("log_level", "host.log_level", "--log-level"),
+    ):
+        if p.get(key) is not None:
+            cli[field] = (flag, p[key])
+    loaded = _load(ctx, cli)
+    _setup_logging(loaded.config.host.log_level, loaded)
+    host = _host(loaded)
+    for record in host.records:
+        if record.status == "failed":
+            log.error("plugin %s skipped: %s", record.name, record.error)
+    from .server import serve as run
+
+    try:
+        anyio.run(run, host, loaded.config.host.transport)
+    except MCPHostError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool, **_: Any) -> None:
+    """List installed plugins: enabled or why not, version, what they contribute."""
+    loaded = _load(ctx, {})
+    _setup_logging("warning", loaded)
+    host = _host(loaded, on_plugin_error="skip")
+    data = [r.as_dict() for r in host.records]
+
+    def render(rows: list[dict[str, Any]]) -> str:
+        if not rows:
+            return "No plugins installed (no distribution advertises an mcp.plugins entry point)."
+        lines = []
+        for row in rows:
+            head = f"{row['name']} ({row['distribution']} {row['version']}): {row['status']}"
+            if row["status"] != "enabled":
+                head += f" — {row['error'] or row['reason']}"
+            lines.append(head)
+            if row["contributions"]:
+                lines.append("    " + ", ".join(f"{n} {k}" for k, n in row["contributions"].items() if n))
+        return "\n".join(lines)
+
+    _emit(data, as_json, render)
+
+
+def _listing(kind: str) -> Callable[..., None]:
+    @_common
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_context
+    def command(ctx: click.Context, as_json: bool, **_: Any) -> None:
+        loaded = _load(ctx, {})
+        _setup_logging("warning", loaded)
+        catalog = _host(loaded).catalog.current
+        if kind == "tools":
+            rows = [dict(t.descriptor, plugin=t.owner.name) for t in catalog.tools.values()]
+        elif kind == "resources":
+            rows = [dict(r.descriptor, plugin=r.owner.name) for r in catalog.resources.values()]
+            rows += [dict(t.descriptor, plugin=t.owner.name) for t in catalog.templates]
+        else:
+            rows = [dict(p.descriptor, plugin=p.owner.name) for p in catalog.prompts.values()]
+
+        def render(items: list[dict[str, Any]]) -> str:
+            if not items:
+                return f"No {kind}."
+            out = []
+            for item in items:
+                label = item.get("name") if kind != "resources" else item.get("uri", item.get("uriTemplate"))
+                summary = (item.get("description") or "").strip().splitlines()
+                out.append(f"{label}  [{item['plugin']}]" + (f"  {summary[0]}" if summary else ""))
+            return "\n".join(out)
+
+        _emit(rows, as_json, render)
+
+    command.__doc__ = f"List the {kind} the enabled plugins contribute (final names)."
+    return command
+
+
+main.command("tools")(_listing("tools"))
+main.command("resources")(_listing("resources"))
+main.command("prompts")(_listing("prompts"))
+
+
+@main.command()
+@_common
+@click.pass_context
+def check(ctx: click.Context, **_: Any) -> None:
+    """Load the configuration and every plugin, run lifespans once; report every problem."""
+    loaded = _load(ctx, {})
+    _setup_logging("error", loaded)
+    problems: list[str] = []
+    try:
+        host = Host.load(loaded, on_plugin_error="skip")
+    except MCPHostError as exc:
+        raise click.ClickException(str(exc)) from exc
+    problems += [r.error or r.reason for r in host.records if r.status == "failed"]
+
+    async def run_lifespans() -> dict[str, str | None]:
+        async with host.running():
+            return await host.readiness()
+
+    try:
+        readiness = anyio.run(run_lifespans)
+    except MCPHostError as exc:
+        problems.append(str(exc))
+        readiness = {}
+    problems += [f"plugin {n!r} is not ready: {why}" for n, why in readiness.items() if why and
+                 not any(why in p for p in problems)]
+    catalog = host.catalog.current
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(
+        f"OK: {sum(1 for r in host.records if r.status == 'enabled')} plugin(s), "
+        f"{len(catalog.tools)} tools, {len(catalog.resources) + len(catalog.templates)} resources, "
+        f"{len(catalog.prompts)} prompts"
+    )
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def config_show(ctx: click.Context, as_json: bool, **_: Any) -> None:
+    """Print the effective configuration, secrets redacted, with where each value came from."""
+    loaded = _load(ctx, {})
+    data = loaded.redacted()
+    if as_json:
+        click.echo(json.dumps({"config": data, "sources": dict(loaded.provenance),
+                               "file": str(loaded.file) if loaded.file else None}, indent=2))
+        return
+    click.echo(f"# file: {loaded.file or '(none; defaults)'}")
+    for section in ("host", "http"):
+        click.echo(f"\n[{section}]")
+        for key, value in data[section].items():
+            source = loaded.provenance.get(f"{section}.{key}", "default")
+            click.echo(f"{key} = {json.dumps(value)}    # {source}")
+    for name, settings in data.get("plugins", {}).items():
+        click.echo(f"\n[plugins.{name}]")
+        for key, value in settings.items():
+            click.echo(f"{key} = {json.dumps(value)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,20 @@
+"""Configuration: one TOML file, mirrored by environment variables and CLI flags."""
+
+from .loader import LoadedConfig, env_var, find_config_file, load_config
+from .model import HostConfig, HostSettings, HttpSettings, PluginSettings, ToolFilter
+from .secrets import REDACTED, RedactingFilter, redact
+
+__all__ = [
+    "REDACTED",
+    "HostConfig",
+    "HostSettings",
+    "HttpSettings",
+    "LoadedConfig",
+    "PluginSettings",
+    "RedactingFilter",
+    "ToolFilter",
+    "env_var",
+    "find_config_file",
+    "load_config",
+    "redact",
+]

@@ -1,0 +1,123 @@
+"""The configuration file's shape: ``[host]``, ``[http]`` and ``[plugins.NAME]``.
+
+One TOML file drives everything; environment variables and CLI flags map onto these fields
+one-to-one (see ``loader``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class HostSettings(_Section):
+    """``[host]``: the host process."""
+
+    plugins: list[str] | None = Field(
+        None,
+        description="Allowlist: only these plugins are imported and served (consent before "
+        "third-party code runs). Unset: every installed plugin.",
+    )
+    disable_plugins: list[str] = Field(
+        default_factory=list, description="Blocklist: these plugins are never imported."
+    )
+    on_plugin_error: Literal["fail", "skip"] | None = Field(
+        None,
+        description="A plugin that fails to load, configure or start: 'fail' stops start-up, "
+        "'skip' reports it and serves the others. Unset: 'fail'.",
+    )
+    transport: Literal["stdio", "http", "sse"] = Field("stdio", description="How to serve.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Level of the host's log on stderr."
+    )
+    server_name: str = Field("mcp-host", description="The name clients see in serverInfo.")
+    instructions: str | None = Field(
+        None, description="Text put before the plugins' instructions for models."
+    )
+    page_size: int = Field(100, ge=1, le=10_000, description="Items per page of list results.")
+    cache_ttl_ms: int = Field(
+        0, ge=0, description="ttlMs cache hint on discover, lists and reads (2026-07-28)."
+    )
+    cache_scope: Literal["public", "private"] = Field(
+        "public", description="cacheScope cache hint (2026-07-28)."
+    )
+    state_secret: SecretStr | None = Field(
+        None,
+        description="Key sealing requestState of multi round-trip requests; share it across "
+        "replicas. Unset: a random key per process.",
+    )
+    state_ttl_seconds: int = Field(
+        600, ge=1, description="How long a sealed requestState stays valid."
+    )
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest message accepted (stdio line, HTTP body)."
+    )
+
+
+class HttpSettings(_Section):
+    """``[http]``: the Streamable HTTP and HTTP+SSE transports."""
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to bind (0: any free port).")
+    path: str = Field("/mcp", description="The MCP endpoint.")
+    public_url: str | None = Field(
+        None, description="The URL clients use (behind a proxy); drives allowed Host/Origin."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed besides the server's own."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host headers allowed besides the bound address."
+    )
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Request body limit.")
+    legacy_sse: bool = Field(True, description="Serve the 2024-11-05 HTTP+SSE endpoints too.")
+    sse_path: str = Field("/sse", description="HTTP+SSE stream endpoint.")
+    messages_path: str = Field("/messages", description="HTTP+SSE message endpoint.")
+    session_idle_timeout_seconds: int = Field(
+        1800, ge=1, description="A legacy session unused this long ends."
+    )
+    max_sessions: int = Field(10_000, ge=1, description="Cap on concurrent legacy sessions.")
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="How long in-flight requests may finish on shutdown."
+    )
+    json_response: bool = Field(
+        False, description="Legacy era: answer POSTs with JSON instead of SSE streams."
+    )
+    stateless: bool = Field(False, description="Legacy era: no sessions.")
+
+
+class ToolFilter(_Section):
+    allow: list[str] = Field(default_factory=list, description="Glob patterns of tools to serve.")
+    deny: list[str] = Field(default_factory=list, description="Glob patterns of tools to hide.")
+
+
+class PluginSettings(_Section):
+    """``[plugins.NAME]``: the operator's switches for one plugin."""
+
+    enabled: bool = True
+    prefix: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Prefix for this plugin's tool and prompt names (prefix_name) and URIs "
+        "(prefix+scheme://...).",
+    )
+    tools: ToolFilter = Field(default_factory=ToolFilter)
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The plugin's own settings, checked by its model."
+    )
+
+
+class HostConfig(_Section):
+    """The whole configuration."""
+
+    host: HostSettings = Field(default_factory=HostSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    plugins: dict[str, PluginSettings] = Field(default_factory=dict)
+
+    def plugin(self, name: str) -> PluginSettings:
+        return self.plugins.get(name) or PluginSettings()

@@ -1,0 +1,277 @@
+"""``Host``: the programmatic API that loads plugins and runs their lifespans.
+
+    loaded = load_config(path)
+    host = Host.load(loaded)                 # discover, import, configure, register, catalog
+    async with host.running():               # lifespans entered in plugin order
+        ...                                  # serve host.catalog with a transport
+                                             # lifespans exited in reverse order
+
+A plugin that fails to import, configure, register or start is handled per
+``[host] on_plugin_error``: ``fail`` raises ``PluginError`` listing every failure at once;
+``skip`` records it (``Host.records``) and serves the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from pydantic import ValidationError
+
+from ._specs import Registry
+from .catalog import Catalog, CatalogHolder
+from .catalog_build import build_catalog
+from .config import LoadedConfig
+from .errors import CatalogError, PluginError
+from .plugins.discovery import Candidate, Decision, decide, discover
+from .plugins.handle import PluginHandle
+from .plugins.loader import PluginHooks, disable_hint, load_candidate, make_plugin_manager
+
+log = logging.getLogger("mcp_host")
+
+Status = Literal["enabled", "disabled", "failed"]
+
+
+@dataclass
+class PluginRecord:
+    """What ``mcp-host plugins`` shows for one installed plugin."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    status: Status
+    reason: str
+    error: str | None = None
+    handle: PluginHandle | None = None
+    registry: Registry | None = None
+    contributions: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "reason": self.reason,
+            "error": self.error,
+            "ready": None if self.handle is None else self.handle.ready,
+            "unready_reason": None if self.handle is None else self.handle.unready_reason,
+            "contributions": dict(self.contributions),
+        }
+
+
+class Host:
+    """Loaded plugins, their catalog, and the lifespans that keep them running."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        records: list[PluginRecord],
+        hooks: PluginHooks,
+        on_plugin_error: Literal["fail", "skip"],
+    ) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.records = records
+        self.on_plugin_error = on_plugin_error
+        self._hooks = hooks
+        self._generation = 0
+        self.catalog = CatalogHolder(self._build())
+
+    # ---------------------------------------------------------------------------- loading
+
+    @classmethod
+    def load(
+        cls,
+        loaded: LoadedConfig,
+        *,
+        on_plugin_error: Literal["fail", "skip"] | None = None,
+        candidates: Callable[[], Sequence[Candidate]] = discover,
+    ) -> Host:
+        """Discover, import, configure and register every allowed plugin."""
+        config = loaded.config
+        policy = on_plugin_error or config.host.on_plugin_error or "fail"
+        decisions = decide(candidates(), config)
+        pm = make_plugin_manager()
+        hooks = PluginHooks(pm)
+        records: list[PluginRecord] = []
+        failures: list[PluginError] = []
+        for decision in decisions:
+            record = _record(decision)
+            records.append(record)
+            if not decision.load:
+                continue
+            try:
+                _load_one(pm, hooks, decision.candidate, loaded, record)
+            except PluginError as exc:
+                record.status, record.reason, record.error = "failed", "failed to load", str(exc)
+                record.handle = record.registry = None
+                failures.append(exc)
+                log.error("%s", exc)
+        if failures and policy == "fail":
+            raise PluginError("\n".join(str(f) for f in failures))
+        pm.check_pending()
+        return cls(loaded, records, hooks, policy)
+
+    def _active(self) -> list[PluginRecord]:
+        return [r for r in self.records if r.status == "enabled" and r.handle and r.registry]
+
+    def _build(self) -> Catalog:
+        self._generation += 1
+        active = self._active()
+        instructions: list[str] = []
+        if self.config.host.instructions:
+            instructions.append(self.config.host.instructions)
+        for record in active:
+            assert record.handle is not None
+            instructions.extend(self._hooks.instructions(record.name, record.handle.config))
+        catalog = build_catalog(
+            [(r.handle, r.registry) for r in active],  # type: ignore[misc]
+            generation=self._generation,
+            instructions=instructions,
+        )
+        for warning in catalog.warnings:
+            log.warning("%s", warning)
+        return catalog
+
+    def rebuild(self) -> None:
+        """Build the catalog again from the enabled plugins and swap it in."""
+        self.catalog.swap(self._build())
+
+    # ---------------------------------------------------------------------------- running
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Host]:
+        """Enter every enabled plugin's lifespan in plugin order; exit them in reverse."""
+        async with AsyncExitStack() as stack:
+            failed = False
+            for record in self._active():
+                handle = record.handle
+                assert handle is not None
+                try:
+                    manager = self._hooks.lifespan(record.name, handle.config)
+                    if manager is None:
+                        continue
+                    handle.state = await stack.enter_async_context(manager)
+                except Exception as exc:
+                    message = (
+                        f"Plugin {handle.describe()} failed to start: {type(exc).__name__}: {exc}. "
+                        + disable_hint(record.name)
+                    )
+                    if self.on_plugin_error == "fail":
+                        raise PluginError(message, plugin=record.name) from exc
+                    log.error("%s", message, exc_info=exc)
+                    record.status, record.reason, record.error = "failed", "failed to start", message
+                    failed = True
+            if failed:
+                self.rebuild()
+            try:
+                yield self
+            finally:
+                log.debug("exiting plugin lifespans")
+
+    async def readiness(self, timeout: float = 5.0) -> dict[str, str | None]:
+        """Run every readiness check; plugin name -> ``None`` when ready, else the reason.
+
+        A plugin that failed to load or start is reported with its error. Readiness is
+        reported, not acted on: an unready plugin's tools stay listed (it knows best which
+        of them still work, e.g. the other databases of a SQL plugin).
+        """
+        status: dict[str, str | None] = {}
+        for record in self.records:
+            if record.status == "failed":
+                status[record.name] = record.error or record.reason
+                continue
+            if record.status != "enabled" or record.handle is None or record.registry is None:
+                continue
+            handle = record.handle
+            reason: str | None = None
+            for check in record.registry.readiness_checks:
+                try:
+                    with anyio.fail_after(timeout):
+                        reason = await check(handle.state)
+                except TimeoutError:
+                    reason = f"readiness check did not answer within {timeout:g} s"
+                except Exception as exc:
+                    reason = f"readiness check failed: {type(exc).__name__}: {exc}"
+                if reason:
+                    break
+            handle.ready, handle.unready_reason = reason is None, reason
+            status[record.name] = reason
+        return status
+
+
+def _record(decision: Decision) -> PluginRecord:
+    c = decision.candidate
+    return PluginRecord(
+        name=c.name,
+        distribution=c.distribution,
+        version=c.version,
+        status="enabled" if decision.load else "disabled",
+        reason=decision.reason,
+    )
+
+
+def _load_one(
+    pm: Any, hooks: PluginHooks, candidate: Candidate, loaded: LoadedConfig, record: PluginRecord
+) -> None:
+    load_candidate(pm, candidate)
+    settings = loaded.config.plugin(candidate.name)
+    hint = disable_hint(candidate.name)
+    where = str(loaded.file) if loaded.file else "configuration"
+    model = hooks.config_model(candidate.name)
+    if model is None:
+        if settings.config:
+            raise PluginError(
+                f"{where}: [plugins.{candidate.name}.config] is set, but plugin "
+                f"{candidate.name!r} takes no configuration. Remove the table.",
+                plugin=candidate.name,
+            )
+        config = None
+    else:
+        try:
+            config = model.model_validate(settings.config)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(table)'}: "
+                + ("unknown setting" if e["type"] == "extra_forbidden" else e["msg"])
+                for e in exc.errors(include_url=False)
+            )
+            raise PluginError(
+                f"{where}: [plugins.{candidate.name}.config] is invalid: {problems}. {hint}",
+                plugin=candidate.name,
+            ) from exc
+    handle = PluginHandle(
+        name=candidate.name,
+        distribution=candidate.distribution,
+        version=candidate.version,
+        config=config,
+        prefix=settings.prefix,
+        tools_allow=tuple(settings.tools.allow),
+        tools_deny=tuple(settings.tools.deny),
+    )
+    registry = Registry(candidate.name)
+    try:
+        hooks.register(candidate.name, registry, config)
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"Plugin {handle.describe()} failed while registering: {type(exc).__name__}: {exc}. {hint}",
+            plugin=candidate.name,
+        ) from exc
+    record.handle, record.registry = handle, registry
+    record.contributions = {
+        "tools": len(registry.tools),
+        "resources": len(registry.resources),
+        "resource_templates": len(registry.resource_templates),
+        "prompts": len(registry.prompts),
+        "completions": len(registry.completions),
+    }
+
+
+__all__ = ["CatalogError", "Host", "PluginRecord"]

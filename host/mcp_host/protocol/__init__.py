@@ -1,0 +1,7 @@
+"""The MCP protocol engine: JSON-RPC framing, both protocol eras, dispatch, one for every transport."""
+
+from .connection import Connection, Reply
+from .engine import Engine
+from .settings import ProtocolSettings
+
+__all__ = ["Connection", "Engine", "ProtocolSettings", "Reply"]

@@ -1,0 +1,371 @@
+"""``Connection``: one client's conversation with the engine.
+
+A transport creates one per stdio process, per legacy HTTP session, per HTTP+SSE session, and
+one per modern HTTP request (the modern era is stateless). It hands every parsed message to
+``handle``; for a request, ``handle`` returns the ``Reply`` to send (``None`` when there is
+none: a notification, a response, a cancelled request). Messages related to a request
+(progress, log messages, server-to-client requests) go to the ``sink`` given with it,
+defaulting to the connection's ``send``; unrelated ones (list changes, resource updates on the
+legacy era) go to ``send``. Requests may be handled concurrently: the transport runs each
+``handle`` call in its own task.
+
+    async with engine.connection(send).running() as conn:
+        reply = await conn.handle(message)
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from ..catalog import CatalogEvent
+from ..errors import ProtocolError, ToolError
+from .jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    MessageError,
+    RequestId,
+    error_bytes,
+    kind,
+    notification_bytes,
+    parse,
+    raw_result_bytes,
+    request_bytes,
+    result_bytes,
+)
+from .request import InputRequired, Request, Send
+from .versions import (
+    META_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_LOG_LEVEL,
+    META_SERVER_INFO,
+    META_VERSION,
+    MODERN_VERSIONS,
+    SUPPORTED_VERSIONS,
+    Era,
+)
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("mcp_host.protocol")
+
+_client_request_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response to send: its bytes, and its JSON-RPC error code when it is an error."""
+
+    data: bytes
+    error_code: int | None = None
+
+
+def _error(request_id: RequestId | None, exc: ProtocolError | MessageError) -> Reply:
+    data = exc.data if isinstance(exc, ProtocolError) else None
+    return Reply(error_bytes(request_id, exc.code, exc.message, data), exc.code)
+
+
+@dataclass(slots=True)
+class _Waiter:
+    event: anyio.Event
+    result: Any = None
+    error: Any = None
+
+
+class Connection:
+    def __init__(
+        self,
+        engine: Engine,
+        send: Send,
+        *,
+        era: Era | None = None,
+        protocol_version: str | None = None,
+        initialized: bool = False,
+        principal: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.send = send
+        self.era: Era | None = era
+        self.protocol_version = protocol_version
+        self.initialized = initialized
+        self.principal = principal
+        self.client_info: Mapping[str, Any] | None = None
+        self.client_capabilities: Mapping[str, Any] = {}
+        self.log_level: str | None = "debug"
+        self.subscriptions: set[str] = set()
+        self._inflight: dict[RequestId, anyio.CancelScope] = {}
+        self._pending: dict[RequestId, _Waiter] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------------------- lifecycle
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Connection]:
+        """Forward catalog events to a legacy client while the connection lives."""
+        sender, receiver = anyio.create_memory_object_stream[CatalogEvent](256)
+
+        def listener(event: CatalogEvent) -> None:
+            try:
+                sender.send_nowait(event)
+            except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                log.debug("dropped a catalog event for a slow connection")
+
+        unsubscribe = self.engine.catalog.subscribe(listener)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._pump, receiver)
+                try:
+                    yield self
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            unsubscribe()
+            sender.close()
+            self.close()
+
+    @property
+    def inflight(self) -> int:
+        """How many requests are being handled."""
+        return len(self._inflight)
+
+    def close(self) -> None:
+        """Cancel every in-flight request and fail every pending client request."""
+        self._closed = True
+        for scope in list(self._inflight.values()):
+            scope.cancel()
+        for waiter in list(self._pending.values()):
+            waiter.error = {"code": INTERNAL_ERROR, "message": "connection closed"}
+            waiter.event.set()
+
+    async def _pump(self, events: ObjectReceiveStream[CatalogEvent]) -> None:
+        async with events:
+            async for event in events:
+                if self.era != "legacy" or not self.initialized:
+                    continue
+                try:
+                    for list_kind in sorted(event.list_changed):
+                        await self.send(notification_bytes(f"notifications/{list_kind}/list_changed"))
+                    if event.resource_updated and event.resource_updated in self.subscriptions:
+                        await self.send(
+                            notification_bytes(
+                                "notifications/resources/updated", {"uri": event.resource_updated}
+                            )
+                        )
+                except Exception:
+                    log.debug("could not deliver a notification", exc_info=True)
+
+    # -------------------------------------------------------------------------- messages
+
+    async def handle_bytes(self, data: bytes | str, sink: Send | None = None) -> Reply | None:
+        try:
+            message = parse(data)
+        except MessageError as exc:
+            return _error(None, exc)
+        return await self.handle(message, sink)
+
+    async def handle(self, message: Any, sink: Send | None = None) -> Reply | None:
+        try:
+            message_kind = kind(message)
+        except MessageError as exc:
+            return _error(exc.request_id, exc)
+        if message_kind == "response":
+            self._resolve(message)
+            return None
+        if message_kind == "notification":
+            await self._notification(message)
+            return None
+        request_id: RequestId = message["id"]
+        if request_id in self._inflight:
+            return _error(
+                request_id,
+                MessageError(INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"),
+            )
+        scope = anyio.CancelScope()
+        self._inflight[request_id] = scope
+        try:
+            with scope:
+                return await self._request(
+                    request_id, message["method"], message.get("params") or {}, sink or self.send
+                )
+            return None  # cancelled: no response is sent
+        finally:
+            self._inflight.pop(request_id, None)
+
+    async def _notification(self, message: Mapping[str, Any]) -> None:
+        method = message["method"]
+        params = message.get("params") or {}
+        if method == "notifications/cancelled":
+            scope = self._inflight.get(params.get("requestId"))  # type: ignore[arg-type]
+            if scope is not None:
+                scope.cancel()
+        elif method == "notifications/initialized":
+            self.initialized = self.initialized or self.era == "legacy"
+
+    def _resolve(self, message: Mapping[str, Any]) -> None:
+        waiter = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        if waiter is None:
+            log.debug("response to an unknown request id %r", message.get("id"))
+            return
+        if "error" in message:
+            waiter.error = message["error"]
+        else:
+            waiter.result = message.get("result")
+        waiter.event.set()
+
+    # -------------------------------------------------------------------------- requests
+
+    def _decide_era(self, method: str, meta: Mapping[str, Any]) -> None:
+        if method == "initialize":
+            self.era = "legacy"
+        elif META_VERSION in meta or method == "server/discover":
+            self.era = "modern"
+
+    async def _request(
+        self, request_id: RequestId, method: str, params: Mapping[str, Any], sink: Send
+    ) -> Reply:
+        engine = self.engine
+        raw_meta = params.get("_meta")
+        meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
+        if self.era is None:
+            self._decide_era(method, meta)
+            if self.era is None:
+                if method == "ping":
+                    return Reply(result_bytes(request_id, {}))
+                return _error(
+                    request_id,
+                    MessageError(
+                        INVALID_REQUEST,
+                        "Invalid request: this connection has not been initialized. Send "
+                        "initialize first (protocol 2025-11-25 and older), or carry "
+                        f"_meta['{META_VERSION}'] in every request (2026-07-28).",
+                    ),
+                )
+        entry = engine.methods.get(method)
+        try:
+            if self.era == "modern":
+                version = self._check_modern(method, params, meta)
+                if entry is None or not entry.modern:
+                    raise ProtocolError(METHOD_NOT_FOUND, f"Method not found: {method}")
+                capabilities = meta.get(META_CAPABILITIES)
+                client_info = meta.get(META_CLIENT_INFO)
+                level = meta.get(META_LOG_LEVEL)
+                log_threshold = level if isinstance(level, str) else None
+            else:
+                if META_VERSION in meta:
+                    raise ProtocolError(
+                        INVALID_REQUEST,
+                        f"Invalid request: this connection speaks protocol {self.protocol_version} "
+                        f"(initialize); _meta['{META_VERSION}'] belongs to 2026-07-28 requests",
+                    )
+                if entry is None or not entry.legacy:
+                    raise ProtocolError(METHOD_NOT_FOUND, f"Method not found: {method}")
+                if not self.initialized and method not in ("initialize", "ping"):
+                    raise ProtocolError(
+                        INVALID_REQUEST,
+                        f"Invalid request: {method} before initialize; send initialize first",
+                    )
+                version = self.protocol_version or ""
+                capabilities = self.client_capabilities
+                client_info = self.client_info
+                log_threshold = self.log_level
+            catalog = engine.catalog.current
+            if entry.capability is not None and entry.capability not in engine.capabilities(catalog):
+                raise ProtocolError(
+                    METHOD_NOT_FOUND,
+                    f"Method not found: {method} (this server offers no {entry.capability})",
+                )
+            request = Request(
+                connection=self,
+                request_id=request_id,
+                method=method,
+                params=params,
+                sink=sink,
+                era=self.era,
+                protocol_version=version,
+                client_capabilities=capabilities if isinstance(capabilities, Mapping) else {},
+                client_info=client_info if isinstance(client_info, Mapping) else None,
+                log_threshold=log_threshold,
+                catalog=catalog,
+            )
+            try:
+                result = await entry.handler(request, params)
+            except InputRequired as asked:
+                result = engine.input_required(request, asked)
+        except ProtocolError as exc:
+            return _error(request_id, exc)
+        except MessageError as exc:
+            return _error(request_id, exc)
+        except ToolError as exc:  # from a server-to-client request outside a tool
+            return Reply(error_bytes(request_id, INTERNAL_ERROR, str(exc)), INTERNAL_ERROR)
+        except Exception as exc:
+            log.exception("%s failed", method)
+            message = f"Internal error while handling {method}: unexpected {type(exc).__name__}"
+            return Reply(error_bytes(request_id, INTERNAL_ERROR, message), INTERNAL_ERROR)
+        if isinstance(result, bytes):
+            return Reply(raw_result_bytes(request_id, result))
+        if self.era == "modern":
+            result.setdefault("resultType", "complete")
+            result_meta = result.setdefault("_meta", {})
+            result_meta[META_SERVER_INFO] = engine.settings.server_info
+        return Reply(result_bytes(request_id, result))
+
+    def _check_modern(self, method: str, params: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+        if method == "initialize":
+            raise ProtocolError(
+                UNSUPPORTED_PROTOCOL_VERSION,
+                "Unsupported protocol version: this connection speaks 2026-07-28, which has no "
+                "initialize",
+                {"supported": list(MODERN_VERSIONS), "requested": params.get("protocolVersion")},
+            )
+        version = meta.get(META_VERSION)
+        if version is None:
+            raise ProtocolError(
+                INVALID_PARAMS, f"Invalid params: _meta['{META_VERSION}'] is required"
+            )
+        if version not in MODERN_VERSIONS:
+            raise ProtocolError(
+                UNSUPPORTED_PROTOCOL_VERSION,
+                f"Unsupported protocol version: {version}",
+                {"supported": list(SUPPORTED_VERSIONS), "requested": version},
+            )
+        if not isinstance(meta.get(META_CAPABILITIES), Mapping):
+            raise ProtocolError(
+                INVALID_PARAMS, f"Invalid params: _meta['{META_CAPABILITIES}'] is required"
+            )
+        return str(version)
+
+    # ---------------------------------------------------------- server-to-client requests
+
+    async def client_request(self, method: str, params: dict[str, Any], sink: Send) -> Mapping[str, Any]:
+        """Send a request to the client (legacy era) and wait for its answer."""
+        if self._closed:
+            raise ToolError(f"Cannot send {method}: the connection is closed")
+        request_id = f"mcp-host-{next(_client_request_ids)}"
+        waiter = _Waiter(anyio.Event())
+        self._pending[request_id] = waiter
+        timeout = self.engine.settings.client_request_timeout
+        try:
+            await sink(request_bytes(request_id, method, params))
+            with anyio.fail_after(timeout):
+                await waiter.event.wait()
+        except TimeoutError:
+            raise ToolError(f"The client did not answer {method} within {timeout:g} seconds") from None
+        finally:
+            self._pending.pop(request_id, None)
+        if waiter.error is not None:
+            error = waiter.error if isinstance(waiter.error, Mapping) else {}
+            raise ToolError(
+                f"The client answered {method} with an error: {error.get('message', 'unknown error')}"
+            )
+        return waiter.result if isinstance(waiter.result, Mapping) else {}

@@ -1,0 +1,139 @@
+"""``Engine``: the method table and what every connection shares.
+
+Built once at start-up: handlers are found by one dict lookup, list pages are serialized once
+per catalog snapshot, capabilities are derived from the catalog once per snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import Catalog, CatalogHolder
+from . import lifecycle, lists, prompts, resources, subscriptions, tools
+from .connection import Connection
+from .request import InputRequired, Request, Send
+from .sealed_state import StateSealer
+from .settings import ProtocolSettings
+from .versions import Era
+
+Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    handler: Handler
+    modern: bool = True
+    legacy: bool = True
+    capability: str | None = None
+    """The server capability the method needs; without it the method is not found."""
+
+
+def _methods() -> dict[str, Method]:
+    return {
+        "initialize": Method(lifecycle.initialize, modern=False),
+        "ping": Method(lifecycle.ping, modern=False),
+        "server/discover": Method(lifecycle.discover, legacy=False),
+        "logging/setLevel": Method(lifecycle.set_level, modern=False, capability="logging"),
+        "tools/list": Method(lists.tools_list, capability="tools"),
+        "tools/call": Method(tools.call, capability="tools"),
+        "resources/list": Method(lists.resources_list, capability="resources"),
+        "resources/templates/list": Method(lists.templates_list, capability="resources"),
+        "resources/read": Method(resources.read, capability="resources"),
+        "resources/subscribe": Method(lifecycle.subscribe, modern=False, capability="resources"),
+        "resources/unsubscribe": Method(lifecycle.unsubscribe, modern=False, capability="resources"),
+        "prompts/list": Method(lists.prompts_list, capability="prompts"),
+        "prompts/get": Method(prompts.get, capability="prompts"),
+        "completion/complete": Method(prompts.complete, capability="completions"),
+        "subscriptions/listen": Method(subscriptions.listen, legacy=False),
+    }
+
+
+class Engine:
+    def __init__(self, catalog: CatalogHolder, settings: ProtocolSettings | None = None) -> None:
+        self.catalog = catalog
+        self.settings = settings or ProtocolSettings()
+        self.methods = _methods()
+        self.sealer = StateSealer(self.settings.state_key, self.settings.state_ttl_seconds)
+        self._pages: dict[tuple[str, str, int], bytes] = {}
+        self._pages_generation = -1
+        self._capabilities: tuple[int, dict[str, Any]] = (-1, {})
+
+    def connection(
+        self,
+        send: Send,
+        *,
+        era: Era | None = None,
+        protocol_version: str | None = None,
+        initialized: bool = False,
+        principal: str | None = None,
+    ) -> Connection:
+        return Connection(
+            self,
+            send,
+            era=era,
+            protocol_version=protocol_version,
+            initialized=initialized,
+            principal=principal,
+        )
+
+    def capabilities(self, catalog: Catalog) -> dict[str, Any]:
+        """What the server offers, derived from what the plugins contribute."""
+        generation, cached = self._capabilities
+        if generation == catalog.generation:
+            return cached
+        caps: dict[str, Any] = {"logging": {}}
+        if catalog.tools:
+            caps["tools"] = {"listChanged": True}
+        if catalog.resources or catalog.templates:
+            caps["resources"] = {"subscribe": True, "listChanged": True}
+        if catalog.prompts:
+            caps["prompts"] = {"listChanged": True}
+        if catalog.prompts or catalog.templates:
+            caps["completions"] = {}
+        self._capabilities = (catalog.generation, caps)
+        return caps
+
+    def page_cache(self, catalog: Catalog) -> dict[tuple[str, str, int], bytes]:
+        if self._pages_generation != catalog.generation:
+            self._pages = {}
+            self._pages_generation = catalog.generation
+        return self._pages
+
+    def cache_hints(self) -> dict[str, Any]:
+        return {"ttlMs": self.settings.cache_ttl_ms, "cacheScope": self.settings.cache_scope}
+
+    def input_required(self, request: Request, asked: InputRequired) -> dict[str, Any]:
+        """The modern-era answer to a handler that asked the client something."""
+        state = self.sealer.seal(
+            method=request.method,
+            params=request.params,
+            principal=request.connection.principal,
+            answers=list(request.answers or []),
+        )
+        return {
+            "resultType": "input_required",
+            "inputRequests": {f"q{asked.index}": {"method": asked.method, "params": asked.params}},
+            "requestState": state,
+        }
+
+    def load_answers(self, request: Request, params: Mapping[str, Any]) -> None:
+        """On a modern retry, recover the answers so far from ``requestState``."""
+        if request.era != "modern":
+            return
+        state = params.get("requestState")
+        if state is None:
+            request.answers = []
+            return
+        answers = self.sealer.unseal(
+            state,
+            method=request.method,
+            params=params,
+            principal=request.connection.principal,
+        )
+        responses = params.get("inputResponses")
+        key = f"q{len(answers)}"
+        if isinstance(responses, Mapping) and key in responses:
+            answers.append(responses[key])
+        request.answers = answers

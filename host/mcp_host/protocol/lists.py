@@ -1,0 +1,83 @@
+"""tools/list, resources/list, resources/templates/list, prompts/list: paginated, pre-serialized.
+
+A page is serialized once per catalog snapshot, era and offset, then served as bytes. Cursors
+are opaque to clients (base64 of the offset); one that does not decode is invalid params.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from ..errors import ProtocolError
+from .jsonrpc import INVALID_PARAMS, dumps
+from .request import Request
+from .versions import META_SERVER_INFO
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: object, total: int) -> int:
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(str(cursor).encode("ascii")).decode("ascii")
+        if not text.startswith("o:"):
+            raise ValueError(text)
+        offset = int(text[2:])
+    except (ValueError, UnicodeError, binascii.Error):
+        raise ProtocolError(INVALID_PARAMS, f"Invalid params: invalid cursor {cursor!r}") from None
+    if not 0 <= offset <= total:
+        raise ProtocolError(INVALID_PARAMS, f"Invalid params: cursor {cursor!r} is out of range")
+    return offset
+
+
+def _page(
+    request: Request,
+    params: Mapping[str, Any],
+    method: str,
+    key: str,
+    entries: Collection[Any],
+) -> bytes:
+    engine = request.connection.engine
+    offset = decode_cursor(params.get("cursor"), len(entries))
+    cache = engine.page_cache(request.catalog)
+    cache_key = (method, request.era, offset)
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    size = engine.settings.page_size
+    page = itertools.islice(entries, offset, offset + size)
+    result: dict[str, Any] = {key: [entry.descriptor for entry in page]}
+    if offset + size < len(entries):
+        result["nextCursor"] = encode_cursor(offset + size)
+    if request.era == "modern":
+        result["resultType"] = "complete"
+        result.update(engine.cache_hints())
+        result["_meta"] = {META_SERVER_INFO: engine.settings.server_info}
+    data = dumps(result)
+    cache[cache_key] = data
+    return data
+
+
+async def tools_list(request: Request, params: Mapping[str, Any]) -> bytes:
+    return _page(request, params, "tools/list", "tools", request.catalog.tools.values())
+
+
+async def resources_list(request: Request, params: Mapping[str, Any]) -> bytes:
+    return _page(request, params, "resources/list", "resources", request.catalog.resources.values())
+
+
+async def templates_list(request: Request, params: Mapping[str, Any]) -> bytes:
+    return _page(
+        request, params, "resources/templates/list", "resourceTemplates", request.catalog.templates
+    )
+
+
+async def prompts_list(request: Request, params: Mapping[str, Any]) -> bytes:
+    return _page(request, params, "prompts/list", "prompts", request.catalog.prompts.values())

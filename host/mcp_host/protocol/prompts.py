@@ -1,0 +1,102 @@
+"""prompts/get and completion/complete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from .._context import Context
+from ..errors import PromptError, ProtocolError
+from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
+from .request import Request
+
+log = logging.getLogger("mcp_host.protocol")
+
+MAX_COMPLETIONS = 100
+
+
+async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = params.get("name")
+    if not isinstance(name, str):
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: prompts/get needs a string 'name'")
+    prompt = request.catalog.prompts.get(name)
+    if prompt is None:
+        raise ProtocolError(
+            INVALID_PARAMS, f"Unknown prompt: {name!r}. prompts/list shows the prompts this server has."
+        )
+    arguments = params.get("arguments") or {}
+    if not isinstance(arguments, Mapping):
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
+    missing = [a.name for a in prompt.spec.arguments if a.required and a.name not in arguments]
+    if missing:
+        raise ProtocolError(
+            INVALID_PARAMS,
+            f"Invalid params: prompt {name!r} needs the argument(s) {', '.join(missing)}",
+        )
+    request.connection.engine.load_answers(request, params)
+    owner = prompt.owner
+    ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+    try:
+        outcome = await prompt.spec.render(arguments, ctx)
+    except PromptError as exc:
+        raise ProtocolError(INVALID_PARAMS, str(exc)) from None
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        log.exception("prompt %r failed", name)
+        raise ProtocolError(
+            INTERNAL_ERROR,
+            f"Prompt '{name}' failed: unexpected {type(exc).__name__}. The server log has the details.",
+        ) from None
+    result: dict[str, Any] = {"messages": outcome.messages}
+    description = outcome.description or prompt.spec.description
+    if description:
+        result["description"] = description
+    return result
+
+
+async def complete(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
+    ref = params.get("ref")
+    argument = params.get("argument")
+    if not isinstance(ref, Mapping) or not isinstance(argument, Mapping):
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: completion needs 'ref' and 'argument'")
+    arg_name, value = argument.get("name"), argument.get("value", "")
+    if not isinstance(arg_name, str) or not isinstance(value, str):
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'argument' needs string 'name' and 'value'")
+    catalog = request.catalog
+    if ref.get("type") == "ref/prompt":
+        target = ref.get("name")
+        if target not in catalog.prompts:
+            raise ProtocolError(INVALID_PARAMS, f"Invalid params: unknown prompt {target!r}")
+        key = ("prompt", str(target), arg_name)
+    elif ref.get("type") == "ref/resource":
+        target = ref.get("uri")
+        if not any(t.uri_template == target for t in catalog.templates) and target not in catalog.resources:
+            raise ProtocolError(INVALID_PARAMS, f"Invalid params: unknown resource template {target!r}")
+        key = ("resource", str(target), arg_name)
+    else:
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: ref.type must be ref/prompt or ref/resource")
+    completer = catalog.completions.get(key)
+    values: list[str] = []
+    if completer is not None:
+        context = params.get("context")
+        other = context.get("arguments") if isinstance(context, Mapping) else None
+        owner = completer.owner
+        ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+        try:
+            values = list(await completer.spec.complete(value, dict(other or {}), ctx))
+        except ProtocolError:
+            raise
+        except Exception as exc:
+            log.exception("completion for %s failed", key)
+            raise ProtocolError(
+                INTERNAL_ERROR, f"Completion failed: unexpected {type(exc).__name__}"
+            ) from None
+    return {
+        "completion": {
+            "values": values[:MAX_COMPLETIONS],
+            "total": len(values),
+            "hasMore": len(values) > MAX_COMPLETIONS,
+        }
+    }

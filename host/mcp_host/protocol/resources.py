@@ -1,0 +1,62 @@
+"""resources/read, and reading resources on behalf of handlers (``ctx.read_resource``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._context import Context
+from .._specs import ResourceContents
+from ..errors import ProtocolError, ResourceNotFound
+from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY
+from .request import Request
+
+log = logging.getLogger("mcp_host.protocol")
+
+
+def _not_found(request: Request, uri: str, message: str | None = None) -> ProtocolError:
+    code = INVALID_PARAMS if request.era == "modern" else RESOURCE_NOT_FOUND_LEGACY
+    return ProtocolError(code, message or f"Resource not found: {uri}", {"uri": uri})
+
+
+async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents]:
+    """Read ``uri`` (a final URI); raises ``ResourceNotFound`` when nothing serves it."""
+    found = request.catalog.find_resource(uri)
+    if found is None:
+        raise ResourceNotFound(uri)
+    owner = found.owner
+    ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+    contents: Sequence[ResourceContents] = await found.read(found.plugin_uri, found.variables, ctx)
+    if owner.prefix:
+        prefix = f"{owner.prefix}+"
+        contents = [
+            c if c.uri.startswith(prefix) else ResourceContents(
+                uri=prefix + c.uri, text=c.text, blob=c.blob, mime_type=c.mime_type, meta=c.meta
+            )
+            for c in contents
+        ]
+    return contents
+
+
+async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
+    uri = params.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'uri' must be a non-empty string")
+    request.connection.engine.load_answers(request, params)
+    try:
+        contents = await read_contents(request, uri)
+    except ResourceNotFound as exc:
+        raise _not_found(request, uri, str(exc)) from None
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        log.exception("reading %s failed", uri)
+        raise ProtocolError(
+            INTERNAL_ERROR,
+            f"Reading {uri} failed: unexpected {type(exc).__name__}. The server log has the details.",
+        ) from None
+    result: dict[str, Any] = {"contents": [c.to_dict() for c in contents]}
+    if request.era == "modern":
+        result.update(request.connection.engine.cache_hints())
+    return result

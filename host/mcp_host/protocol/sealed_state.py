@@ -1,0 +1,80 @@
+"""Sealing ``requestState`` for multi round-trip requests (2026-07-28).
+
+The state travels through the client, so it is integrity-protected with HMAC-SHA256 and
+bound to the method, a digest of the request's parameters, the principal and an expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ProtocolError
+from .jsonrpc import INVALID_PARAMS
+
+_EXCLUDED = ("_meta", "inputResponses", "requestState")
+
+
+def params_digest(params: Mapping[str, Any]) -> str:
+    salient = {k: v for k, v in params.items() if k not in _EXCLUDED}
+    canonical = json.dumps(salient, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class StateSealer:
+    def __init__(self, key: bytes, ttl_seconds: int) -> None:
+        self._key = key
+        self._ttl = ttl_seconds
+
+    def seal(
+        self, *, method: str, params: Mapping[str, Any], principal: str | None, answers: list[Any]
+    ) -> str:
+        payload = {
+            "m": method,
+            "d": params_digest(params),
+            "p": principal,
+            "e": int(time.time()) + self._ttl,
+            "a": answers,
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        mac = hmac.new(self._key, body, hashlib.sha256).digest()
+        return f"{_b64(body)}.{_b64(mac)}"
+
+    def unseal(
+        self, token: object, *, method: str, params: Mapping[str, Any], principal: str | None
+    ) -> list[Any]:
+        """The answers recorded so far; raises ``ProtocolError`` (-32602) on any mismatch."""
+        if not isinstance(token, str) or token.count(".") != 1:
+            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: not issued by this server")
+        body_text, mac_text = token.split(".")
+        try:
+            body, mac = _unb64(body_text), _unb64(mac_text)
+        except ValueError as exc:
+            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: not issued by this server") from exc
+        expected = hmac.new(self._key, body, hashlib.sha256).digest()
+        if not hmac.compare_digest(mac, expected):
+            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: integrity check failed")
+        payload = json.loads(body)
+        if payload.get("e", 0) < time.time():
+            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: expired; send the request again without it")
+        if payload.get("m") != method or payload.get("d") != params_digest(params):
+            raise ProtocolError(
+                INVALID_PARAMS, "Invalid requestState: it belongs to a different request"
+            )
+        if payload.get("p") != principal:
+            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: issued to a different principal")
+        answers = payload.get("a")
+        return list(answers) if isinstance(answers, list) else []

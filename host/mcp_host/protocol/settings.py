@@ -1,0 +1,25 @@
+"""``ProtocolSettings``: what the engine needs from the configuration."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSettings:
+    server_name: str = "mcp-host"
+    server_version: str = "0.1.0"
+    page_size: int = 100
+    cache_ttl_ms: int = 0
+    cache_scope: Literal["public", "private"] = "public"
+    state_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Key sealing modern-era ``requestState``; share it across replicas."""
+    state_ttl_seconds: int = 600
+    client_request_timeout: float = 300.0
+    """How long a server-to-client request (legacy era) waits for the client's answer."""
+
+    @property
+    def server_info(self) -> dict[str, str]:
+        return {"name": self.server_name, "version": self.server_version}

@@ -1,0 +1,49 @@
+"""tools/call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from .._context import Context
+from .._specs import NOTHING, ToolOutcome
+from ..errors import ProtocolError
+from .jsonrpc import INVALID_PARAMS
+from .request import Request
+
+log = logging.getLogger("mcp_host.protocol")
+
+
+async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = params.get("name")
+    if not isinstance(name, str):
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: tools/call needs a string 'name'")
+    tool = request.catalog.tools.get(name)
+    if tool is None:
+        raise ProtocolError(
+            INVALID_PARAMS, f"Unknown tool: {name!r}. tools/list shows the tools this server has."
+        )
+    arguments = params.get("arguments")
+    if arguments is None:
+        arguments = {}
+    elif not isinstance(arguments, Mapping):
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
+    request.connection.engine.load_answers(request, params)
+    owner = tool.owner
+    ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+    try:
+        outcome = await tool.call(arguments, ctx)
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        log.exception("tool %r raised %s", name, type(exc).__name__)
+        outcome = ToolOutcome.error(
+            f"Tool '{name}' failed: unexpected {type(exc).__name__}. The server log has the details."
+        )
+    result: dict[str, Any] = {"content": outcome.content}
+    if outcome.structured is not NOTHING:
+        result["structuredContent"] = outcome.structured
+    if outcome.is_error:
+        result["isError"] = True
+    return result

@@ -1,0 +1,1 @@
+"""Transports: bytes in, messages out. stdio here; the HTTP transports in ``http``."""
