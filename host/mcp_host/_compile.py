@@ -75,10 +75,11 @@ def compile_tool(
     icons: Sequence[Mapping[str, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
     structured_output: bool | None = None,
+    localns: Mapping[str, Any] | None = None,
 ) -> ToolSpec:
     tool_name = name or fn.__name__
     subject = f"tool '{tool_name}'"
-    sig = analyse(fn, what=subject)
+    sig = analyse(fn, what=subject, localns=localns)
     output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
     invoke = _invoker(sig)
     validate = sig.validate
@@ -174,9 +175,10 @@ def compile_resource(
     annotations: Mapping[str, Any] | None = None,
     icons: Sequence[Mapping[str, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
+    localns: Mapping[str, Any] | None = None,
 ) -> ResourceSpec | ResourceTemplateSpec:
     subject = f"resource '{uri}'"
-    sig = analyse(fn, what=subject, strict_extra=False)
+    sig = analyse(fn, what=subject, strict_extra=False, localns=localns)
     variables = template_variables(uri)
     required = {
         p for p in sig.params if sig.model.model_fields[p].is_required()
@@ -268,10 +270,11 @@ def compile_prompt(
     description: str | None = None,
     icons: Sequence[Mapping[str, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
+    localns: Mapping[str, Any] | None = None,
 ) -> PromptSpec:
     prompt_name = name or fn.__name__
     subject = f"prompt '{prompt_name}'"
-    sig = analyse(fn, what=subject)
+    sig = analyse(fn, what=subject, localns=localns)
     invoke = _invoker(sig)
     log = _logger(plugin)
     arguments = tuple(
@@ -315,10 +318,19 @@ def compile_prompt(
 
 
 def compile_completion(
-    fn: Callable[..., Any], *, ref_type: str, ref: str, argument: str
+    fn: Callable[..., Any],
+    *,
+    ref_type: str,
+    ref: str,
+    argument: str,
+    localns: Mapping[str, Any] | None = None,
 ) -> CompletionSpec:
-    sig = analyse(fn, what=f"completion of {ref_type} '{ref}' argument '{argument}'",
-                  strict_extra=False)
+    sig = analyse(
+        fn,
+        what=f"completion of {ref_type} '{ref}' argument '{argument}'",
+        strict_extra=False,
+        localns=localns,
+    )
     if not sig.params:
         raise TypeError(f"completion function {fn.__qualname__} must take the value to complete")
     value_param = sig.params[0]

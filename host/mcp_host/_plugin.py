@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -97,8 +98,11 @@ class Plugin:
         annotations (``{"readOnlyHint": True, ...}``).
         """
 
+        localns = _caller_namespace()
+
         def decorate(func: F) -> F:
-            self._entries.append(_Entry(compile_tool(func, plugin=self.name, **options), when))
+            spec = compile_tool(func, plugin=self.name, localns=localns, **options)
+            self._entries.append(_Entry(spec, when))
             return func
 
         return decorate(fn) if fn is not None else decorate
@@ -122,11 +126,14 @@ class Plugin:
         """Register a resource at a fixed URI, or a template (``weather://{city}/current``)
         whose variables are passed to the function's parameters of the same names."""
 
+        localns = _caller_namespace()
+
         def decorate(func: F) -> F:
             spec = compile_resource(
                 func,
                 uri,
                 plugin=self.name,
+                localns=localns,
                 name=name,
                 title=title,
                 description=description,
@@ -163,8 +170,11 @@ class Plugin:
     ) -> Any:
         """Register a prompt; its arguments come from the signature."""
 
+        localns = _caller_namespace()
+
         def decorate(func: F) -> F:
-            self._entries.append(_Entry(compile_prompt(func, plugin=self.name, **options), when))
+            spec = compile_prompt(func, plugin=self.name, localns=localns, **options)
+            self._entries.append(_Entry(spec, when))
             return func
 
         return decorate(fn) if fn is not None else decorate
@@ -190,8 +200,12 @@ class Plugin:
         ref_type = "prompt" if prompt is not None else "resource"
         ref = prompt if prompt is not None else resource
 
+        localns = _caller_namespace()
+
         def decorate(func: F) -> F:
-            spec = compile_completion(func, ref_type=ref_type, ref=str(ref), argument=argument)
+            spec = compile_completion(
+                func, ref_type=ref_type, ref=str(ref), argument=argument, localns=localns
+            )
             self._entries.append(_Entry(spec, when))
             return func
 
@@ -271,3 +285,10 @@ class Plugin:
         return self._lifespan(config) if self._lifespan is not None else None
 
 
+
+
+def _caller_namespace() -> dict[str, Any]:
+    """The local names of the scope applying a decorator (two frames up), so annotations naming
+    classes defined in a function resolve under ``from __future__ import annotations``."""
+    frame = sys._getframe(2)
+    return dict(frame.f_locals) if frame.f_code.co_name != "<module>" else {}

@@ -60,14 +60,26 @@ def is_context_annotation(annotation: Any) -> bool:
     return False
 
 
-def analyse(fn: Callable[..., Any], *, what: str, strict_extra: bool = True) -> HandlerSignature:
-    """Inspect ``fn``; ``what`` names it in errors (e.g. ``"tool 'forecast'"``)."""
+def analyse(
+    fn: Callable[..., Any],
+    *,
+    what: str,
+    strict_extra: bool = True,
+    localns: Mapping[str, Any] | None = None,
+) -> HandlerSignature:
+    """Inspect ``fn``; ``what`` names it in errors (e.g. ``"tool 'forecast'"``).
+
+    ``localns`` is the namespace the function was defined in, so annotations naming classes
+    local to a function resolve too.
+    """
     if not callable(fn):
         raise TypeError(f"{what}: expected a function, got {fn!r}")
     target = inspect.unwrap(fn)
     signature = inspect.signature(target)
     try:
-        hints = typing.get_type_hints(target, include_extras=True)
+        hints = typing.get_type_hints(
+            target, localns=dict(localns) if localns else None, include_extras=True
+        )
     except Exception as exc:  # unresolvable forward references
         raise TypeError(f"{what}: cannot resolve the type hints of {fn.__qualname__}: {exc}") from exc
     docstring = parse_docstring(inspect.getdoc(target))
