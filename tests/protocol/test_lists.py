@@ -31,7 +31,7 @@ async def test_tools_are_paginated_in_registration_order(legacy: Client) -> None
     assert pages == 4  # page size 3
 
 
-@pytest.mark.parametrize("cursor", ["garbage!", encode_cursor(999), 12, "bzo1"])
+@pytest.mark.parametrize("cursor", ["garbage!", encode_cursor(999), encode_cursor(-1), 12, "eDox"])
 async def test_invalid_cursor_is_invalid_params(legacy: Client, cursor: object) -> None:
     reply = await legacy.request("tools/list", {"cursor": cursor})
     assert reply["error"]["code"] == -32602
