@@ -68,20 +68,53 @@ def add(a: float, b: float) -> float:
 
 
 @plugin.tool()
-async def count_down(start: int = 3, *, ctx: Context) -> str:
+async def count_down(start: int = 3, delay: float = 0.01, *, ctx: Context) -> str:
     """Count down to zero, reporting progress and logging each step.
 
     Args:
         start: Where to start counting (at most 100).
+        delay: Seconds to wait between steps (at most 1).
     """
     if not 0 <= start <= 100:
         raise ToolError("start must be between 0 and 100.")
+    if not 0 <= delay <= 1:
+        raise ToolError("delay must be between 0 and 1 second.")
     for step in range(start, 0, -1):
         await ctx.report_progress(start - step, total=start, message=f"{step}...")
         await ctx.info(f"counting: {step}", logger="count_down")
-        await anyio.sleep(0.01)
+        await anyio.sleep(delay)
     await ctx.report_progress(start, total=start)
     return "liftoff"
+
+
+class Name(BaseModel):
+    name: str = Field(description="Your name")
+
+
+@plugin.tool()
+async def greet_me(*, ctx: Context) -> str:
+    """Ask the user for their name (elicitation), then greet them."""
+    answer = await ctx.elicit("What is your name?", Name)
+    if answer.action != "accept" or answer.content is None:
+        return f"No greeting: the user chose {answer.action}."
+    return f"{ctx.config.greeting}, {answer.content['name']}!"
+
+
+@plugin.tool()
+async def suggest_name(topic: str, *, ctx: Context) -> str:
+    """Ask the client's model to suggest a name for something (sampling).
+
+    Args:
+        topic: What needs a name.
+    """
+    answer = await ctx.sample(f"Suggest one name for {topic}. Answer with the name only.", max_tokens=20)
+    return answer.text.strip()
+
+
+@plugin.tool(annotations={"readOnlyHint": True})
+async def workspace(*, ctx: Context) -> list[str]:
+    """The client's roots (the folders it lets servers work on)."""
+    return [root.uri for root in await ctx.list_roots()]
 
 
 @plugin.resource("example://history", mime_type="application/json")
