@@ -120,7 +120,12 @@ async def serve_connection(
                 if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
                     await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
                     continue
-                tg.start_soon(handle, line)
+                if connection.era is None or not (connection.initialized or connection.era == "modern"):
+                    # Until the handshake is done, keep order: a pipelining client's next
+                    # request must not overtake its initialize.
+                    await handle(line)
+                else:
+                    tg.start_soon(handle, line)
             # End of input: let what is running finish, within the grace period.
             with anyio.move_on_after(grace_seconds):
                 while connection.inflight:

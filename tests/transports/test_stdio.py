@@ -1,0 +1,158 @@
+"""The stdio transport: line splitting, malformed input, stdout protection, shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mcp_host.transports.stdio import Oversized, serve_connection, split_lines
+
+from ..protocol.conftest import Probe, build_engine, demo_plugin
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+
+
+def reader(chunks: list[bytes]) -> Callable[[int], Awaitable[bytes]]:
+    pending = list(chunks)
+
+    async def read(size: int) -> bytes:
+        return pending.pop(0) if pending else b""
+
+    return read
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        ([b'{"a":1}\n{"b":2}\n'], [b'{"a":1}', b'{"b":2}']),
+        ([b'{"a"', b":1}\n", b'{"b":2}'], [b'{"a":1}', b'{"b":2}']),
+        ([b"x" * 20 + b"\nok\n"], ["big:20", b"ok"]),
+        ([b"x" * 8, b"x" * 8, b"x" * 8, b"\nok\n"], ["big:24", b"ok"]),
+        ([b"x" * 30], ["big:30"]),
+        ([b"\n\n"], [b"", b""]),
+    ],
+)
+async def test_split_lines(chunks: list[bytes], expected: list[object]) -> None:
+    got: list[object] = []
+    async for line in split_lines(reader(chunks), limit=10):
+        got.append(f"big:{line.size}" if isinstance(line, Oversized) else line)
+    assert got == expected
+
+
+@pytest.mark.anyio
+async def test_serve_connection_keeps_serving_after_bad_lines() -> None:
+    engine = build_engine(demo_plugin(Probe()))
+    lines = [
+        json.dumps(INIT).encode(),
+        b"not json at all",
+        b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}}',
+        b"[1, 2]",
+        b"x" * 300,
+        b'{"jsonrpc": "2.0", "id": 3, "method": "ping"}',
+    ]
+    written: list[dict[str, object]] = []
+
+    async def write(data: bytes) -> None:
+        assert data.endswith(b"\n") and data.count(b"\n") == 1
+        written.append(json.loads(data))
+
+    await serve_connection(engine, reader([b"\n".join(lines) + b"\n"]), write, max_message_bytes=180)
+    by_id = {m.get("id"): m for m in written if "id" in m and m.get("id") is not None}
+    assert by_id[2]["result"]["structuredContent"] == {"result": 3}  # type: ignore[index]
+    assert by_id[3]["result"] == {}
+    errors = sorted(m["error"]["code"] for m in written if m.get("id") is None)  # type: ignore[index]
+    assert errors == [-32700, -32600, -32600]
+
+
+SERVER = textwrap.dedent(
+    """
+    import anyio, sys
+    from mcp_host import Plugin
+    from mcp_host.transports.stdio import serve_stdio
+    from tests.protocol.conftest import build_engine
+
+    plugin = Plugin("printer")
+
+    @plugin.tool()
+    def shout(text: str) -> str:
+        print("plugin output that must not reach the protocol stream")
+        import os
+        os.write(1, b"even a raw write to fd 1\\n")
+        return text.upper()
+
+    @plugin.tool()
+    async def wait() -> str:
+        await anyio.sleep(60)
+        return "never"
+
+    anyio.run(lambda: serve_stdio(build_engine(plugin), max_message_bytes=4096))
+    print("exited cleanly", file=sys.stderr)
+    """
+)
+
+
+def _spawn(tmp_path: Path) -> subprocess.Popen[bytes]:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+    )
+
+
+@pytest.mark.slow
+def test_malformed_input_over_a_real_pipe(tmp_path: Path) -> None:
+    proc = _spawn(tmp_path)
+    messages = [
+        b'{"jsonrpc": "2.0", "id": 0, "method": "tools/list"}',  # before initialize
+        json.dumps(INIT).encode(),
+        b'{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+        b"{this is not json",
+        b'{"jsonrpc": "2.0", "id": "u", "method": "no/such/method"}',
+        b'{"jsonrpc": "2.0", "id": "t", "method": "tools/call", "params": {"name": "shout", "arguments": {"text": 5}}}',
+        b'{"jsonrpc": "2.0", "id": "b", "method": "tools/call", "params": "wrong"}',
+        b'{"jsonrpc": "2.0", "id": "h", "method": "ping", "params": {"pad": "' + b"z" * 10_000 + b'"}}',
+        b'{"jsonrpc": "2.0", "id": "s", "method": "tools/call", "params": {"name": "shout", "arguments": {"text": "hi"}}}',
+    ]
+    out, err = proc.communicate(b"\n".join(messages) + b"\n", timeout=30)
+    assert proc.returncode == 0, err.decode()
+    replies = [json.loads(line) for line in out.splitlines()]  # every stdout line is JSON-RPC
+    by_id = {r.get("id"): r for r in replies}
+    assert by_id[0]["error"]["code"] == -32600
+    assert by_id[1]["result"]["protocolVersion"] == "2025-11-25"
+    assert by_id["u"]["error"]["code"] == -32601
+    assert by_id["t"]["result"]["isError"] is True
+    assert by_id["b"]["error"]["code"] == -32600
+    assert by_id["s"]["result"]["content"][0]["text"] == "HI"
+    anonymous = sorted(r["error"]["code"] for r in replies if r.get("id") is None)
+    assert anonymous == [-32700, -32600]  # the bad JSON, the oversized line
+    assert b"plugin output that must not reach the protocol stream" in err
+    assert b"even a raw write to fd 1" in err
+    assert b"exited cleanly" in err
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_server_with_requests_in_flight(tmp_path: Path) -> None:
+    proc = _spawn(tmp_path)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(INIT).encode() + b"\n")
+    proc.stdin.write(b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "wait"}}\n')
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert b"exited cleanly" in err
