@@ -21,6 +21,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
+from anyio.abc import TaskStatus
 
 from ..protocol import Engine
 from ..protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR, error_bytes
@@ -99,10 +100,16 @@ async def serve_connection(
     async with anyio.create_task_group() as tg:
         async with engine.connection(send).running() as connection:
 
+            running = 0  # spawned and not finished, including tasks not started yet
+
             async def handle(line: bytes) -> None:
-                reply = await connection.handle_bytes(line)
-                if reply is not None:
-                    await send(reply.data)
+                nonlocal running
+                try:
+                    reply = await connection.handle_bytes(line)
+                    if reply is not None:
+                        await send(reply.data)
+                finally:
+                    running -= 1
 
             async for line in split_lines(read, max_message_bytes):
                 if isinstance(line, Oversized):
@@ -123,12 +130,14 @@ async def serve_connection(
                 if connection.era is None or not (connection.initialized or connection.era == "modern"):
                     # Until the handshake is done, keep order: a pipelining client's next
                     # request must not overtake its initialize.
+                    running += 1
                     await handle(line)
                 else:
+                    running += 1
                     tg.start_soon(handle, line)
             # End of input: let what is running finish, within the grace period.
             with anyio.move_on_after(grace_seconds):
-                while connection.inflight:
+                while running:
                     await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
 
@@ -207,14 +216,15 @@ async def serve_stdio(engine: Engine, *, max_message_bytes: int = 4 * 1024 * 102
         try:
             async with anyio.create_task_group() as tg:
 
-                async def watch_signals() -> None:
+                async def watch_signals(*, task_status: TaskStatus[None]) -> None:
                     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                        task_status.started()
                         async for signum in signals:
                             log.info("received %s, shutting down", signal.Signals(signum).name)
                             tg.cancel_scope.cancel()
                             return
 
-                tg.start_soon(watch_signals)
+                await tg.start(watch_signals)  # installed before anything is read
                 await serve_connection(engine, read, write, max_message_bytes=max_message_bytes)
                 tg.cancel_scope.cancel()
         finally:
