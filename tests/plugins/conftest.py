@@ -64,6 +64,32 @@ DISTRIBUTIONS: dict[str, tuple[str, str]] = {
             registry.tool(ToolSpec(name="hello", call=_call))
         """,
     ),
+    "acme-lifespan": (
+        "acme_lifespan:plugin",
+        """
+        import os
+        from pathlib import Path
+        from mcp_host import Plugin
+
+        plugin = Plugin("acme-lifespan")
+
+        def record(event):
+            with Path(os.environ["MCP_TEST_MARKER_DIR"], "lifespan.log").open("a") as log:
+                log.write(event + "\\n")
+
+        @plugin.lifespan
+        async def lifespan():
+            record("enter")
+            try:
+                yield None
+            finally:
+                record("exit")
+
+        @plugin.tool()
+        def ping_me() -> str:
+            return "pong"
+        """,
+    ),
     "acme-broken": ("acme_broken:plugin", "import does_not_exist_module_xyz\n"),
     "acme-misspelled": (
         "acme_misspelled",

@@ -179,3 +179,36 @@ def test_installing_a_package_and_restarting_is_all_it_takes(installed: Path, tm
     after = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert [t["name"] for t in json.loads(after.stdout)] == ["fresh"]
+
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+
+
+def _serve(installed: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(installed), "MCP_TEST_MARKER_DIR": str(tmp_path)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "mcp_host", "serve", "--plugin", "acme-lifespan"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["sigterm", "sigint", "eof"])
+def test_serve_exits_lifespans_on_shutdown(installed: Path, tmp_path: Path, ending: str) -> None:
+    import signal
+
+    proc = _serve(installed, tmp_path)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(INIT).encode() + b"\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["result"]["serverInfo"]["name"] == "mcp-host"
+    if ending == "eof":
+        proc.stdin.close()
+    else:
+        proc.send_signal(signal.SIGTERM if ending == "sigterm" else signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    proc.stdout.close()
+    assert proc.stderr is not None
+    proc.stderr.close()
+    assert (tmp_path / "lifespan.log").read_text().split() == ["enter", "exit"]
