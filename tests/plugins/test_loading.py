@@ -208,6 +208,8 @@ def test_serve_exits_lifespans_on_shutdown(installed: Path, tmp_path: Path, endi
     else:
         proc.send_signal(signal.SIGTERM if ending == "sigterm" else signal.SIGINT)
     assert proc.wait(timeout=20) == 0
+    if not proc.stdin.closed:
+        proc.stdin.close()
     proc.stdout.close()
     assert proc.stderr is not None
     proc.stderr.close()
