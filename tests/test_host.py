@@ -18,7 +18,12 @@ from .lifespan_plugins import EVENTS
 
 def candidates(*names: str) -> list[Candidate]:
     return [
-        Candidate(name, EntryPoint(name, f"tests.lifespan_plugins:{name}", "mcp.plugins"), f"dist-{name}", "0.1")
+        Candidate(
+            name,
+            EntryPoint(name, f"tests.lifespan_plugins:{name}", "mcp.plugins"),
+            f"dist-{name}",
+            "0.1",
+        )
         for name in names
     ]
 
@@ -39,14 +44,24 @@ async def test_lifespans_enter_in_order_once_and_exit_in_reverse() -> None:
     async with host.running():
         assert EVENTS == ["enter first", "enter second", "enter third"]
         handles = {r.name: r.handle for r in host.records}
-        assert handles["second"] is not None and handles["second"].state == {"owner": "second"}
-    assert EVENTS == ["enter first", "enter second", "enter third", "exit third", "exit second", "exit first"]
+        assert handles["second"] is not None
+        assert handles["second"].state == {"owner": "second"}
+    assert EVENTS == [
+        "enter first",
+        "enter second",
+        "enter third",
+        "exit third",
+        "exit second",
+        "exit first",
+    ]
 
 
 @pytest.mark.anyio
 async def test_a_failed_start_exits_those_already_entered() -> None:
     host = make_host("first", "broken", "third")
-    with pytest.raises(PluginError, match="broken .* failed to start: RuntimeError: broken cannot reach"):
+    with pytest.raises(
+        PluginError, match=r"broken .* failed to start: RuntimeError: broken cannot reach"
+    ):
         async with host.running():
             pytest.fail("must not serve")
     assert EVENTS == ["enter first", "enter broken", "exit first"]
@@ -61,7 +76,8 @@ async def test_skip_serves_the_others_without_the_failed_plugin() -> None:
         assert list(host.catalog.current.tools) == ["state_of_first", "state_of_third"]
         status = await host.readiness()
         assert status["first"] is None
-        assert status["broken"] is not None and "cannot reach its database" in status["broken"]
+        assert status["broken"] is not None
+        assert "cannot reach its database" in status["broken"]
     assert EVENTS == ["enter first", "enter broken", "enter third", "exit third", "exit first"]
 
 
@@ -72,7 +88,8 @@ async def test_readiness_reports_unready_plugins() -> None:
         status = await host.readiness()
     assert status == {"first": None, "second": "the cache is warming up"}
     record = next(r for r in host.records if r.name == "second")
-    assert record.handle is not None and not record.handle.ready
+    assert record.handle is not None
+    assert not record.handle.ready
     assert record.as_dict()["unready_reason"] == "the cache is warming up"
 
 
@@ -88,7 +105,7 @@ async def test_a_hanging_readiness_check_times_out(monkeypatch: pytest.MonkeyPat
 
     record.registry.readiness_checks[:] = [hang]
     async with host.running():
-        status = await host.readiness(timeout=0.05)
+        status = await host.readiness(check_timeout=0.05)
     assert status["first"] == "readiness check did not answer within 0.05 s"
 
 

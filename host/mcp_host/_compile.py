@@ -29,7 +29,13 @@ from ._specs import (
     ToolOutcome,
     ToolSpec,
 )
-from .errors import PromptError, ProtocolError, ResourceNotFound, ToolError
+from .errors import (
+    PromptError,
+    ProtocolError,
+    ResourceNotFound,
+    ToolError,
+    unexpected_failure,
+)
 
 _TEMPLATE_EXPRESSION = re.compile(r"\{([+#./;?&]?)([^}]+)\}")
 
@@ -98,10 +104,7 @@ def compile_tool(
             raise
         except Exception as exc:
             log.exception("%s raised %s", subject, type(exc).__name__)
-            return ToolOutcome.error(
-                f"Tool '{tool_name}' failed: unexpected {type(exc).__name__}. "
-                "The server log has the details."
-            )
+            return ToolOutcome.error(unexpected_failure(f"Tool '{tool_name}'", exc))
         try:
             return convert(result)
         except Exception as exc:
@@ -139,8 +142,10 @@ def template_variables(uri_template: str) -> list[str]:
 def _resource_contents(uri: str, mime_type: str | None, value: Any) -> list[ResourceContents]:
     if isinstance(value, ResourceContents):
         return [value]
-    if isinstance(value, list | tuple) and value and all(
-        isinstance(v, ResourceContents) for v in value
+    if (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, ResourceContents) for v in value)
     ):
         return list(value)
     if isinstance(value, str):
@@ -180,9 +185,7 @@ def compile_resource(
     subject = f"resource '{uri}'"
     sig = analyse(fn, what=subject, strict_extra=False, localns=localns)
     variables = template_variables(uri)
-    required = {
-        p for p in sig.params if sig.model.model_fields[p].is_required()
-    }
+    required = {p for p in sig.params if sig.model.model_fields[p].is_required()}
     unknown = [p for p in required if p not in variables]
     missing = [v for v in variables if v not in sig.params]
     if unknown or missing:

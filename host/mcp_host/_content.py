@@ -102,7 +102,9 @@ Content = Text | Image | Audio | ResourceLink | EmbeddedResource
 """Any content helper."""
 
 
-def _with_annotations(block: dict[str, Any], annotations: Mapping[str, Any] | None) -> dict[str, Any]:
+def _with_annotations(
+    block: dict[str, Any], annotations: Mapping[str, Any] | None
+) -> dict[str, Any]:
     if annotations:
         block["annotations"] = dict(annotations)
     return block

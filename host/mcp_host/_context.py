@@ -157,9 +157,7 @@ class Context:
 
     # -- asking the user
 
-    async def elicit(
-        self, message: str, schema: type[Any] | Mapping[str, Any]
-    ) -> ElicitResult:
+    async def elicit(self, message: str, schema: type[Any] | Mapping[str, Any]) -> ElicitResult:
         """Ask the user to fill in a form (elicitation, form mode).
 
         ``schema`` is a pydantic model class or a JSON schema of a flat object with primitive
@@ -241,7 +239,9 @@ def _form_schema(schema: type[Any] | Mapping[str, Any]) -> dict[str, Any]:
     return generated
 
 
-def _elicit_result(answer: Mapping[str, Any], schema: type[Any] | Mapping[str, Any]) -> ElicitResult:
+def _elicit_result(
+    answer: Mapping[str, Any], schema: type[Any] | Mapping[str, Any]
+) -> ElicitResult:
     action = answer.get("action", "cancel")
     content = answer.get("content")
     if action == "accept" and content is not None and not isinstance(schema, Mapping):
@@ -252,7 +252,9 @@ def _elicit_result(answer: Mapping[str, Any], schema: type[Any] | Mapping[str, A
         try:
             validated = TypeAdapter(schema).validate_python(content)
         except ValidationError as exc:
-            raise ToolError(f"The answer to the form does not match its schema: {exc.errors()}") from exc
+            raise ToolError(
+                f"The answer to the form does not match its schema: {exc.errors()}"
+            ) from exc
         dumped = validated.model_dump() if hasattr(validated, "model_dump") else validated
         return ElicitResult(action="accept", content=dumped)
     return ElicitResult(action=action, content=content)

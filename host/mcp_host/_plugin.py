@@ -79,6 +79,8 @@ class Plugin:
     @overload
     def tool(
         self,
+        fn: None = None,
+        /,
         *,
         name: str | None = None,
         title: str | None = None,
@@ -90,7 +92,20 @@ class Plugin:
         when: Condition | None = None,
     ) -> Callable[[F], F]: ...
 
-    def tool(self, fn: F | None = None, /, *, when: Condition | None = None, **options: Any) -> Any:
+    def tool(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        icons: Sequence[Mapping[str, Any]] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        structured_output: bool | None = None,
+        when: Condition | None = None,
+    ) -> Any:
         """Register a tool. Use as ``@plugin.tool`` or ``@plugin.tool(name=..., ...)``.
 
         The input schema comes from the signature, the description from the docstring, the
@@ -101,7 +116,18 @@ class Plugin:
         localns = _caller_namespace()
 
         def decorate(func: F) -> F:
-            spec = compile_tool(func, plugin=self.name, localns=localns, **options)
+            spec = compile_tool(
+                func,
+                plugin=self.name,
+                name=name,
+                title=title,
+                description=description,
+                annotations=annotations,
+                icons=icons,
+                meta=meta,
+                structured_output=structured_output,
+                localns=localns,
+            )
             self._entries.append(_Entry(spec, when))
             return func
 
@@ -156,6 +182,8 @@ class Plugin:
     @overload
     def prompt(
         self,
+        fn: None = None,
+        /,
         *,
         name: str | None = None,
         title: str | None = None,
@@ -166,14 +194,32 @@ class Plugin:
     ) -> Callable[[F], F]: ...
 
     def prompt(
-        self, fn: F | None = None, /, *, when: Condition | None = None, **options: Any
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: Sequence[Mapping[str, Any]] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        when: Condition | None = None,
     ) -> Any:
         """Register a prompt; its arguments come from the signature."""
 
         localns = _caller_namespace()
 
         def decorate(func: F) -> F:
-            spec = compile_prompt(func, plugin=self.name, localns=localns, **options)
+            spec = compile_prompt(
+                func,
+                plugin=self.name,
+                name=name,
+                title=title,
+                description=description,
+                icons=icons,
+                meta=meta,
+                localns=localns,
+            )
             self._entries.append(_Entry(spec, when))
             return func
 
@@ -283,8 +329,6 @@ class Plugin:
     @hookimpl
     def mcp_host_lifespan(self, config: Any) -> AbstractAsyncContextManager[Any] | None:
         return self._lifespan(config) if self._lifespan is not None else None
-
-
 
 
 def _caller_namespace() -> dict[str, Any]:

@@ -76,7 +76,9 @@ def _dynamic(value: Any) -> ToolOutcome:
     return ToolOutcome([{"type": "text", "text": _text(value)}])
 
 
-def output_for(annotation: Any, *, structured: bool | None) -> tuple[dict[str, Any] | None, Converter]:
+def output_for(
+    annotation: Any, *, structured: bool | None
+) -> tuple[dict[str, Any] | None, Converter]:
     """The output schema (or ``None``) and the converter for a handler's return annotation."""
     if structured is False or _untyped(annotation) or _is_content_annotation(annotation):
         return None, _dynamic

@@ -81,7 +81,9 @@ def analyse(
             target, localns=dict(localns) if localns else None, include_extras=True
         )
     except Exception as exc:  # unresolvable forward references
-        raise TypeError(f"{what}: cannot resolve the type hints of {fn.__qualname__}: {exc}") from exc
+        raise TypeError(
+            f"{what}: cannot resolve the type hints of {fn.__qualname__}: {exc}"
+        ) from exc
     docstring = parse_docstring(inspect.getdoc(target))
     fields: dict[str, Any] = {}
     params: list[str] = []
@@ -109,7 +111,9 @@ def analyse(
     try:
         model = create_model(model_name, __config__=config, **fields)
     except Exception as exc:
-        raise TypeError(f"{what}: its parameters cannot be described as JSON schema: {exc}") from exc
+        raise TypeError(
+            f"{what}: its parameters cannot be described as JSON schema: {exc}"
+        ) from exc
     return HandlerSignature(
         fn=fn,
         is_async=inspect.iscoroutinefunction(target),

@@ -93,7 +93,7 @@ class Catalog:
     templates: tuple[CatalogTemplate, ...]
     prompts: Mapping[str, CatalogPrompt]
     completions: Mapping[tuple[str, str, str], CatalogCompletion]
-    """Keyed by (``"prompt"`` | ``"resource"``, final prompt name or final URI template, argument)."""
+    """Keyed by (``"prompt"`` | ``"resource"``, final prompt name or URI template, argument)."""
     instructions: str | None = None
     warnings: tuple[str, ...] = field(default=())
     """Things worth logging once (e.g. names above 64 characters)."""
@@ -148,7 +148,9 @@ class CatalogHolder:
             changed.add("tools")
         if [r.descriptor for r in previous.resources.values()] != [
             r.descriptor for r in catalog.resources.values()
-        ] or [t.descriptor for t in previous.templates] != [t.descriptor for t in catalog.templates]:
+        ] or [t.descriptor for t in previous.templates] != [
+            t.descriptor for t in catalog.templates
+        ]:
             changed.add("resources")
         if [p.descriptor for p in previous.prompts.values()] != [
             p.descriptor for p in catalog.prompts.values()

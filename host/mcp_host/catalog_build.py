@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._context import Context
 from ._specs import (
     Middleware,
     PromptSpec,
@@ -24,7 +25,6 @@ from ._specs import (
     ToolOutcome,
     ToolSpec,
 )
-from ._context import Context
 from .catalog import (
     Catalog,
     CatalogCompletion,
@@ -76,7 +76,9 @@ def _collision(kind: str, name: str, first: PluginHandle, second: PluginHandle) 
 
 
 def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in mapping.items() if v is not None}
+    return {
+        k: (dict(v) if isinstance(v, Mapping) else v) for k, v in mapping.items() if v is not None
+    }
 
 
 def _tool_allowed(handle: PluginHandle, name: str) -> bool:
@@ -103,7 +105,9 @@ def _with_middleware(
     return call
 
 
-def _tool(handle: PluginHandle, spec: ToolSpec, name: str, middleware: Sequence[Middleware]) -> CatalogTool:
+def _tool(
+    handle: PluginHandle, spec: ToolSpec, name: str, middleware: Sequence[Middleware]
+) -> CatalogTool:
     descriptor = _compact(
         {
             "name": name,
@@ -155,12 +159,16 @@ def _template(handle: PluginHandle, spec: ResourceTemplateSpec, template: str) -
     def plugin_uri(uri: str) -> str:
         return uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri
 
-    return CatalogTemplate(template, handle, spec, descriptor, compile_template(template), plugin_uri)
+    return CatalogTemplate(
+        template, handle, spec, descriptor, compile_template(template), plugin_uri
+    )
 
 
 def _prompt(handle: PluginHandle, spec: PromptSpec, name: str) -> CatalogPrompt:
     arguments = [
-        _compact({"name": a.name, "title": a.title, "description": a.description, "required": a.required})
+        _compact(
+            {"name": a.name, "title": a.title, "description": a.description, "required": a.required}
+        )
         for a in spec.arguments
     ]
     descriptor = _compact(
@@ -234,7 +242,10 @@ def build_catalog(
             key = (completion.ref_type, ref, completion.argument)
             if key in completions:
                 raise _collision(
-                    f"completion of {completion.argument!r} for", ref, completions[key].owner, handle
+                    f"completion of {completion.argument!r} for",
+                    ref,
+                    completions[key].owner,
+                    handle,
                 )
             completions[key] = CatalogCompletion(handle, completion)
     text = "\n\n".join(t.strip() for t in instructions if t and t.strip()) or None

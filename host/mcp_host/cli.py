@@ -37,20 +37,33 @@ def _setup_logging(level: str, loaded: LoadedConfig | None) -> None:
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
-            "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False),
+            default=None,
             help="Configuration file (default: $MCP_HOST_CONFIG, else ./mcp-host.toml if present).",
         ),
         click.option(
-            "--plugin", "plugins", multiple=True, metavar="NAME",
+            "--plugin",
+            "plugins",
+            multiple=True,
+            metavar="NAME",
             help="Serve only these plugins (repeatable) — [host] plugins, MCP_HOST_PLUGINS.",
         ),
         click.option(
-            "--no-plugin", "no_plugins", multiple=True, metavar="NAME",
-            help="Never load this plugin (repeatable) — [host] disable_plugins, MCP_HOST_DISABLE_PLUGINS.",
+            "--no-plugin",
+            "no_plugins",
+            multiple=True,
+            metavar="NAME",
+            help="Never load this plugin (repeatable) — [host] disable_plugins, "
+            "MCP_HOST_DISABLE_PLUGINS.",
         ),
         click.option(
-            "--on-plugin-error", type=click.Choice(["fail", "skip"]), default=None,
-            help="A plugin that fails: stop ('fail') or serve the others ('skip') — [host] on_plugin_error.",
+            "--on-plugin-error",
+            type=click.Choice(["fail", "skip"]),
+            default=None,
+            help="A plugin that fails: stop ('fail') or serve the others ('skip') — "
+            "[host] on_plugin_error.",
         ),
     ]
     for option in reversed(options):
@@ -91,15 +104,25 @@ def main() -> None:
 
 @main.command()
 @_common
-@click.option("--transport", type=click.Choice(["stdio", "http", "sse"]), default=None,
-              help="How to serve — [host] transport, MCP_HOST_TRANSPORT. Default: stdio.")
-@click.option("--host", "bind_host", default=None, help="Address to bind (http, sse) — [http] host.")
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http", "sse"]),
+    default=None,
+    help="How to serve — [host] transport, MCP_HOST_TRANSPORT. Default: stdio.",
+)
+@click.option(
+    "--host", "bind_host", default=None, help="Address to bind (http, sse) — [http] host."
+)
 @click.option("--port", type=int, default=None, help="Port to bind (http, sse) — [http] port.")
 @click.option("--path", "endpoint_path", default=None, help="MCP endpoint path — [http] path.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
-              help="Log level on stderr — [host] log_level.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Log level on stderr — [host] log_level.",
+)
 @click.pass_context
-def serve(ctx: click.Context, **_: Any) -> None:
+def serve(ctx: click.Context, /, **_: Any) -> None:
     """Serve every enabled plugin over stdio (default), Streamable HTTP or HTTP+SSE."""
     p = ctx.params
     cli: dict[str, tuple[str, Any]] = {}
@@ -132,7 +155,7 @@ def serve(ctx: click.Context, **_: Any) -> None:
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def plugins(ctx: click.Context, as_json: bool, **_: Any) -> None:
+def plugins(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """List installed plugins: enabled or why not, version, what they contribute."""
     loaded = _load(ctx, {})
     _setup_logging("warning", loaded)
@@ -149,7 +172,9 @@ def plugins(ctx: click.Context, as_json: bool, **_: Any) -> None:
                 head += f" — {row['error'] or row['reason']}"
             lines.append(head)
             if row["contributions"]:
-                lines.append("    " + ", ".join(f"{n} {k}" for k, n in row["contributions"].items() if n))
+                lines.append(
+                    "    " + ", ".join(f"{n} {k}" for k, n in row["contributions"].items() if n)
+                )
         return "\n".join(lines)
 
     _emit(data, as_json, render)
@@ -159,7 +184,7 @@ def _listing(kind: str) -> Callable[..., None]:
     @_common
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_context
-    def command(ctx: click.Context, as_json: bool, **_: Any) -> None:
+    def command(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
         loaded = _load(ctx, {})
         _setup_logging("warning", loaded)
         catalog = _host(loaded).catalog.current
@@ -176,7 +201,11 @@ def _listing(kind: str) -> Callable[..., None]:
                 return f"No {kind}."
             out = []
             for item in items:
-                label = item.get("name") if kind != "resources" else item.get("uri", item.get("uriTemplate"))
+                label = (
+                    item.get("name")
+                    if kind != "resources"
+                    else item.get("uri", item.get("uriTemplate"))
+                )
                 summary = (item.get("description") or "").strip().splitlines()
                 out.append(f"{label}  [{item['plugin']}]" + (f"  {summary[0]}" if summary else ""))
             return "\n".join(out)
@@ -195,7 +224,7 @@ main.command("prompts")(_listing("prompts"))
 @main.command()
 @_common
 @click.pass_context
-def check(ctx: click.Context, **_: Any) -> None:
+def check(ctx: click.Context, /, **_: Any) -> None:
     """Load the configuration and every plugin, run lifespans once; report every problem."""
     loaded = _load(ctx, {})
     _setup_logging("error", loaded)
@@ -215,8 +244,11 @@ def check(ctx: click.Context, **_: Any) -> None:
     except MCPHostError as exc:
         problems.append(str(exc))
         readiness = {}
-    problems += [f"plugin {n!r} is not ready: {why}" for n, why in readiness.items() if why and
-                 not any(why in p for p in problems)]
+    problems += [
+        f"plugin {n!r} is not ready: {why}"
+        for n, why in readiness.items()
+        if why and not any(why in p for p in problems)
+    ]
     catalog = host.catalog.current
     if problems:
         for problem in problems:
@@ -238,13 +270,21 @@ def config_group() -> None:
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def config_show(ctx: click.Context, as_json: bool, **_: Any) -> None:
+def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """Print the effective configuration, secrets redacted, with where each value came from."""
     loaded = _load(ctx, {})
     data = loaded.redacted()
     if as_json:
-        click.echo(json.dumps({"config": data, "sources": dict(loaded.provenance),
-                               "file": str(loaded.file) if loaded.file else None}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "config": data,
+                    "sources": dict(loaded.provenance),
+                    "file": str(loaded.file) if loaded.file else None,
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"# file: {loaded.file or '(none; defaults)'}")
     for section in ("host", "http"):

@@ -2,16 +2,16 @@
 
 The tree::
 
-    MCPHostError                      base of everything mcp-host raises on purpose
-    ├── ConfigError                   the configuration file, an environment variable or a flag is wrong
-    ├── PluginError                   a plugin could not be loaded, configured, registered or started
-    │   └── PluginLoadError           importing an entry point failed or it is not a plugin
-    ├── CatalogError                  contributions conflict (a name collision, an invalid name)
-    ├── ToolError                     raised by a tool handler: becomes an ``isError`` result, message verbatim
-    ├── ResourceNotFound              raised by a resource reader: the URI names nothing
-    ├── PromptError                   raised by a prompt renderer: becomes an invalid-params error
-    └── ProtocolError                 a JSON-RPC error to send back (code, message, data)
-        └── MissingCapabilityError    the client did not declare a capability a request needs
+    MCPHostError                    base of everything mcp-host raises on purpose
+    ├── ConfigError                 the configuration file, an environment variable or a flag
+    ├── PluginError                 a plugin could not be loaded, configured, registered or started
+    │   └── PluginLoadError         importing an entry point failed or it is not a plugin
+    ├── CatalogError                contributions conflict (a name collision, an invalid name)
+    ├── ToolError                   raised by a tool handler: an ``isError`` result, verbatim
+    ├── ResourceNotFound            raised by a resource reader: the URI names nothing
+    ├── PromptError                 raised by a prompt renderer: an invalid-params error
+    └── ProtocolError               a JSON-RPC error to send back (code, message, data)
+        └── MissingCapabilityError  the client did not declare a capability a request needs
 
 Plugin authors raise ``ToolError``, ``ResourceNotFound`` and ``PromptError``; everything else is
 the host's.
@@ -32,6 +32,7 @@ __all__ = [
     "ProtocolError",
     "ResourceNotFound",
     "ToolError",
+    "unexpected_failure",
 ]
 
 
@@ -56,7 +57,7 @@ class PluginLoadError(PluginError):
 
 
 class CatalogError(MCPHostError):
-    """What the enabled plugins contribute conflicts or is invalid (for example two tools share a name)."""
+    """What the enabled plugins contribute conflicts or is invalid (two tools share a name)."""
 
 
 class ToolError(MCPHostError):
@@ -90,12 +91,19 @@ class ProtocolError(MCPHostError):
 
 
 class MissingCapabilityError(ProtocolError):
-    """A handler asked the client for something (sampling, elicitation, roots) it did not declare."""
+    """A handler asked the client for something (sampling, elicitation, roots) it lacks."""
 
     def __init__(self, capability: str, message: str | None = None) -> None:
         super().__init__(
             -32021,
-            message or f"The client did not declare the '{capability}' capability this request needs",
+            message
+            or f"The client did not declare the '{capability}' capability this request needs",
             {"requiredCapabilities": {capability: {}}},
         )
         self.capability = capability
+
+
+def unexpected_failure(subject: str, exc: BaseException) -> str:
+    """What a client is told when a plugin raised something unexpected: what failed and the
+    exception's type, never its message or traceback (those go to the log)."""
+    return f"{subject} failed: unexpected {type(exc).__name__}. The server log has the details."

@@ -165,7 +165,11 @@ class Host:
                     if self.on_plugin_error == "fail":
                         raise PluginError(message, plugin=record.name) from exc
                     log.error("%s", message, exc_info=exc)
-                    record.status, record.reason, record.error = "failed", "failed to start", message
+                    record.status, record.reason, record.error = (
+                        "failed",
+                        "failed to start",
+                        message,
+                    )
                     failed = True
             if failed:
                 self.rebuild()
@@ -174,7 +178,7 @@ class Host:
             finally:
                 log.debug("exiting plugin lifespans")
 
-    async def readiness(self, timeout: float = 5.0) -> dict[str, str | None]:
+    async def readiness(self, check_timeout: float = 5.0) -> dict[str, str | None]:
         """Run every readiness check; plugin name -> ``None`` when ready, else the reason.
 
         A plugin that failed to load or start is reported with its error. Readiness is
@@ -192,10 +196,10 @@ class Host:
             reason: str | None = None
             for check in record.registry.readiness_checks:
                 try:
-                    with anyio.fail_after(timeout):
+                    with anyio.fail_after(check_timeout):
                         reason = await check(handle.state)
                 except TimeoutError:
-                    reason = f"readiness check did not answer within {timeout:g} s"
+                    reason = f"readiness check did not answer within {check_timeout:g} s"
                 except Exception as exc:
                     reason = f"readiness check failed: {type(exc).__name__}: {exc}"
                 if reason:
@@ -261,7 +265,8 @@ def _load_one(
         raise
     except Exception as exc:
         raise PluginError(
-            f"Plugin {handle.describe()} failed while registering: {type(exc).__name__}: {exc}. {hint}",
+            f"Plugin {handle.describe()} failed while registering: "
+            f"{type(exc).__name__}: {exc}. {hint}",
             plugin=candidate.name,
         ) from exc
     record.handle, record.registry = handle, registry

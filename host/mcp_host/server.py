@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import ConfigError
 from .host import Host
 from .protocol import Engine, ProtocolSettings
 
@@ -11,29 +12,29 @@ def protocol_settings(host: Host) -> ProtocolSettings:
     from . import __version__
 
     settings = host.config.host
-    kwargs = {}
-    if settings.state_secret is not None:
-        kwargs["state_key"] = settings.state_secret.get_secret_value().encode()
+    defaults = ProtocolSettings()
+    secret = settings.state_secret
     return ProtocolSettings(
+        state_key=secret.get_secret_value().encode() if secret is not None else defaults.state_key,
         server_name=settings.server_name,
         server_version=__version__,
         page_size=settings.page_size,
         cache_ttl_ms=settings.cache_ttl_ms,
         cache_scope=settings.cache_scope,
         state_ttl_seconds=settings.state_ttl_seconds,
-        **kwargs,
     )
 
 
 async def serve(host: Host, transport: str) -> None:
     """Run the plugins' lifespans and serve until the transport ends."""
+    if transport != "stdio":
+        raise ConfigError(
+            f"The {transport} transport is not part of this release of mcp-host yet; "
+            "serve with --transport stdio."
+        )
     async with host.running():
         engine = Engine(host.catalog, protocol_settings(host))
-        if transport == "stdio":
-            from .transports.stdio import serve_stdio
+        from .transports.stdio import serve_stdio
 
-            await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
-        else:
-            from .transports.http import serve_http
+        await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
 
-            await serve_http(host, engine, transport)

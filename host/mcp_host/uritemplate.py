@@ -40,7 +40,7 @@ def compile_template(template: str) -> _Matcher:
         names = [_name(p) for p in body.split(",")]
         if operator in ("?", "&"):
             query_vars.extend(names)
-            pattern.append(r"(?:[?&](?P<__query%d>[^#]*))?" % len(groups))
+            pattern.append(rf"(?:[?&](?P<__query{len(groups)}>[^#]*))?")
             groups[f"__query{len(groups)}"] = ""
             continue
         explode = body.strip().endswith("*")
@@ -48,7 +48,9 @@ def compile_template(template: str) -> _Matcher:
             group = f"v{len(groups)}"
             groups[group] = name
             if operator == "+":
-                part = rf"(?P<{group}>[^#]*?)" if index == len(names) - 1 else rf"(?P<{group}>[^,#]*)"
+                part = (
+                    rf"(?P<{group}>[^#]*?)" if index == len(names) - 1 else rf"(?P<{group}>[^,#]*)"
+                )
             elif operator == "#":
                 part = rf"(?P<{group}>.*?)"
                 if index == 0:

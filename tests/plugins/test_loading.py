@@ -20,7 +20,9 @@ from mcp_host.plugins.discovery import decide, discover
 def load(tmp_path: Path, toml: str = "", *, policy: str | None = None, **cli: Any) -> Host:
     config = tmp_path / "mcp-host.toml"
     config.write_text(toml)
-    loaded = load_config(config, env={}, cli={k.replace("__", "."): (f"--{k}", v) for k, v in cli.items()})
+    loaded = load_config(
+        config, env={}, cli={k.replace("__", "."): (f"--{k}", v) for k, v in cli.items()}
+    )
     return Host.load(loaded, on_plugin_error=policy)  # type: ignore[arg-type]
 
 
@@ -54,11 +56,17 @@ def test_allowlist_is_consent_before_import(on_path: Path) -> None:
 
 
 def test_blocklist_and_enabled_false_win_over_the_allowlist(on_path: Path) -> None:
-    host = load(on_path, '[plugins.acme-hooks]\nenabled = false\n',
-                host__plugins=["acme-good", "acme-hooks"], host__disable_plugins=["acme-good"])
+    host = load(
+        on_path,
+        "[plugins.acme-hooks]\nenabled = false\n",
+        host__plugins=["acme-good", "acme-hooks"],
+        host__disable_plugins=["acme-good"],
+    )
     reasons = {r.name: r.reason for r in host.records if r.name in ("acme-good", "acme-hooks")}
-    assert reasons == {"acme-good": "disabled by the blocklist",
-                       "acme-hooks": "disabled: [plugins.acme-hooks] enabled = false"}
+    assert reasons == {
+        "acme-good": "disabled by the blocklist",
+        "acme-hooks": "disabled: [plugins.acme-hooks] enabled = false",
+    }
     assert not (on_path / "acme-good-imported").exists()
 
 
@@ -68,28 +76,44 @@ def test_allowlist_naming_an_uninstalled_plugin(on_path: Path) -> None:
 
 
 def test_allowlist_order_is_plugin_order(on_path: Path) -> None:
-    host = load(on_path, '[plugins.acme-hooks]\nprefix = "raw"\n', host__plugins=["acme-hooks", "acme-good"])
+    host = load(
+        on_path, '[plugins.acme-hooks]\nprefix = "raw"\n', host__plugins=["acme-hooks", "acme-good"]
+    )
     assert list(host.catalog.current.tools) == ["raw_hello", "hello", "internal_debug"]
 
 
 @pytest.mark.parametrize(
     ("plugin", "fragments"),
     [
-        ("acme-broken", ["Cannot import plugin 'acme-broken'", "acme_broken:plugin", "acme-broken 1.2.3",
-                         "ModuleNotFoundError", "does_not_exist_module_xyz"]),
-        ("acme-misspelled", ["unknown hook(s) mcp_host_registr", "misspelled", "mcp_host_register"]),
+        (
+            "acme-broken",
+            [
+                "Cannot import plugin 'acme-broken'",
+                "acme_broken:plugin",
+                "acme-broken 1.2.3",
+                "ModuleNotFoundError",
+                "does_not_exist_module_xyz",
+            ],
+        ),
+        (
+            "acme-misspelled",
+            ["unknown hook(s) mcp_host_registr", "misspelled", "mcp_host_register"],
+        ),
         ("acme-notaplugin", ["does not reference a plugin", "int"]),
         ("acme-badsig", ["invalid hook", "surprise"]),
         ("acme-async-hook", ["returned a coroutine"]),
     ],
 )
-def test_load_errors_name_the_plugin_and_the_fix(on_path: Path, plugin: str, fragments: list[str]) -> None:
+def test_load_errors_name_the_plugin_and_the_fix(
+    on_path: Path, plugin: str, fragments: list[str]
+) -> None:
     with pytest.raises(PluginError) as info:
         load(on_path, host__plugins=[plugin])
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message
-    assert f"[plugins.{plugin}] enabled = false" in message and f"--no-plugin {plugin}" in message
+    assert f"[plugins.{plugin}] enabled = false" in message
+    assert f"--no-plugin {plugin}" in message
 
 
 def test_import_errors_are_chained(on_path: Path) -> None:
@@ -104,7 +128,8 @@ def test_import_errors_are_chained(on_path: Path) -> None:
 def test_fail_reports_every_failure_at_once(on_path: Path) -> None:
     with pytest.raises(PluginError) as info:
         load(on_path, host__plugins=["acme-broken", "acme-misspelled", "acme-good"])
-    assert "acme-broken" in str(info.value) and "acme-misspelled" in str(info.value)
+    assert "acme-broken" in str(info.value)
+    assert "acme-misspelled" in str(info.value)
 
 
 def test_skip_serves_the_others(on_path: Path) -> None:
@@ -114,14 +139,17 @@ def test_skip_serves_the_others(on_path: Path) -> None:
     assert statuses["acme-good"] == "enabled"
     assert "hello" in host.catalog.current.tools
     broken = next(r for r in host.records if r.name == "acme-broken")
-    assert broken.error is not None and "does_not_exist_module_xyz" in broken.error
+    assert broken.error is not None
+    assert "does_not_exist_module_xyz" in broken.error
 
 
 def test_collision_names_both_plugins_and_suggests_a_prefix(on_path: Path) -> None:
     with pytest.raises(CatalogError) as info:
         load(on_path, host__plugins=["acme-good", "acme-hooks"])
     message = str(info.value)
-    assert "'hello'" in message and "'acme-good'" in message and "'acme-hooks'" in message
+    assert "'hello'" in message
+    assert "'acme-good'" in message
+    assert "'acme-hooks'" in message
     assert "prefix" in message
 
 
@@ -134,25 +162,34 @@ def test_prefix_applies_to_tools_prompts_and_resources(on_path: Path) -> None:
 
 
 def test_tool_filters(on_path: Path) -> None:
-    host = load(on_path, '[plugins.acme-good]\ntools.deny = ["internal_*"]\n', host__plugins=["acme-good"])
+    host = load(
+        on_path, '[plugins.acme-good]\ntools.deny = ["internal_*"]\n', host__plugins=["acme-good"]
+    )
     assert list(host.catalog.current.tools) == ["hello"]
-    host = load(on_path, '[plugins.acme-good]\ntools.allow = ["int*"]\n', host__plugins=["acme-good"])
+    host = load(
+        on_path, '[plugins.acme-good]\ntools.allow = ["int*"]\n', host__plugins=["acme-good"]
+    )
     assert list(host.catalog.current.tools) == ["internal_debug"]
 
 
 def test_plugin_config_is_validated_by_its_model(on_path: Path) -> None:
-    host = load(on_path, '[plugins.acme-good.config]\ngreeting = "yo"\n', host__plugins=["acme-good"])
+    host = load(
+        on_path, '[plugins.acme-good.config]\ngreeting = "yo"\n', host__plugins=["acme-good"]
+    )
     record = next(r for r in host.records if r.name == "acme-good")
-    assert record.handle is not None and record.handle.config.greeting == "yo"
+    assert record.handle is not None
+    assert record.handle.config.greeting == "yo"
     with pytest.raises(PluginError) as info:
         load(on_path, '[plugins.acme-good.config]\ngreting = "typo"\n', host__plugins=["acme-good"])
     message = str(info.value)
-    assert "mcp-host.toml" in message and "[plugins.acme-good.config]" in message and "greting" in message
+    assert "mcp-host.toml" in message
+    assert "[plugins.acme-good.config]" in message
+    assert "greting" in message
 
 
 def test_config_for_a_plugin_without_a_model_is_an_error(on_path: Path) -> None:
     with pytest.raises(PluginError, match="takes no configuration"):
-        load(on_path, '[plugins.acme-hooks.config]\nx = 1\n', host__plugins=["acme-hooks"])
+        load(on_path, "[plugins.acme-hooks.config]\nx = 1\n", host__plugins=["acme-hooks"])
 
 
 def test_decide_keeps_sorted_order_without_allowlist(on_path: Path) -> None:
@@ -162,34 +199,51 @@ def test_decide_keeps_sorted_order_without_allowlist(on_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_installing_a_package_and_restarting_is_all_it_takes(installed: Path, tmp_path: Path) -> None:
+def test_installing_a_package_and_restarting_is_all_it_takes(
+    installed: Path, tmp_path: Path
+) -> None:
     """A fresh process finds a pip-installed plugin through its entry point."""
     from .conftest import pip_install, write_distribution
 
     source = write_distribution(
-        tmp_path / "src", "fresh-plugin", "fresh_plugin:plugin",
+        tmp_path / "src",
+        "fresh-plugin",
+        "fresh_plugin:plugin",
         "from mcp_host import Plugin\nplugin = Plugin('fresh-plugin')\n\n@plugin.tool()\ndef fresh() -> str:\n    return 'new'\n",
     )
     site = tmp_path / "site"
     env = {**os.environ, "PYTHONPATH": str(site)}
     command = [sys.executable, "-m", "mcp_host", "tools", "--json", "--plugin", "fresh-plugin"]
     before = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert before.returncode != 0 and "not installed" in before.stderr
+    assert before.returncode != 0
+    assert "not installed" in before.stderr
     pip_install([source], site)
     after = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert [t["name"] for t in json.loads(after.stdout)] == ["fresh"]
 
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
 
 
 def _serve(installed: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(installed), "MCP_TEST_MARKER_DIR": str(tmp_path)}
     return subprocess.Popen(
         [sys.executable, "-m", "mcp_host", "serve", "--plugin", "acme-lifespan"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
     )
 
 
@@ -199,7 +253,8 @@ def test_serve_exits_lifespans_on_shutdown(installed: Path, tmp_path: Path, endi
     import signal
 
     proc = _serve(installed, tmp_path)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(json.dumps(INIT).encode() + b"\n")
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["result"]["serverInfo"]["name"] == "mcp-host"

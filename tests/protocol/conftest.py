@@ -74,14 +74,18 @@ def demo_plugin(probe: Probe) -> Plugin:
 
     @plugin.tool()
     async def ask_name(*, ctx: Context) -> str:
-        answer = await ctx.elicit("Who are you?", {"type": "object", "properties": {"name": {"type": "string"}}})
+        answer = await ctx.elicit(
+            "Who are you?", {"type": "object", "properties": {"name": {"type": "string"}}}
+        )
         if answer.action != "accept" or not answer.content:
             return f"no answer ({answer.action})"
         return f"hello {answer.content['name']}"
 
     @plugin.tool()
     async def ask_twice(*, ctx: Context) -> str:
-        first = await ctx.elicit("First?", {"type": "object", "properties": {"v": {"type": "string"}}})
+        first = await ctx.elicit(
+            "First?", {"type": "object", "properties": {"v": {"type": "string"}}}
+        )
         second = await ctx.sample("Second?", max_tokens=10)
         return f"{(first.content or {}).get('v')}+{second.text}"
 
@@ -171,7 +175,9 @@ class Client:
         assert reply is not None
         return reply
 
-    async def modern(self, method: str, params: Mapping[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
+    async def modern(
+        self, method: str, params: Mapping[str, Any] | None = None, **meta: Any
+    ) -> dict[str, Any]:
         return await self.request(method, self.envelope(params, **meta))
 
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
@@ -180,11 +186,16 @@ class Client:
             message["params"] = dict(params)
         assert await self.raw(message) is None
 
-    async def initialize(self, version: str = "2025-11-25", capabilities: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def initialize(
+        self, version: str = "2025-11-25", capabilities: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         reply = await self.request(
             "initialize",
-            {"protocolVersion": version, "capabilities": dict(capabilities or {}),
-             "clientInfo": {"name": "test", "version": "1"}},
+            {
+                "protocolVersion": version,
+                "capabilities": dict(capabilities or {}),
+                "clientInfo": {"name": "test", "version": "1"},
+            },
         )
         await self.notify("notifications/initialized")
         return reply

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.anyio
 
 async def test_invalid_json_is_a_parse_error(legacy: Client) -> None:
     reply = await legacy.connection.handle_bytes(b'{"jsonrpc": "2.0", "id": 1,')
-    assert reply is not None and reply.error_code == -32700
+    assert reply is not None
+    assert reply.error_code == -32700
     assert (await legacy.request("ping"))["result"] == {}
 
 
@@ -24,11 +25,16 @@ async def test_invalid_json_is_a_parse_error(legacy: Client) -> None:
         ({"jsonrpc": "2.0", "id": None, "method": "ping"}, "must be a string or an integer"),
         ({"jsonrpc": "2.0", "id": 1.5, "method": "ping"}, "must be a string or an integer"),
         ({"jsonrpc": "2.0", "id": 1, "method": 7}, '"method" must be a string'),
-        ({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": [1]}, '"params" must be an object'),
+        (
+            {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": [1]},
+            '"params" must be an object',
+        ),
         ({"jsonrpc": "2.0", "id": 1}, "neither a request"),
     ],
 )
-async def test_malformed_messages_are_invalid_requests(legacy: Client, message: object, fragment: str) -> None:
+async def test_malformed_messages_are_invalid_requests(
+    legacy: Client, message: object, fragment: str
+) -> None:
     reply = await legacy.raw(message)
     assert reply is not None
     assert reply["error"]["code"] == -32600
@@ -38,7 +44,8 @@ async def test_malformed_messages_are_invalid_requests(legacy: Client, message: 
 
 async def test_the_id_of_an_invalid_request_is_echoed_when_readable(legacy: Client) -> None:
     reply = await legacy.raw({"jsonrpc": "1.0", "id": 9, "method": "ping"})
-    assert reply is not None and reply["id"] == 9
+    assert reply is not None
+    assert reply["id"] == 9
 
 
 async def test_unknown_method(legacy: Client) -> None:

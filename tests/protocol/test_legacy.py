@@ -21,7 +21,13 @@ async def test_initialize_negotiates_the_requested_version(client: Client) -> No
     assert result["protocolVersion"] == "2025-06-18"
     assert result["serverInfo"]["name"] == "mcp-host"
     assert result["instructions"] == "Demo instructions."
-    assert set(result["capabilities"]) >= {"tools", "resources", "prompts", "completions", "logging"}
+    assert set(result["capabilities"]) >= {
+        "tools",
+        "resources",
+        "prompts",
+        "completions",
+        "logging",
+    }
     assert "resultType" not in result
 
 
@@ -38,7 +44,9 @@ async def test_requests_before_initialize_are_refused_but_ping_works(client: Cli
 
 
 async def test_initialize_twice_is_an_error(legacy: Client) -> None:
-    reply = await legacy.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}})
+    reply = await legacy.request(
+        "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}}
+    )
     assert reply["error"]["code"] == -32600
 
 
@@ -74,14 +82,18 @@ async def test_capabilities_follow_the_catalog(probe: Probe) -> None:
 
 
 async def test_call_returns_structured_content(legacy: Client) -> None:
-    result = (await legacy.request("tools/call", {"name": "point", "arguments": {"x": 1, "y": 2}}))["result"]
+    result = (await legacy.request("tools/call", {"name": "point", "arguments": {"x": 1, "y": 2}}))[
+        "result"
+    ]
     assert result["structuredContent"] == {"x": 1, "y": 2}
     assert json.loads(result["content"][0]["text"]) == {"x": 1, "y": 2}
     assert "isError" not in result
 
 
 async def test_primitive_results_are_wrapped(legacy: Client) -> None:
-    result = (await legacy.request("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}}))["result"]
+    result = (await legacy.request("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}}))[
+        "result"
+    ]
     assert result["structuredContent"] == {"result": 5}
     assert result["content"] == [{"type": "text", "text": "5"}]
 
@@ -98,12 +110,16 @@ async def test_malformed_call_params(legacy: Client, params: dict[str, object]) 
 
 
 async def test_invalid_arguments_are_a_tool_error_with_a_sentence_per_field(legacy: Client) -> None:
-    result = (await legacy.request("tools/call", {"name": "add", "arguments": {"a": "x"}}))["result"]
+    result = (await legacy.request("tools/call", {"name": "add", "arguments": {"a": "x"}}))[
+        "result"
+    ]
     assert result["isError"] is True
     text = result["content"][0]["text"]
     assert text.startswith("Invalid arguments for tool 'add':")
-    assert "'a'" in text and "'b' is required" in text
-    assert "pydantic" not in text and "errors.pydantic.dev" not in text
+    assert "'a'" in text
+    assert "'b' is required" in text
+    assert "pydantic" not in text
+    assert "errors.pydantic.dev" not in text
 
 
 async def test_tool_error_message_is_verbatim(legacy: Client) -> None:
@@ -114,12 +130,16 @@ async def test_tool_error_message_is_verbatim(legacy: Client) -> None:
     }
 
 
-async def test_unexpected_exception_hides_internals(legacy: Client, caplog: pytest.LogCaptureFixture) -> None:
+async def test_unexpected_exception_hides_internals(
+    legacy: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     result = (await legacy.request("tools/call", {"name": "crash"}))["result"]
     text = result["content"][0]["text"]
     assert result["isError"] is True
-    assert "ValueError" in text and "crash" in text
-    assert "secret internals" not in text and "Traceback" not in text
+    assert "ValueError" in text
+    assert "crash" in text
+    assert "secret internals" not in text
+    assert "Traceback" not in text
     assert "secret internals" in caplog.text  # the traceback went to the log
 
 
@@ -127,7 +147,10 @@ async def test_unexpected_exception_hides_internals(legacy: Client, caplog: pyte
 
 
 async def test_progress_and_log_notifications(legacy: Client) -> None:
-    await legacy.request("tools/call", {"name": "progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "tok"}})
+    await legacy.request(
+        "tools/call",
+        {"name": "progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "tok"}},
+    )
     progress = [m["params"] for m in legacy.sent if m["method"] == "notifications/progress"]
     assert progress == [
         {"progressToken": "tok", "progress": 1, "total": 2, "message": "step 1"},
@@ -145,35 +168,53 @@ async def test_no_progress_without_a_token(legacy: Client) -> None:
 async def test_set_level_filters_log_messages(legacy: Client) -> None:
     assert (await legacy.request("logging/setLevel", {"level": "info"}))["result"] == {}
     await legacy.request("tools/call", {"name": "progress", "arguments": {"steps": 1}})
-    assert [m["params"]["level"] for m in legacy.sent if m["method"] == "notifications/message"] == ["info"]
+    assert [
+        m["params"]["level"] for m in legacy.sent if m["method"] == "notifications/message"
+    ] == ["info"]
     assert (await legacy.request("logging/setLevel", {"level": "loud"}))["error"]["code"] == -32602
 
 
 # ------------------------------------------------------------------ cancellation, concurrency
 
 
-async def test_cancellation_stops_the_handler_and_sends_no_response(legacy: Client, probe: Probe) -> None:
+async def test_cancellation_stops_the_handler_and_sends_no_response(
+    legacy: Client, probe: Probe
+) -> None:
     replies: list[object] = []
     async with anyio.create_task_group() as tg:
 
         async def call() -> None:
-            replies.append(await legacy.raw({"jsonrpc": "2.0", "id": "slow-1", "method": "tools/call", "params": {"name": "slow"}}))
+            replies.append(
+                await legacy.raw(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": "slow-1",
+                        "method": "tools/call",
+                        "params": {"name": "slow"},
+                    }
+                )
+            )
 
         tg.start_soon(call)
         await probe.started.wait()
         assert (await legacy.request("ping"))["result"] == {}  # not blocked by the slow tool
         await legacy.notify("notifications/cancelled", {"requestId": "slow-1", "reason": "user"})
     assert replies == [None]
-    assert probe.cancelled and not probe.finished
+    assert probe.cancelled
+    assert not probe.finished
     assert legacy.connection.inflight == 0
 
 
 async def test_duplicate_in_flight_id_is_refused(legacy: Client, probe: Probe) -> None:
     async with anyio.create_task_group() as tg:
-        tg.start_soon(legacy.raw, {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "slow"}})
+        tg.start_soon(
+            legacy.raw,
+            {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "slow"}},
+        )
         await probe.started.wait()
         reply = await legacy.raw({"jsonrpc": "2.0", "id": 7, "method": "ping"})
-        assert reply is not None and reply["error"]["code"] == -32600
+        assert reply is not None
+        assert reply["error"]["code"] == -32600
         await legacy.notify("notifications/cancelled", {"requestId": 7})
 
 
@@ -192,7 +233,9 @@ async def _answer_client_requests(client: Client, answers: dict[str, dict[str, o
         await anyio.sleep(0.005)
 
 
-async def _call_answering(client: Client, name: str, answers: dict[str, dict[str, object]]) -> dict[str, object]:
+async def _call_answering(
+    client: Client, name: str, answers: dict[str, dict[str, object]]
+) -> dict[str, object]:
     async with anyio.create_task_group() as tg:
         tg.start_soon(_answer_client_requests, client, answers)
         reply = await client.request("tools/call", {"name": name})
@@ -203,7 +246,9 @@ async def _call_answering(client: Client, name: str, answers: dict[str, dict[str
 async def test_elicitation_round_trip(client: Client) -> None:
     await client.initialize(capabilities={"elicitation": {}})
     reply = await _call_answering(
-        client, "ask_name", {"elicitation/create": {"result": {"action": "accept", "content": {"name": "Ada"}}}}
+        client,
+        "ask_name",
+        {"elicitation/create": {"result": {"action": "accept", "content": {"name": "Ada"}}}},
     )
     assert reply["result"]["content"][0]["text"] == "hello Ada"
     request = next(m for m in client.sent if m.get("method") == "elicitation/create")
@@ -215,16 +260,26 @@ async def test_sampling_and_roots_round_trips(client: Client) -> None:
     await client.initialize(capabilities={"elicitation": {}, "sampling": {}, "roots": {}})
     answers = {
         "elicitation/create": {"result": {"action": "accept", "content": {"v": "a"}}},
-        "sampling/createMessage": {"result": {"role": "assistant", "content": {"type": "text", "text": "b"}, "model": "m"}},
+        "sampling/createMessage": {
+            "result": {"role": "assistant", "content": {"type": "text", "text": "b"}, "model": "m"}
+        },
         "roots/list": {"result": {"roots": [{"uri": "file:///w", "name": "w"}]}},
     }
-    assert (await _call_answering(client, "ask_twice", answers))["result"]["content"][0]["text"] == "a+b"
-    assert (await _call_answering(client, "roots", answers))["result"]["structuredContent"] == {"result": ["file:///w"]}
+    assert (await _call_answering(client, "ask_twice", answers))["result"]["content"][0][
+        "text"
+    ] == "a+b"
+    assert (await _call_answering(client, "roots", answers))["result"]["structuredContent"] == {
+        "result": ["file:///w"]
+    }
 
 
 async def test_client_error_answer_becomes_a_tool_error(client: Client) -> None:
     await client.initialize(capabilities={"elicitation": {}})
-    reply = await _call_answering(client, "ask_name", {"elicitation/create": {"error": {"code": -1, "message": "user closed it"}}})
+    reply = await _call_answering(
+        client,
+        "ask_name",
+        {"elicitation/create": {"error": {"code": -1, "message": "user closed it"}}},
+    )
     assert reply["result"]["isError"] is True
     assert "user closed it" in reply["result"]["content"][0]["text"]
 
@@ -240,7 +295,9 @@ async def test_asking_without_the_capability_is_an_error(legacy: Client) -> None
 
 async def test_read_static_template_and_blob(legacy: Client) -> None:
     static = (await legacy.request("resources/read", {"uri": "demo://static"}))["result"]
-    assert static == {"contents": [{"uri": "demo://static", "mimeType": "text/plain", "text": "static text"}]}
+    assert static == {
+        "contents": [{"uri": "demo://static", "mimeType": "text/plain", "text": "static text"}]
+    }
     item = (await legacy.request("resources/read", {"uri": "demo://items/a%20b"}))["result"]
     assert json.loads(item["contents"][0]["text"]) == {"item": "a b"}
     blob = (await legacy.request("resources/read", {"uri": "demo://blob"}))["result"]
@@ -255,40 +312,61 @@ async def test_resource_not_found_is_32002_on_legacy(legacy: Client) -> None:
 
 
 async def test_handlers_can_read_other_resources(legacy: Client) -> None:
-    result = (await legacy.request("tools/call", {"name": "read_other", "arguments": {"uri": "demo://static"}}))["result"]
+    result = (
+        await legacy.request(
+            "tools/call", {"name": "read_other", "arguments": {"uri": "demo://static"}}
+        )
+    )["result"]
     assert result["content"][0]["text"] == "static text"
 
 
 async def test_prompts_get(legacy: Client) -> None:
-    result = (await legacy.request("prompts/get", {"name": "greet", "arguments": {"name": "Ada"}}))["result"]
-    assert result["messages"] == [{"role": "user", "content": {"type": "text", "text": "Greet Ada in a plain way."}}]
+    result = (await legacy.request("prompts/get", {"name": "greet", "arguments": {"name": "Ada"}}))[
+        "result"
+    ]
+    assert result["messages"] == [
+        {"role": "user", "content": {"type": "text", "text": "Greet Ada in a plain way."}}
+    ]
     assert result["description"] == "Greet someone."
 
 
 async def test_prompt_errors(legacy: Client) -> None:
     assert (await legacy.request("prompts/get", {"name": "nope"}))["error"]["code"] == -32602
     missing = await legacy.request("prompts/get", {"name": "greet", "arguments": {}})
-    assert missing["error"]["code"] == -32602 and "name" in missing["error"]["message"]
+    assert missing["error"]["code"] == -32602
+    assert "name" in missing["error"]["message"]
 
 
 async def test_completion(legacy: Client) -> None:
     reply = await legacy.request(
         "completion/complete",
-        {"ref": {"type": "ref/prompt", "name": "greet"}, "argument": {"name": "style", "value": "p"}},
+        {
+            "ref": {"type": "ref/prompt", "name": "greet"},
+            "argument": {"name": "style", "value": "p"},
+        },
     )
-    assert reply["result"]["completion"] == {"values": ["plain", "poetic", "pirate"], "total": 3, "hasMore": False}
+    assert reply["result"]["completion"] == {
+        "values": ["plain", "poetic", "pirate"],
+        "total": 3,
+        "hasMore": False,
+    }
     reply = await legacy.request(
         "completion/complete",
-        {"ref": {"type": "ref/resource", "uri": "demo://items/{item}"}, "argument": {"name": "item", "value": "x"},
-         "context": {"arguments": {}}},
+        {
+            "ref": {"type": "ref/resource", "uri": "demo://items/{item}"},
+            "argument": {"name": "item", "value": "x"},
+            "context": {"arguments": {}},
+        },
     )
     assert reply["result"]["completion"]["values"] == ["x1", "x2"]
     none = await legacy.request(
-        "completion/complete", {"ref": {"type": "ref/prompt", "name": "greet"}, "argument": {"name": "name", "value": ""}}
+        "completion/complete",
+        {"ref": {"type": "ref/prompt", "name": "greet"}, "argument": {"name": "name", "value": ""}},
     )
     assert none["result"]["completion"]["values"] == []
     unknown = await legacy.request(
-        "completion/complete", {"ref": {"type": "ref/prompt", "name": "zzz"}, "argument": {"name": "a", "value": ""}}
+        "completion/complete",
+        {"ref": {"type": "ref/prompt", "name": "zzz"}, "argument": {"name": "a", "value": ""}},
     )
     assert unknown["error"]["code"] == -32602
 
@@ -303,7 +381,13 @@ async def test_subscribe_and_resource_updated(legacy: Client, engine: Engine) ->
     with anyio.fail_after(2):
         while not legacy.sent:
             await anyio.sleep(0.005)
-    assert legacy.sent == [{"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "demo://static"}}]
+    assert legacy.sent == [
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/resources/updated",
+            "params": {"uri": "demo://static"},
+        }
+    ]
     await legacy.request("resources/unsubscribe", {"uri": "demo://static"})
     engine.catalog.resource_updated("demo://static")
     await anyio.sleep(0.05)

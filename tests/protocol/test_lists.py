@@ -26,8 +26,18 @@ async def _all(client: Client, method: str, key: str) -> tuple[list[str], int]:
 
 async def test_tools_are_paginated_in_registration_order(legacy: Client) -> None:
     names, pages = await _all(legacy, "tools/list", "tools")
-    assert names == ["add", "point", "fail_clearly", "crash", "slow", "progress", "ask_name",
-                     "ask_twice", "roots", "read_other"]
+    assert names == [
+        "add",
+        "point",
+        "fail_clearly",
+        "crash",
+        "slow",
+        "progress",
+        "ask_name",
+        "ask_twice",
+        "roots",
+        "read_other",
+    ]
     assert pages == 4  # page size 3
 
 
@@ -47,10 +57,19 @@ async def test_pages_are_cached_per_snapshot(legacy: Client) -> None:
 async def test_other_lists(legacy: Client) -> None:
     resources = (await legacy.request("resources/list"))["result"]["resources"]
     assert [r["uri"] for r in resources] == ["demo://static", "demo://blob"]
-    assert resources[0] == {"uri": "demo://static", "name": "static", "description": "A static text.",
-                            "mimeType": "text/plain"}
+    assert resources[0] == {
+        "uri": "demo://static",
+        "name": "static",
+        "description": "A static text.",
+        "mimeType": "text/plain",
+    }
     templates = (await legacy.request("resources/templates/list"))["result"]["resourceTemplates"]
     assert templates == [{"uriTemplate": "demo://items/{item}", "name": "item"}]
     prompts = (await legacy.request("prompts/list"))["result"]["prompts"]
-    assert prompts == [{"name": "greet", "description": "Greet someone.", "arguments": [
-        {"name": "name", "required": True}, {"name": "style", "required": False}]}]
+    assert prompts == [
+        {
+            "name": "greet",
+            "description": "Greet someone.",
+            "arguments": [{"name": "name", "required": True}, {"name": "style", "required": False}],
+        }
+    ]

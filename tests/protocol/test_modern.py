@@ -22,7 +22,8 @@ async def test_discover(client: Client) -> None:
     assert "2025-11-25" in result["supportedVersions"]
     assert set(result["capabilities"]) >= {"tools", "resources", "prompts"}
     assert result["_meta"][SERVER_INFO]["name"] == "mcp-host"
-    assert result["ttlMs"] == 0 and result["cacheScope"] == "public"
+    assert result["ttlMs"] == 0
+    assert result["cacheScope"] == "public"
     assert result["instructions"] == "Demo instructions."
     assert client.connection.era == "modern"
 
@@ -44,15 +45,20 @@ async def test_lists_and_reads_carry_cache_hints(client: Client) -> None:
     listed = (await client.modern("tools/list"))["result"]
     read = (await client.modern("resources/read", {"uri": "demo://static"}))["result"]
     for result in (listed, read):
-        assert result["ttlMs"] == 0 and result["cacheScope"] == "public"
+        assert result["ttlMs"] == 0
+        assert result["cacheScope"] == "public"
 
 
 async def test_missing_envelope_keys_are_invalid_params(client: Client) -> None:
     await client.modern("server/discover")
-    reply = await client.request("tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}})
-    assert reply["error"]["code"] == -32602 and "clientCapabilities" in reply["error"]["message"]
+    reply = await client.request(
+        "tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}
+    )
+    assert reply["error"]["code"] == -32602
+    assert "clientCapabilities" in reply["error"]["message"]
     reply = await client.request("tools/list", {})
-    assert reply["error"]["code"] == -32602 and "protocolVersion" in reply["error"]["message"]
+    assert reply["error"]["code"] == -32602
+    assert "protocolVersion" in reply["error"]["message"]
 
 
 async def test_unsupported_version(client: Client) -> None:
@@ -65,14 +71,18 @@ async def test_unsupported_version(client: Client) -> None:
 
 async def test_initialize_on_a_modern_connection(client: Client) -> None:
     await client.modern("server/discover")
-    reply = await client.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}})
+    reply = await client.request(
+        "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}}
+    )
     assert reply["error"]["code"] == -32022
     assert reply["error"]["data"] == {"supported": [MODERN], "requested": "2025-11-25"}
 
 
 async def test_legacy_only_methods_are_not_found(client: Client) -> None:
     for method in ("ping", "logging/setLevel", "resources/subscribe"):
-        assert (await client.modern(method, {"uri": "demo://static", "level": "info"}))["error"]["code"] == -32601
+        assert (await client.modern(method, {"uri": "demo://static", "level": "info"}))["error"][
+            "code"
+        ] == -32601
 
 
 async def test_resource_not_found_is_invalid_params(client: Client) -> None:
@@ -84,9 +94,13 @@ async def test_log_messages_only_with_a_requested_level(client: Client) -> None:
     await client.modern("tools/call", {"name": "progress", "arguments": {"steps": 1}})
     assert not [m for m in client.sent if m["method"] == "notifications/message"]
     await client.modern(
-        "tools/call", {"name": "progress", "arguments": {"steps": 1}}, **{"io.modelcontextprotocol/logLevel": "info"}
+        "tools/call",
+        {"name": "progress", "arguments": {"steps": 1}},
+        **{"io.modelcontextprotocol/logLevel": "info"},
     )
-    assert [m["params"]["level"] for m in client.sent if m["method"] == "notifications/message"] == ["info"]
+    assert [
+        m["params"]["level"] for m in client.sent if m["method"] == "notifications/message"
+    ] == ["info"]
 
 
 # ------------------------------------------------------------------------ multi round-trip
@@ -122,24 +136,51 @@ async def test_two_rounds(client: Client) -> None:
     caps = {"elicitation": {}, "sampling": {}}
     r1 = (await client.modern("tools/call", {"name": "ask_twice"}, capabilities=caps))["result"]
     assert list(r1["inputRequests"]) == ["q0"]
-    r2 = (await client.modern("tools/call", {"name": "ask_twice", "requestState": r1["requestState"],
-                                              "inputResponses": {"q0": {"action": "accept", "content": {"v": "a"}}}},
-                              capabilities=caps))["result"]
+    r2 = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_twice",
+                "requestState": r1["requestState"],
+                "inputResponses": {"q0": {"action": "accept", "content": {"v": "a"}}},
+            },
+            capabilities=caps,
+        )
+    )["result"]
     assert r2["resultType"] == "input_required"
     assert r2["inputRequests"]["q1"]["method"] == "sampling/createMessage"
-    r3 = (await client.modern("tools/call", {"name": "ask_twice", "requestState": r2["requestState"],
-                                              "inputResponses": {"q1": {"role": "assistant", "model": "m",
-                                                                        "content": {"type": "text", "text": "b"}}}},
-                              capabilities=caps))["result"]
+    r3 = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_twice",
+                "requestState": r2["requestState"],
+                "inputResponses": {
+                    "q1": {
+                        "role": "assistant",
+                        "model": "m",
+                        "content": {"type": "text", "text": "b"},
+                    }
+                },
+            },
+            capabilities=caps,
+        )
+    )["result"]
     assert r3["content"][0]["text"] == "a+b"
 
 
 async def test_a_missing_answer_is_asked_again(client: Client) -> None:
     caps = {"elicitation": {}}
     first = (await client.modern("tools/call", {"name": "ask_name"}, capabilities=caps))["result"]
-    again = (await client.modern("tools/call", {"name": "ask_name", "requestState": first["requestState"],
-                                                 "inputResponses": {}}, capabilities=caps))["result"]
-    assert again["resultType"] == "input_required" and "q0" in again["inputRequests"]
+    again = (
+        await client.modern(
+            "tools/call",
+            {"name": "ask_name", "requestState": first["requestState"], "inputResponses": {}},
+            capabilities=caps,
+        )
+    )["result"]
+    assert again["resultType"] == "input_required"
+    assert "q0" in again["inputRequests"]
 
 
 @pytest.mark.parametrize("tamper", ["flip", "other_args", "garbage"])
@@ -147,10 +188,15 @@ async def test_tampered_or_mismatched_state_is_rejected(client: Client, tamper: 
     caps = {"elicitation": {}}
     first = (await client.modern("tools/call", {"name": "ask_name"}, capabilities=caps))["result"]
     state = first["requestState"]
-    params: dict[str, object] = {"name": "ask_name", "inputResponses": {"q0": {"action": "accept", "content": {"name": "x"}}}}
+    params: dict[str, object] = {
+        "name": "ask_name",
+        "inputResponses": {"q0": {"action": "accept", "content": {"name": "x"}}},
+    }
     if tamper == "flip":
         body, mac = state.split(".")
-        params["requestState"] = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + mac
+        params["requestState"] = (
+            body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + mac
+        )
     elif tamper == "other_args":
         params["arguments"] = {"unexpected": 1}
         params["requestState"] = state
@@ -165,14 +211,22 @@ async def test_expired_state_is_rejected(engine: Engine, client: Client) -> None
     engine.sealer = StateSealer(engine.settings.state_key, ttl_seconds=-1)
     caps = {"elicitation": {}}
     first = (await client.modern("tools/call", {"name": "ask_name"}, capabilities=caps))["result"]
-    reply = await client.modern("tools/call", {"name": "ask_name", "requestState": first["requestState"],
-                                                "inputResponses": {}}, capabilities=caps)
-    assert reply["error"]["code"] == -32602 and "expired" in reply["error"]["message"]
+    reply = await client.modern(
+        "tools/call",
+        {"name": "ask_name", "requestState": first["requestState"], "inputResponses": {}},
+        capabilities=caps,
+    )
+    assert reply["error"]["code"] == -32602
+    assert "expired" in reply["error"]["message"]
 
 
 async def test_state_from_another_key_is_rejected(client: Client) -> None:
-    forged = StateSealer(b"another key", 600).seal(method="tools/call", params={"name": "ask_name"}, principal=None, answers=[])
-    reply = await client.modern("tools/call", {"name": "ask_name", "requestState": forged}, capabilities={"elicitation": {}})
+    forged = StateSealer(b"another key", 600).seal(
+        method="tools/call", params={"name": "ask_name"}, principal=None, answers=[]
+    )
+    reply = await client.modern(
+        "tools/call", {"name": "ask_name", "requestState": forged}, capabilities={"elicitation": {}}
+    )
     assert reply["error"]["code"] == -32602
 
 
@@ -185,12 +239,25 @@ async def test_missing_capability_is_32021(client: Client) -> None:
 # ---------------------------------------------------------------------------- subscriptions
 
 
-async def test_listen_acknowledges_then_forwards_requested_kinds(client: Client, engine: Engine) -> None:
+async def test_listen_acknowledges_then_forwards_requested_kinds(
+    client: Client, engine: Engine
+) -> None:
     from dataclasses import replace
 
-    message = {"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen",
-               "params": client.envelope({"notifications": {"toolsListChanged": True, "resourceSubscriptions": ["demo://static"],
-                                                            "unknownThing": True}})}
+    message = {
+        "jsonrpc": "2.0",
+        "id": "sub-1",
+        "method": "subscriptions/listen",
+        "params": client.envelope(
+            {
+                "notifications": {
+                    "toolsListChanged": True,
+                    "resourceSubscriptions": ["demo://static"],
+                    "unknownThing": True,
+                }
+            }
+        ),
+    }
     replies: list[object] = []
     async with anyio.create_task_group() as tg:
 
@@ -204,7 +271,10 @@ async def test_listen_acknowledges_then_forwards_requested_kinds(client: Client,
         ack = client.sent[0]
         assert ack["method"] == "notifications/subscriptions/acknowledged"
         assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
-        assert ack["params"]["notifications"] == {"toolsListChanged": True, "resourceSubscriptions": ["demo://static"]}
+        assert ack["params"]["notifications"] == {
+            "toolsListChanged": True,
+            "resourceSubscriptions": ["demo://static"],
+        }
         holder = engine.catalog
         holder.swap(replace(holder.current, generation=50, tools={}, prompts={}))
         holder.resource_updated("demo://static")
@@ -215,6 +285,9 @@ async def test_listen_acknowledges_then_forwards_requested_kinds(client: Client,
         await anyio.sleep(0.02)
         methods = [m["method"] for m in client.sent[1:]]
         assert methods == ["notifications/tools/list_changed", "notifications/resources/updated"]
-        assert all(m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1" for m in client.sent[1:])
+        assert all(
+            m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+            for m in client.sent[1:]
+        )
         await client.notify("notifications/cancelled", {"requestId": "sub-1"})
     assert replies == [None]

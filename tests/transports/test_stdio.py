@@ -11,15 +11,21 @@ import textwrap
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import anyio
 import pytest
 
 from mcp_host.transports.stdio import Oversized, serve_connection, split_lines
+from tests.protocol.conftest import Probe, build_engine, demo_plugin
 
-from ..protocol.conftest import Probe, build_engine, demo_plugin
-
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
 
 
 def reader(chunks: list[bytes]) -> Callable[[int], Awaitable[bytes]]:
@@ -64,10 +70,13 @@ async def test_serve_connection_keeps_serving_after_bad_lines() -> None:
     written: list[dict[str, object]] = []
 
     async def write(data: bytes) -> None:
-        assert data.endswith(b"\n") and data.count(b"\n") == 1
+        assert data.endswith(b"\n")
+        assert data.count(b"\n") == 1
         written.append(json.loads(data))
 
-    await serve_connection(engine, reader([b"\n".join(lines) + b"\n"]), write, max_message_bytes=180)
+    await serve_connection(
+        engine, reader([b"\n".join(lines) + b"\n"]), write, max_message_bytes=180
+    )
     by_id = {m.get("id"): m for m in written if "id" in m and m.get("id") is not None}
     assert by_id[2]["result"]["structuredContent"] == {"result": 3}  # type: ignore[index]
     assert by_id[3]["result"] == {}
@@ -108,8 +117,11 @@ def _spawn(tmp_path: Path) -> subprocess.Popen[bytes]:
     root = Path(__file__).resolve().parents[2]
     return subprocess.Popen(
         [sys.executable, str(script)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,
     )
 
 
@@ -124,7 +136,9 @@ def test_malformed_input_over_a_real_pipe(tmp_path: Path) -> None:
         b'{"jsonrpc": "2.0", "id": "u", "method": "no/such/method"}',
         b'{"jsonrpc": "2.0", "id": "t", "method": "tools/call", "params": {"name": "shout", "arguments": {"text": 5}}}',
         b'{"jsonrpc": "2.0", "id": "b", "method": "tools/call", "params": "wrong"}',
-        b'{"jsonrpc": "2.0", "id": "h", "method": "ping", "params": {"pad": "' + b"z" * 10_000 + b'"}}',
+        b'{"jsonrpc": "2.0", "id": "h", "method": "ping", "params": {"pad": "'
+        + b"z" * 10_000
+        + b'"}}',
         b'{"jsonrpc": "2.0", "id": "s", "method": "tools/call", "params": {"name": "shout", "arguments": {"text": "hi"}}}',
     ]
     out, err = proc.communicate(b"\n".join(messages) + b"\n", timeout=30)
@@ -147,9 +161,12 @@ def test_malformed_input_over_a_real_pipe(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sigterm_stops_the_server_with_requests_in_flight(tmp_path: Path) -> None:
     proc = _spawn(tmp_path)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(json.dumps(INIT).encode() + b"\n")
-    proc.stdin.write(b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "wait"}}\n')
+    proc.stdin.write(
+        b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "wait"}}\n'
+    )
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["id"] == 1
     proc.send_signal(signal.SIGTERM)

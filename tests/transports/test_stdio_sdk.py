@@ -43,9 +43,13 @@ class Recorder:
         self.elicitations.append(params)
         return types.ElicitResult(action="accept", content={"name": "Ada"})
 
-    async def sample(self, context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sample(
+        self, context: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
         return types.CreateMessageResult(
-            role="assistant", content=types.TextContent(type="text", text=" Nimbus "), model="test-model"
+            role="assistant",
+            content=types.TextContent(type="text", text=" Nimbus "),
+            model="test-model",
         )
 
     async def roots(self, context: Any) -> types.ListRootsResult:
@@ -70,11 +74,14 @@ async def session(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Client,
             yield client, recorder
 
 
-async def test_negotiated_era(session: tuple[Client, Recorder], request: pytest.FixtureRequest) -> None:
+async def test_negotiated_era(
+    session: tuple[Client, Recorder], request: pytest.FixtureRequest
+) -> None:
     client, _ = session
     expected = "2025-11-25" if "legacy" in request.node.callspec.id else "2026-07-28"
     assert client.protocol_version == expected
-    assert client.server_info is not None and client.server_info.name == "mcp-host"
+    assert client.server_info is not None
+    assert client.server_info.name == "mcp-host"
 
 
 async def test_list_tools_page_by_page(session: tuple[Client, Recorder]) -> None:
@@ -114,7 +121,9 @@ async def test_progress_and_logging(session: tuple[Client, Recorder]) -> None:
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total))
 
-    result = await client.call_tool("count_down", {"start": 3, "delay": 0}, progress_callback=on_progress)
+    result = await client.call_tool(
+        "count_down", {"start": 3, "delay": 0}, progress_callback=on_progress
+    )
     assert result.structured_content == {"result": "liftoff"}
     assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert recorder.logs == ["counting: 3", "counting: 2", "counting: 1"]
@@ -129,8 +138,11 @@ async def test_cancellation_really_stops_the_handler(session: tuple[Client, Reco
 
     with anyio.move_on_after(10):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: client.call_tool("count_down", {"start": 100, "delay": 0.05},
-                                                   progress_callback=on_progress))
+            tg.start_soon(
+                lambda: client.call_tool(
+                    "count_down", {"start": 100, "delay": 0.05}, progress_callback=on_progress
+                )
+            )
             await started.wait()
             tg.cancel_scope.cancel()
     logged = len(recorder.logs)
@@ -166,12 +178,18 @@ async def test_resources_templates_prompts_completion(session: tuple[Client, Rec
     prompts = await client.list_prompts()
     assert [p.name for p in prompts.prompts] == ["introduce"]
     prompt = await client.get_prompt("introduce", {"name": "Ada", "tone": "formal"})
-    assert prompt.messages[0].content.text == "Introduce Ada to the team in a formal tone, in two sentences."  # type: ignore[union-attr]
-    completed = await client.complete(types.PromptReference(type="ref/prompt", name="introduce"),
-                                      {"name": "tone", "value": "f"})
+    assert (
+        prompt.messages[0].content.text
+        == "Introduce Ada to the team in a formal tone, in two sentences."
+    )  # type: ignore[union-attr]
+    completed = await client.complete(
+        types.PromptReference(type="ref/prompt", name="introduce"), {"name": "tone", "value": "f"}
+    )
     assert completed.completion.values == ["friendly", "formal"]
-    notes = await client.complete(types.ResourceTemplateReference(type="ref/resource", uri="note://{name}"),
-                                  {"name": "name", "value": "w"})
+    notes = await client.complete(
+        types.ResourceTemplateReference(type="ref/resource", uri="note://{name}"),
+        {"name": "name", "value": "w"},
+    )
     assert notes.completion.values == ["welcome"]
 
 

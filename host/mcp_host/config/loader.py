@@ -17,7 +17,8 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from mcp_host.errors import ConfigError
+
 from .model import HostConfig, HostSettings, HttpSettings
 from .secrets import redact, resolve_secrets
 
@@ -53,7 +54,9 @@ def env_var(section: str, name: str) -> str:
     return _SECTIONS[section][1] + name.upper()
 
 
-def find_config_file(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+def find_config_file(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> Path | None:
     if explicit:
         return Path(explicit)
     if env.get(ENV_FILE):
@@ -84,7 +87,9 @@ def load_config(
         except FileNotFoundError as exc:
             raise ConfigError(f"{file}: the configuration file does not exist") from exc
         except OSError as exc:
-            raise ConfigError(f"{file}: cannot read the configuration file ({exc.strerror})") from exc
+            raise ConfigError(
+                f"{file}: cannot read the configuration file ({exc.strerror})"
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
     unknown = sorted(set(raw) - {"host", "http", "plugins"})

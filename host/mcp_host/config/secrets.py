@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from mcp_host.errors import ConfigError
 
 REDACTED = "***"
 
@@ -121,5 +121,7 @@ class RedactingFilter(logging.Filter):
                 record.msg, record.args = cleaned, None
             if record.exc_info and not record.exc_text:
                 formatter = logging.Formatter()
-                record.exc_text = redact_text(formatter.formatException(record.exc_info), self._known)
+                record.exc_text = redact_text(
+                    formatter.formatException(record.exc_info), self._known
+                )
         return True

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from .._markers import ENTRY_POINT_GROUP
-from ..config import HostConfig
-from ..errors import PluginLoadError
+from mcp_host._markers import ENTRY_POINT_GROUP
+from mcp_host.config import HostConfig
+from mcp_host.errors import PluginLoadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,9 @@ def decide(candidates: Iterable[Candidate], config: HostConfig) -> list[Decision
         if name in blocked:
             decisions.append(Decision(candidate, False, "disabled by the blocklist"))
         elif not config.plugin(name).enabled:
-            decisions.append(Decision(candidate, False, f"disabled: [plugins.{name}] enabled = false"))
+            decisions.append(
+                Decision(candidate, False, f"disabled: [plugins.{name}] enabled = false")
+            )
         elif allow is not None and name not in allow:
             decisions.append(Decision(candidate, False, "not on the allowlist"))
         else:

@@ -16,10 +16,11 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel
 
-from .. import hookspecs
-from .._markers import PROJECT_NAME
-from .._specs import Registry
-from ..errors import PluginError, PluginLoadError
+from mcp_host import hookspecs
+from mcp_host._markers import PROJECT_NAME
+from mcp_host._specs import Registry
+from mcp_host.errors import PluginError, PluginLoadError
+
 from .discovery import Candidate
 
 
@@ -35,9 +36,8 @@ def disable_hint(name: str) -> str:
 
 def describe(candidate: Candidate) -> str:
     dist = candidate.distribution or "unknown distribution"
-    return f"plugin {candidate.name!r} (entry point {candidate.target}, {dist} {candidate.version or ''})".replace(
-        " )", ")"
-    )
+    version = f" {candidate.version}" if candidate.version else ""
+    return f"plugin {candidate.name!r} (entry point {candidate.target}, {dist}{version})"
 
 
 def _carries_hookimpls(obj: object) -> bool:
@@ -80,7 +80,9 @@ def load_candidate(pm: pluggy.PluginManager, candidate: Candidate) -> object:
             plugin=candidate.name,
         ) from exc
     except ValueError as exc:
-        raise PluginLoadError(f"Cannot register {what}: {exc}. {hint}", plugin=candidate.name) from exc
+        raise PluginLoadError(
+            f"Cannot register {what}: {exc}. {hint}", plugin=candidate.name
+        ) from exc
     unknown = [
         caller.name
         for caller in pm.get_hookcallers(obj) or []
@@ -139,7 +141,9 @@ class PluginHooks:
         self._call(plugin, "mcp_host_register", {"registry": registry, "config": config})
 
     def instructions(self, plugin: str, config: Any) -> list[str]:
-        return [str(t) for t in self._call(plugin, "mcp_host_instructions", {"config": config}) if t]
+        return [
+            str(t) for t in self._call(plugin, "mcp_host_instructions", {"config": config}) if t
+        ]
 
     def lifespan(self, plugin: str, config: Any) -> AbstractAsyncContextManager[Any] | None:
         for result in self._call(plugin, "mcp_host_lifespan", {"config": config}):

@@ -1,4 +1,4 @@
-"""The MCP protocol engine: JSON-RPC framing, both protocol eras, dispatch, one for every transport."""
+"""The MCP protocol engine: JSON-RPC framing, both eras, dispatch; one for every transport."""
 
 from .connection import Connection, Reply
 from .engine import Engine

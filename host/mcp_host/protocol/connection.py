@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import ObjectReceiveStream
 
-from ..catalog import CatalogEvent
-from ..errors import ProtocolError, ToolError
+from mcp_host.catalog import CatalogEvent
+from mcp_host.errors import ProtocolError, ToolError
+
 from .jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -155,7 +156,9 @@ class Connection:
                     continue
                 try:
                     for list_kind in sorted(event.list_changed):
-                        await self.send(notification_bytes(f"notifications/{list_kind}/list_changed"))
+                        await self.send(
+                            notification_bytes(f"notifications/{list_kind}/list_changed")
+                        )
                     if event.resource_updated and event.resource_updated in self.subscriptions:
                         await self.send(
                             notification_bytes(
@@ -189,7 +192,9 @@ class Connection:
         if request_id in self._inflight:
             return _error(
                 request_id,
-                MessageError(INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"),
+                MessageError(
+                    INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"
+                ),
             )
         scope = anyio.CancelScope()
         self._inflight[request_id] = scope
@@ -280,7 +285,9 @@ class Connection:
                 client_info = self.client_info
                 log_threshold = self.log_level
             catalog = engine.catalog.current
-            if entry.capability is not None and entry.capability not in engine.capabilities(catalog):
+            if entry.capability is not None and entry.capability not in engine.capabilities(
+                catalog
+            ):
                 raise ProtocolError(
                     METHOD_NOT_FOUND,
                     f"Method not found: {method} (this server offers no {entry.capability})",
@@ -347,7 +354,9 @@ class Connection:
 
     # ---------------------------------------------------------- server-to-client requests
 
-    async def client_request(self, method: str, params: dict[str, Any], sink: Send) -> Mapping[str, Any]:
+    async def client_request(
+        self, method: str, params: dict[str, Any], sink: Send
+    ) -> Mapping[str, Any]:
         """Send a request to the client (legacy era) and wait for its answer."""
         if self._closed:
             raise ToolError(f"Cannot send {method}: the connection is closed")
@@ -360,12 +369,15 @@ class Connection:
             with anyio.fail_after(timeout):
                 await waiter.event.wait()
         except TimeoutError:
-            raise ToolError(f"The client did not answer {method} within {timeout:g} seconds") from None
+            raise ToolError(
+                f"The client did not answer {method} within {timeout:g} seconds"
+            ) from None
         finally:
             self._pending.pop(request_id, None)
         if waiter.error is not None:
             error = waiter.error if isinstance(waiter.error, Mapping) else {}
             raise ToolError(
-                f"The client answered {method} with an error: {error.get('message', 'unknown error')}"
+                f"The client answered {method} with an error: "
+                f"{error.get('message', 'unknown error')}"
             )
         return waiter.result if isinstance(waiter.result, Mapping) else {}

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import Catalog, CatalogHolder
+from mcp_host.catalog import Catalog, CatalogHolder
+
 from . import lifecycle, lists, prompts, resources, subscriptions, tools
 from .connection import Connection
 from .request import InputRequired, Request, Send
@@ -42,7 +43,9 @@ def _methods() -> dict[str, Method]:
         "resources/templates/list": Method(lists.templates_list, capability="resources"),
         "resources/read": Method(resources.read, capability="resources"),
         "resources/subscribe": Method(lifecycle.subscribe, modern=False, capability="resources"),
-        "resources/unsubscribe": Method(lifecycle.unsubscribe, modern=False, capability="resources"),
+        "resources/unsubscribe": Method(
+            lifecycle.unsubscribe, modern=False, capability="resources"
+        ),
         "prompts/list": Method(lists.prompts_list, capability="prompts"),
         "prompts/get": Method(prompts.get, capability="prompts"),
         "completion/complete": Method(prompts.complete, capability="completions"),

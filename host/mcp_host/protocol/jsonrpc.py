@@ -33,7 +33,9 @@ def parse(data: bytes | str) -> Any:
     try:
         return from_json(data)
     except ValueError as exc:
-        raise MessageError(PARSE_ERROR, f"Parse error: the message is not valid JSON ({exc})") from exc
+        raise MessageError(
+            PARSE_ERROR, f"Parse error: the message is not valid JSON ({exc})"
+        ) from exc
 
 
 def dumps(message: Any) -> bytes:
@@ -72,7 +74,9 @@ def kind(message: Any) -> str:
         return "request"
     if "id" in message and ("result" in message or "error" in message):
         return "response"
-    raise MessageError(INVALID_REQUEST, "Invalid request: neither a request, a notification nor a response", rid)
+    raise MessageError(
+        INVALID_REQUEST, "Invalid request: neither a request, a notification nor a response", rid
+    )
 
 
 def result_bytes(request_id: RequestId, result: Any) -> bytes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProtocolError
+from mcp_host.errors import ProtocolError
+
 from .jsonrpc import INVALID_PARAMS, INVALID_REQUEST
 from .request import LOG_RANK, Request
 from .versions import SUPPORTED_VERSIONS, negotiate_legacy
@@ -14,7 +15,9 @@ from .versions import SUPPORTED_VERSIONS, negotiate_legacy
 async def initialize(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     connection = request.connection
     if connection.initialized and connection.protocol_version:
-        raise ProtocolError(INVALID_REQUEST, "Invalid request: the connection is already initialized")
+        raise ProtocolError(
+            INVALID_REQUEST, "Invalid request: the connection is already initialized"
+        )
     engine = connection.engine
     version = negotiate_legacy(params.get("protocolVersion"))
     capabilities = params.get("capabilities")

@@ -12,7 +12,8 @@ import itertools
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..errors import ProtocolError
+from mcp_host.errors import ProtocolError
+
 from .jsonrpc import INVALID_PARAMS, dumps
 from .request import Request
 from .versions import META_SERVER_INFO

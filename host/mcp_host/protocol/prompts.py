@@ -6,8 +6,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .._context import Context
-from ..errors import PromptError, ProtocolError
+from mcp_host._context import Context
+from mcp_host.errors import PromptError, ProtocolError, unexpected_failure
+
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 from .request import Request
 
@@ -23,7 +24,8 @@ async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     prompt = request.catalog.prompts.get(name)
     if prompt is None:
         raise ProtocolError(
-            INVALID_PARAMS, f"Unknown prompt: {name!r}. prompts/list shows the prompts this server has."
+            INVALID_PARAMS,
+            f"Unknown prompt: {name!r}. prompts/list shows the prompts this server has.",
         )
     arguments = params.get("arguments") or {}
     if not isinstance(arguments, Mapping):
@@ -47,7 +49,7 @@ async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         log.exception("prompt %r failed", name)
         raise ProtocolError(
             INTERNAL_ERROR,
-            f"Prompt '{name}' failed: unexpected {type(exc).__name__}. The server log has the details.",
+            unexpected_failure(f"Prompt '{name}'", exc),
         ) from None
     result: dict[str, Any] = {"messages": outcome.messages}
     description = outcome.description or prompt.spec.description
@@ -63,7 +65,9 @@ async def complete(request: Request, params: Mapping[str, Any]) -> dict[str, Any
         raise ProtocolError(INVALID_PARAMS, "Invalid params: completion needs 'ref' and 'argument'")
     arg_name, value = argument.get("name"), argument.get("value", "")
     if not isinstance(arg_name, str) or not isinstance(value, str):
-        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'argument' needs string 'name' and 'value'")
+        raise ProtocolError(
+            INVALID_PARAMS, "Invalid params: 'argument' needs string 'name' and 'value'"
+        )
     catalog = request.catalog
     if ref.get("type") == "ref/prompt":
         target = ref.get("name")
@@ -72,11 +76,18 @@ async def complete(request: Request, params: Mapping[str, Any]) -> dict[str, Any
         key = ("prompt", str(target), arg_name)
     elif ref.get("type") == "ref/resource":
         target = ref.get("uri")
-        if not any(t.uri_template == target for t in catalog.templates) and target not in catalog.resources:
-            raise ProtocolError(INVALID_PARAMS, f"Invalid params: unknown resource template {target!r}")
+        if (
+            not any(t.uri_template == target for t in catalog.templates)
+            and target not in catalog.resources
+        ):
+            raise ProtocolError(
+                INVALID_PARAMS, f"Invalid params: unknown resource template {target!r}"
+            )
         key = ("resource", str(target), arg_name)
     else:
-        raise ProtocolError(INVALID_PARAMS, "Invalid params: ref.type must be ref/prompt or ref/resource")
+        raise ProtocolError(
+            INVALID_PARAMS, "Invalid params: ref.type must be ref/prompt or ref/resource"
+        )
     completer = catalog.completions.get(key)
     values: list[str] = []
     if completer is not None:

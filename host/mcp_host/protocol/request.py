@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._context import LogLevel
-from .._specs import ResourceContents
-from ..catalog import Catalog
-from ..errors import MissingCapabilityError, ProtocolError
+from mcp_host._context import LogLevel
+from mcp_host._specs import ResourceContents
+from mcp_host.catalog import Catalog
+from mcp_host.errors import MissingCapabilityError, ProtocolError
+
 from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
 from .versions import Era
 
@@ -18,7 +19,14 @@ if TYPE_CHECKING:
 Send = Callable[[bytes], Awaitable[None]]
 
 LOG_LEVELS: tuple[str, ...] = (
-    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
 )
 LOG_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
@@ -99,7 +107,9 @@ class Request:
 
     # -- RequestScope
 
-    async def report_progress(self, progress: float, total: float | None, message: str | None) -> None:
+    async def report_progress(
+        self, progress: float, total: float | None, message: str | None
+    ) -> None:
         if self.progress_token is None:
             return
         params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
@@ -121,7 +131,9 @@ class Request:
     async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         capability, sub = _required_capability(method, params)
         declared = self.client_capabilities.get(capability)
-        if declared is None or (sub is not None and not (isinstance(declared, Mapping) and sub in declared)):
+        if declared is None or (
+            sub is not None and not (isinstance(declared, Mapping) and sub in declared)
+        ):
             wanted = f"{capability}.{sub}" if sub else capability
             raise MissingCapabilityError(capability if sub is None else wanted)
         if self.era == "modern":

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._context import Context
-from .._specs import ResourceContents
-from ..errors import ProtocolError, ResourceNotFound
+from mcp_host._context import Context
+from mcp_host._specs import ResourceContents
+from mcp_host.errors import ProtocolError, ResourceNotFound, unexpected_failure
+
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY
 from .request import Request
 
@@ -31,7 +32,9 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
     if owner.prefix:
         prefix = f"{owner.prefix}+"
         contents = [
-            c if c.uri.startswith(prefix) else ResourceContents(
+            c
+            if c.uri.startswith(prefix)
+            else ResourceContents(
                 uri=prefix + c.uri, text=c.text, blob=c.blob, mime_type=c.mime_type, meta=c.meta
             )
             for c in contents
@@ -54,7 +57,7 @@ async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         log.exception("reading %s failed", uri)
         raise ProtocolError(
             INTERNAL_ERROR,
-            f"Reading {uri} failed: unexpected {type(exc).__name__}. The server log has the details.",
+            unexpected_failure(f"Reading {uri}", exc),
         ) from None
     result: dict[str, Any] = {"contents": [c.to_dict() for c in contents]}
     if request.era == "modern":

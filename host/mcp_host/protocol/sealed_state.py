@@ -14,7 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProtocolError
+from mcp_host.errors import ProtocolError
+
 from .jsonrpc import INVALID_PARAMS
 
 _EXCLUDED = ("_meta", "inputResponses", "requestState")
@@ -63,18 +64,24 @@ class StateSealer:
         try:
             body, mac = _unb64(body_text), _unb64(mac_text)
         except ValueError as exc:
-            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: not issued by this server") from exc
+            raise ProtocolError(
+                INVALID_PARAMS, "Invalid requestState: not issued by this server"
+            ) from exc
         expected = hmac.new(self._key, body, hashlib.sha256).digest()
         if not hmac.compare_digest(mac, expected):
             raise ProtocolError(INVALID_PARAMS, "Invalid requestState: integrity check failed")
         payload = json.loads(body)
         if payload.get("e", 0) < time.time():
-            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: expired; send the request again without it")
+            raise ProtocolError(
+                INVALID_PARAMS, "Invalid requestState: expired; send the request again without it"
+            )
         if payload.get("m") != method or payload.get("d") != params_digest(params):
             raise ProtocolError(
                 INVALID_PARAMS, "Invalid requestState: it belongs to a different request"
             )
         if payload.get("p") != principal:
-            raise ProtocolError(INVALID_PARAMS, "Invalid requestState: issued to a different principal")
+            raise ProtocolError(
+                INVALID_PARAMS, "Invalid requestState: issued to a different principal"
+            )
         answers = payload.get("a")
         return list(answers) if isinstance(answers, list) else []

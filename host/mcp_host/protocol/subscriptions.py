@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 import anyio
 
-from ..catalog import CatalogEvent
-from ..errors import ProtocolError
+from mcp_host.catalog import CatalogEvent
+from mcp_host.errors import ProtocolError
+
 from .jsonrpc import INVALID_PARAMS, notification_bytes
 from .request import Request
 from .versions import META_SUBSCRIPTION_ID
 
-_LIST_FLAGS = {"toolsListChanged": "tools", "promptsListChanged": "prompts", "resourcesListChanged": "resources"}
+_LIST_FLAGS = {
+    "toolsListChanged": "tools",
+    "promptsListChanged": "prompts",
+    "resourcesListChanged": "resources",
+}
 
 
 async def listen(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,16 +40,17 @@ async def listen(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     sender, receiver = anyio.create_memory_object_stream[CatalogEvent](256)
 
     def listener(event: CatalogEvent) -> None:
-        try:
+        with contextlib.suppress(
+            anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError
+        ):
             sender.send_nowait(event)
-        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
 
     unsubscribe = request.connection.engine.catalog.subscribe(listener)
     try:
         await request.sink(
             notification_bytes(
-                "notifications/subscriptions/acknowledged", {"_meta": meta, "notifications": honored}
+                "notifications/subscriptions/acknowledged",
+                {"_meta": meta, "notifications": honored},
             )
         )
         async with receiver:

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .._context import Context
-from .._specs import NOTHING, ToolOutcome
-from ..errors import ProtocolError
+from mcp_host._context import Context
+from mcp_host._specs import NOTHING, ToolOutcome
+from mcp_host.errors import ProtocolError, unexpected_failure
+
 from .jsonrpc import INVALID_PARAMS
 from .request import Request
 
@@ -38,9 +39,7 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         raise
     except Exception as exc:
         log.exception("tool %r raised %s", name, type(exc).__name__)
-        outcome = ToolOutcome.error(
-            f"Tool '{name}' failed: unexpected {type(exc).__name__}. The server log has the details."
-        )
+        outcome = ToolOutcome.error(unexpected_failure(f"Tool '{name}'", exc))
     result: dict[str, Any] = {"content": outcome.content}
     if outcome.structured is not NOTHING:
         result["structuredContent"] = outcome.structured

@@ -35,4 +35,6 @@ def era_of(version: str) -> Era | None:
 
 def negotiate_legacy(requested: object) -> str:
     """The version to answer ``initialize`` with: the requested one if we speak it."""
-    return requested if isinstance(requested, str) and requested in LEGACY_VERSIONS else LATEST_LEGACY
+    return (
+        requested if isinstance(requested, str) and requested in LEGACY_VERSIONS else LATEST_LEGACY
+    )

@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import anyio
 from anyio.abc import TaskStatus
 
-from ..protocol import Engine
-from ..protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR, error_bytes
+from mcp_host.protocol import Engine
+from mcp_host.protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR, error_bytes
 
 log = logging.getLogger("mcp_host.transports.stdio")
 
@@ -97,49 +97,51 @@ async def serve_connection(
     async def send(message: bytes) -> None:
         await write(message + b"\n")
 
-    async with anyio.create_task_group() as tg:
-        async with engine.connection(send).running() as connection:
+    async with anyio.create_task_group() as tg, engine.connection(send).running() as connection:
+        running = 0  # spawned and not finished, including tasks not started yet
+        at_end = False
+        all_done = anyio.Event()
 
-            running = 0  # spawned and not finished, including tasks not started yet
+        async def handle(line: bytes) -> None:
+            nonlocal running
+            try:
+                reply = await connection.handle_bytes(line)
+                if reply is not None:
+                    await send(reply.data)
+            finally:
+                running -= 1
+                if at_end and running == 0:
+                    all_done.set()
 
-            async def handle(line: bytes) -> None:
-                nonlocal running
-                try:
-                    reply = await connection.handle_bytes(line)
-                    if reply is not None:
-                        await send(reply.data)
-                finally:
-                    running -= 1
-
-            async for line in split_lines(read, max_message_bytes):
-                if isinstance(line, Oversized):
-                    await send(
-                        error_bytes(
-                            None,
-                            INVALID_REQUEST,
-                            f"Invalid request: the message is {line.size} bytes; the limit is "
-                            f"{max_message_bytes} ([host] max_message_bytes)",
-                        )
+        async for line in split_lines(read, max_message_bytes):
+            if isinstance(line, Oversized):
+                await send(
+                    error_bytes(
+                        None,
+                        INVALID_REQUEST,
+                        f"Invalid request: the message is {line.size} bytes; the limit is "
+                        f"{max_message_bytes} ([host] max_message_bytes)",
                     )
-                    continue
-                if not line.strip():
-                    continue
-                if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
-                    await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
-                    continue
-                if connection.era is None or not (connection.initialized or connection.era == "modern"):
-                    # Until the handshake is done, keep order: a pipelining client's next
-                    # request must not overtake its initialize.
-                    running += 1
-                    await handle(line)
-                else:
-                    running += 1
-                    tg.start_soon(handle, line)
-            # End of input: let what is running finish, within the grace period.
+                )
+                continue
+            if not line.strip():
+                continue
+            if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
+                await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
+                continue
+            running += 1
+            if connection.era is None or not (connection.initialized or connection.era == "modern"):
+                # Until the handshake is done, keep order: a pipelining client's next
+                # request must not overtake its initialize.
+                await handle(line)
+            else:
+                tg.start_soon(handle, line)
+        # End of input: let what is running finish, within the grace period.
+        at_end = True
+        if running:
             with anyio.move_on_after(grace_seconds):
-                while running:
-                    await anyio.sleep(0.01)
-            tg.cancel_scope.cancel()
+                await all_done.wait()
+        tg.cancel_scope.cancel()
 
 
 @contextlib.contextmanager
@@ -178,7 +180,9 @@ async def _open_reader(loop: asyncio.AbstractEventLoop) -> tuple[Read, Callable[
     return reader.read, transport.close
 
 
-async def _open_writer(loop: asyncio.AbstractEventLoop, fd: int) -> tuple[Write, Callable[[], None]]:
+async def _open_writer(
+    loop: asyncio.AbstractEventLoop, fd: int
+) -> tuple[Write, Callable[[], None]]:
     if not _is_pipe_like(fd):  # a regular file: write it in a worker thread, one line at a time
         lock = anyio.Lock()
 

@@ -107,7 +107,9 @@ async def suggest_name(topic: str, *, ctx: Context) -> str:
     Args:
         topic: What needs a name.
     """
-    answer = await ctx.sample(f"Suggest one name for {topic}. Answer with the name only.", max_tokens=20)
+    answer = await ctx.sample(
+        f"Suggest one name for {topic}. Answer with the name only.", max_tokens=20
+    )
     return answer.text.strip()
 
 
