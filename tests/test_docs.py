@@ -15,7 +15,11 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def hook_names() -> list[str]:
-    return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("mcp_host_")]
+    return [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("mcp_host_")
+    ]
 
 
 def test_every_hook_is_documented_with_its_signature() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import typing
+import logging
+import typing_extensions
 from collections.abc import Callable, Mapping
 from typing import Any, get_args, get_origin
 
@@ -17,6 +18,8 @@ from ._specs import NOTHING, ToolOutcome
 CONTENT_TYPES = (Text, Image, Audio, ResourceLink, EmbeddedResource)
 
 Converter = Callable[[Any], ToolOutcome]
+
+log = logging.getLogger("mcp_host.authoring")
 
 
 def is_content(value: object) -> bool:
@@ -38,7 +41,7 @@ def _is_object_annotation(annotation: Any) -> bool:
     if isinstance(annotation, type) and (
         issubclass(annotation, BaseModel)
         or dataclasses.is_dataclass(annotation)
-        or typing.is_typeddict(annotation)
+        or typing_extensions.is_typeddict(annotation)
     ):
         return True
     origin = get_origin(annotation)
@@ -85,9 +88,14 @@ def output_for(
     try:
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         schema = adapter.json_schema(mode="serialization")
-    except Exception:
+    except Exception as exc:
         if structured:
             raise
+        log.warning(
+            "no output schema for return type %r (%s); results are sent as plain content",
+            annotation,
+            exc,
+        )
         return None, _dynamic
     schema.pop("title", None)
     if _is_object_annotation(annotation) and schema.get("type") == "object":

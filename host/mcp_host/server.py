@@ -37,4 +37,3 @@ async def serve(host: Host, transport: str) -> None:
         from .transports.stdio import serve_stdio
 
         await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
-

@@ -31,7 +31,11 @@ def session() -> dict[str, Any]:
     env = {**os.environ, "MCP_HOST_PLUGINS": "mcp-host-example", "MCP_HOST_PAGE_SIZE": "2"}
     done = subprocess.run(
         [node, str(INTEROP / "ts-client.mjs"), command, "serve"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=INTEROP,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=INTEROP,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
@@ -39,14 +43,30 @@ def session() -> dict[str, Any]:
 
 def test_handshake(session: dict[str, Any]) -> None:
     assert session["version"] == {"name": "mcp-host", "version": "0.1.0"}
-    assert set(session["capabilities"]) >= {"tools", "resources", "prompts", "completions", "logging"}
+    assert set(session["capabilities"]) >= {
+        "tools",
+        "resources",
+        "prompts",
+        "completions",
+        "logging",
+    }
 
 
 def test_tools(session: dict[str, Any]) -> None:
-    assert session["tools"] == ["greet", "add", "count_down", "greet_me", "suggest_name", "workspace"]
+    assert session["tools"] == [
+        "greet",
+        "add",
+        "count_down",
+        "greet_me",
+        "suggest_name",
+        "workspace",
+    ]
     assert session["greet"]["structuredContent"] == {"message": "Hello, Lin!", "calls": 1}
     assert session["invalid"]["isError"] is True
-    assert session["invalid"]["content"][0]["text"] == "Invalid arguments for tool 'add': 'b' is required."
+    assert (
+        session["invalid"]["content"][0]["text"]
+        == "Invalid arguments for tool 'add': 'b' is required."
+    )
     assert session["unknownTool"]["code"] == -32602
 
 
