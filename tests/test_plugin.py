@@ -124,7 +124,8 @@ def test_rest_docstrings() -> None:
         return a + b
 
     props = registry_of(plugin).tools[0].input_schema["properties"]
-    assert props["a"]["description"] == "first" and props["b"]["description"] == "second"
+    assert props["a"]["description"] == "first"
+    assert props["b"]["description"] == "second"
 
 
 def test_decorator_options_and_original_function_returned() -> None:
@@ -337,7 +338,8 @@ async def test_sync_handlers_run_in_a_worker_thread() -> None:
         return "ok"
 
     await registry_of(plugin).tools[0].call({}, ctx())
-    assert seen and seen[0] != threading.get_ident()
+    assert seen
+    assert seen[0] != threading.get_ident()
 
 
 # ------------------------------------------------------------------------------- context
@@ -387,7 +389,8 @@ async def test_context_asks_the_user() -> None:
         "required": ["name"],
     }
     sampled = await context.sample("Hi?", max_tokens=5, temperature=0.2)
-    assert sampled.text == "ok" and sampled.model == "m"
+    assert sampled.text == "ok"
+    assert sampled.model == "m"
     assert scope.asked[1][1] == {
         "messages": [{"role": "user", "content": {"type": "text", "text": "Hi?"}}],
         "maxTokens": 5,
@@ -429,7 +432,8 @@ async def test_resources_static_and_template() -> None:
     ]
     template = registry.resource_templates[0]
     contents = await template.read("p://items/7", {"item_id": "7"}, ctx())
-    assert contents[0].text == '{"x": 7, "y": 0}' and contents[0].mime_type == "application/json"
+    assert contents[0].text == '{"x": 7, "y": 0}'
+    assert contents[0].mime_type == "application/json"
 
 
 def test_template_parameters_must_match() -> None:

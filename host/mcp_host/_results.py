@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-import typing_extensions
 from collections.abc import Callable, Mapping
 from typing import Any, get_args, get_origin
 
+import typing_extensions
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_json
 
