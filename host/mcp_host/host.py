@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ._specs import Registry
 from .catalog import Catalog, CatalogHolder
@@ -237,6 +237,14 @@ def _load_one(
             )
         config = None
     else:
+        unknown = _unknown_keys(model, settings.config)
+        if unknown:
+            raise PluginError(
+                f"{where}: [plugins.{candidate.name}.config] is invalid: "
+                + "; ".join(f"{key}: unknown setting" for key in unknown)
+                + f" (the settings are: {', '.join(model.model_fields) or 'none'}). {hint}",
+                plugin=candidate.name,
+            )
         try:
             config = model.model_validate(settings.config)
         except ValidationError as exc:
@@ -277,6 +285,23 @@ def _load_one(
         "prompts": len(registry.prompts),
         "completions": len(registry.completions),
     }
+
+
+def _unknown_keys(model: type[BaseModel], table: dict[str, Any]) -> list[str]:
+    """Keys a model would silently ignore: typos the operator should hear about.
+
+    A model that says ``extra="allow"`` or ``extra="forbid"`` decides for itself.
+    """
+    if model.model_config.get("extra") in ("allow", "forbid"):
+        return []
+    known = set(model.model_fields)
+    known |= {f.alias for f in model.model_fields.values() if f.alias}
+    known |= {
+        f.validation_alias
+        for f in model.model_fields.values()
+        if isinstance(f.validation_alias, str)
+    }
+    return sorted(key for key in table if key not in known)
 
 
 __all__ = ["CatalogError", "Host", "PluginRecord"]

@@ -99,7 +99,7 @@ def load_config(
             "the sections are [host], [http] and [plugins.NAME]"
         )
     found: set[str] = set()
-    data = resolve_secrets(raw, where=where, found=found)
+    data = resolve_secrets(raw, where=where, found=found, env=env)
     provenance: dict[str, str] = {}
     for section, (model, _prefix) in _SECTIONS.items():
         table = data.setdefault(section, {})

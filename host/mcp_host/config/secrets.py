@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,12 +31,19 @@ def _is_reference(value: object) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("env", "file")
 
 
-def resolve_secrets(data: Any, *, where: str, found: set[str], path: str = "") -> Any:
+def resolve_secrets(
+    data: Any,
+    *,
+    where: str,
+    found: set[str],
+    env: Mapping[str, str] | None = None,
+    path: str = "",
+) -> Any:
     """Replace secret references in ``data`` (recursively); add resolved values to ``found``."""
     if _is_reference(data):
         kind, target = next(iter(data.items()))
         if kind == "env":
-            value = os.environ.get(str(target))
+            value = (os.environ if env is None else env).get(str(target))
             if value is None:
                 raise ConfigError(
                     f"{where}: {path} refers to the environment variable {target}, which is not set"
@@ -56,13 +63,13 @@ def resolve_secrets(data: Any, *, where: str, found: set[str], path: str = "") -
         out = {}
         for key, value in data.items():
             child = f"{path}.{key}" if path else str(key)
-            out[key] = resolve_secrets(value, where=where, found=found, path=child)
+            out[key] = resolve_secrets(value, where=where, found=found, env=env, path=child)
             if is_secret_key(str(key)) and isinstance(out[key], str) and out[key]:
                 found.add(out[key])
         return out
     if isinstance(data, list):
         return [
-            resolve_secrets(v, where=where, found=found, path=f"{path}[{i}]")
+            resolve_secrets(v, where=where, found=found, env=env, path=f"{path}[{i}]")
             for i, v in enumerate(data)
         ]
     if isinstance(data, str):

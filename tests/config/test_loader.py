@@ -1,0 +1,181 @@
+"""Loading the configuration: file resolution, precedence, provenance, errors, secrets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from mcp_host.config import RedactingFilter, load_config
+from mcp_host.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str, name: str = "conf.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(None, env={})
+    assert loaded.file is None
+    assert loaded.config.host.transport == "stdio"
+    assert loaded.config.http.host == "127.0.0.1"
+    assert loaded.provenance["http.port"] == "default"
+
+
+def test_file_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "[host]\npage_size = 1\n", "mcp-host.toml")
+    from_env = write(tmp_path, "[host]\npage_size = 2\n", "env.toml")
+    explicit = write(tmp_path, "[host]\npage_size = 3\n", "explicit.toml")
+    assert load_config(None, env={}).config.host.page_size == 1
+    assert load_config(None, env={"MCP_HOST_CONFIG": str(from_env)}).config.host.page_size == 2
+    assert load_config(explicit, env={"MCP_HOST_CONFIG": str(from_env)}).config.host.page_size == 3
+
+
+def test_precedence_and_provenance(tmp_path: Path) -> None:
+    path = write(tmp_path, "[host]\npage_size = 5\nlog_level = 'debug'\n[http]\nport = 9000\n")
+    loaded = load_config(
+        path,
+        env={"MCP_HOST_PAGE_SIZE": "7", "MCP_HOST_HTTP_PORT": "9100"},
+        cli={"http.port": ("--port", 9200)},
+    )
+    config = loaded.config
+    assert (config.host.page_size, config.host.log_level, config.http.port) == (7, "debug", 9200)
+    assert loaded.provenance["host.page_size"] == "env:MCP_HOST_PAGE_SIZE"
+    assert loaded.provenance["host.log_level"] == f"file:{path}"
+    assert loaded.provenance["http.port"] == "cli:--port"
+    assert loaded.provenance["host.server_name"] == "default"
+
+
+def test_environment_value_parsing(tmp_path: Path) -> None:
+    loaded = load_config(
+        None,
+        env={
+            "MCP_HOST_PLUGINS": "a, b,,c",
+            "MCP_HOST_DISABLE_PLUGINS": "d",
+            "MCP_HOST_HTTP_LEGACY_SSE": "off",
+            "MCP_HOST_HTTP_JSON_RESPONSE": "yes",
+            "MCP_HOST_ON_PLUGIN_ERROR": "skip",
+        },
+    )
+    host, http = loaded.config.host, loaded.config.http
+    assert host.plugins == ["a", "b", "c"]
+    assert host.disable_plugins == ["d"]
+    assert (http.legacy_sse, http.json_response, host.on_plugin_error) == (False, True, "skip")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("[hots]\n", ["unknown section(s) [hots]", "[host], [http] and [plugins.NAME]"]),
+        ("[host]\npage_sise = 3\n", ["[host] page_sise: unknown setting"]),
+        ("[host]\npage_size = 'many'\n", ["[host] page_size", "integer"]),
+        ("[http]\nport = 70000\n", ["[http] port"]),
+        ("[plugins.x]\nprefix = 'bad prefix'\n", ["[plugins.x] prefix"]),
+        ("[plugins.x]\nenabeld = false\n", ["[plugins.x] enabeld: unknown setting"]),
+        ("[host\n", ["not valid TOML"]),
+    ],
+)
+def test_errors_name_the_file_section_and_field(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(path) in str(info.value)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_plugin_switches(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[plugins.acme]\nenabled = false\nprefix = 'ac'\ntools.allow = ['read_*']\ntools.deny = ['read_secret']\n"
+        "[plugins.acme.config]\nregion = 'eu'\nnested = { depth = 2 }\n",
+    )
+    settings = load_config(path, env={}).config.plugin("acme")
+    assert (settings.enabled, settings.prefix) == (False, "ac")
+    assert (settings.tools.allow, settings.tools.deny) == (["read_*"], ["read_secret"])
+    assert settings.config == {"region": "eu", "nested": {"depth": 2}}
+    assert load_config(path, env={}).config.plugin("other").enabled is True
+
+
+# ------------------------------------------------------------------------------- secrets
+
+
+def test_secret_references_resolve_and_are_redacted(tmp_path: Path) -> None:
+    secret_file = write(tmp_path, "file-secret-value\n", "token.txt")
+    path = write(
+        tmp_path,
+        f"""
+        [host]
+        state_secret = {{ env = "STATE_KEY" }}
+        instructions = "mentions env-secret-value inline"
+        [plugins.db.config]
+        url = "postgresql://app:url-password@127.0.0.1/shop"
+        api_token = {{ file = "{secret_file}" }}
+        password = "plain-password"
+        region = "eu"
+        """.replace("        ", ""),
+    )
+    loaded = load_config(path, env={"STATE_KEY": "env-secret-value"})
+    config = loaded.config.plugin("db").config
+    assert config["api_token"] == "file-secret-value"
+    assert loaded.config.host.state_secret is not None
+    assert loaded.config.host.state_secret.get_secret_value() == "env-secret-value"
+    dump = loaded.redacted()
+    text = repr(dump)
+    for secret in ("env-secret-value", "file-secret-value", "url-password", "plain-password"):
+        assert secret not in text
+    assert dump["plugins"]["db"]["config"]["url"] == "postgresql://app:***@127.0.0.1/shop"
+    assert dump["plugins"]["db"]["config"]["region"] == "eu"
+    assert dump["host"]["state_secret"] == "***"
+    assert dump["host"]["instructions"] == "mentions *** inline"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ('{ env = "NOT_SET_ANYWHERE" }', "NOT_SET_ANYWHERE, which is not set"),
+        ('{ file = "/nonexistent/secret" }', "/nonexistent/secret, which cannot be read"),
+    ],
+)
+def test_unresolvable_secrets(tmp_path: Path, value: str, fragment: str) -> None:
+    path = write(tmp_path, f"[plugins.db.config]\npassword = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "plugins.db.config.password" in str(info.value) and fragment in str(info.value)
+
+
+def test_log_records_hide_secrets(tmp_path: Path) -> None:
+    path = write(tmp_path, '[plugins.db.config]\npassword = { env = "DB_PASSWORD" }\n')
+    loaded = load_config(path, env={"DB_PASSWORD": "hunter2-long"})
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(RedactingFilter(loaded.secrets))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("connecting with %s", "hunter2-long")
+        try:
+            raise RuntimeError("login failed for hunter2-long")
+        except RuntimeError:
+            logger.exception("boom")
+    finally:
+        logger.removeHandler(handler)
+    assert records[0] == "connecting with ***"
+    assert "hunter2-long" not in records[1] and "login failed for ***" in records[1]

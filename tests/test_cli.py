@@ -1,0 +1,125 @@
+"""The command line, driven with click's runner against the installed first-party plugins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mcp_host import __version__
+from mcp_host.cli import main
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    for var in ("MCP_HOST_CONFIG", "MCP_HOST_PLUGINS", "MCP_HOST_DISABLE_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def test_version(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_plugins_listing(run) -> None:  # type: ignore[no-untyped-def]
+    human = run("plugins", "--plugin", "mcp-host-example")
+    assert human.exit_code == 0
+    assert "mcp-host-example (mcp-host-example 0.1.0): enabled" in human.output
+    rows = json.loads(run("plugins", "--json", "--no-plugin", "mcp-host-example").output)
+    example = next(r for r in rows if r["name"] == "mcp-host-example")
+    assert example["status"] == "disabled" and example["reason"] == "disabled by the blocklist"
+
+
+def test_listings(run) -> None:  # type: ignore[no-untyped-def]
+    tools = json.loads(run("tools", "--json", "--plugin", "mcp-host-example").output)
+    assert tools[0]["name"] == "greet" and tools[0]["plugin"] == "mcp-host-example"
+    assert (
+        "greet  [mcp-host-example]  Greet someone by name."
+        in run("tools", "--plugin", "mcp-host-example").output
+    )
+    resources = json.loads(run("resources", "--json", "--plugin", "mcp-host-example").output)
+    assert [r.get("uri", r.get("uriTemplate")) for r in resources] == [
+        "example://history",
+        "note://{name}",
+    ]
+    prompts = json.loads(run("prompts", "--json", "--plugin", "mcp-host-example").output)
+    assert [p["name"] for p in prompts] == ["introduce"]
+
+
+def test_prefix_from_the_config_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mcp-host.toml").write_text(
+        '[host]\nplugins = ["mcp-host-example"]\n[plugins.mcp-host-example]\nprefix = "ex"\n'
+    )
+    tools = json.loads(run("tools", "--json").output)
+    assert tools[0]["name"] == "ex_greet"
+
+
+def test_check_ok(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("check", "--plugin", "mcp-host-example")
+    assert result.exit_code == 0
+    assert result.output.startswith("OK: 1 plugin(s), 6 tools")
+
+
+def test_check_reports_every_problem_and_fails(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "bad.toml"
+    config.write_text('[plugins.mcp-host-example.config]\ngreting = "typo"\n')
+    result = run("check", "--config", str(config), "--plugin", "mcp-host-example")
+    assert result.exit_code == 1
+    assert "greting: unknown setting" in result.output
+    assert "[plugins.mcp-host-example] enabled = false" in result.output
+
+
+def test_config_errors_are_clean_messages(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "bad.toml"
+    config.write_text("[host]\npage_size = 0\n")
+    result = run("tools", "--config", str(config))
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "[host] page_size" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[host]\nstate_secret = { env = "STATE" }\n[plugins.db.config]\npassword = "pw-123456"\n'
+    )
+    human = run(
+        "config",
+        "show",
+        "--config",
+        str(config),
+        env={"STATE": "st-abcdef", "MCP_HOST_HTTP_PORT": "9999"},
+    )
+    assert human.exit_code == 0
+    assert "pw-123456" not in human.output and "st-abcdef" not in human.output
+    assert "port = 9999    # env:MCP_HOST_HTTP_PORT" in human.output
+    assert f'state_secret = "***"    # file:{config}' in human.output
+    data = json.loads(
+        run(
+            "config",
+            "show",
+            "--json",
+            "--config",
+            str(config),
+            "--plugin",
+            "x",
+            env={"STATE": "st-abcdef"},
+        ).output
+    )
+    assert data["config"]["plugins"]["db"]["config"]["password"] == "***"
+    assert data["sources"]["host.plugins"] == "cli:--plugin"
+
+
+def test_http_transport_is_refused_clearly(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("serve", "--transport", "http", "--plugin", "mcp-host-example")
+    assert result.exit_code == 1
+    assert "not part of this release" in result.output and "--transport stdio" in result.output
