@@ -40,7 +40,8 @@ def test_invalid_names(bad: str) -> None:
 
 def test_long_names_warn() -> None:
     catalog = build_catalog([contribution("p", "x" * 65)])
-    assert catalog.warnings and "longer than 64" in catalog.warnings[0]
+    assert catalog.warnings
+    assert "longer than 64" in catalog.warnings[0]
 
 
 def test_collision_names_both_plugins() -> None:
@@ -49,7 +50,8 @@ def test_collision_names_both_plugins() -> None:
             [contribution("first-plugin", "search"), contribution("second-plugin", "search")]
         )
     message = str(info.value)
-    assert "'first-plugin'" in message and "'second-plugin'" in message
+    assert "'first-plugin'" in message
+    assert "'second-plugin'" in message
     assert '[plugins.second-plugin] prefix = "second_plugin"' in message
 
 
@@ -107,11 +109,9 @@ def test_resources_and_templates_get_a_scheme_prefix() -> None:
     assert list(catalog.resources) == ["kb+docs://readme"]
     assert catalog.templates[0].uri_template == "kb+docs://{page}"
     found = catalog.find_resource("kb+docs://intro")
-    assert (
-        found is not None
-        and found.plugin_uri == "docs://intro"
-        and found.variables == {"page": "intro"}
-    )
+    assert found is not None
+    assert found.plugin_uri == "docs://intro"
+    assert found.variables == {"page": "intro"}
     assert catalog.find_resource("docs://intro") is None
     assert list(catalog.prompts) == ["kb_ask"]
     assert ("prompt", "kb_ask", "q") in catalog.completions

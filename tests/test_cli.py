@@ -27,7 +27,8 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
 def test_version(run) -> None:  # type: ignore[no-untyped-def]
     result = run("--version")
-    assert result.exit_code == 0 and __version__ in result.output
+    assert result.exit_code == 0
+    assert __version__ in result.output
 
 
 def test_plugins_listing(run) -> None:  # type: ignore[no-untyped-def]
@@ -36,12 +37,14 @@ def test_plugins_listing(run) -> None:  # type: ignore[no-untyped-def]
     assert "mcp-host-example (mcp-host-example 0.1.0): enabled" in human.output
     rows = json.loads(run("plugins", "--json", "--no-plugin", "mcp-host-example").output)
     example = next(r for r in rows if r["name"] == "mcp-host-example")
-    assert example["status"] == "disabled" and example["reason"] == "disabled by the blocklist"
+    assert example["status"] == "disabled"
+    assert example["reason"] == "disabled by the blocklist"
 
 
 def test_listings(run) -> None:  # type: ignore[no-untyped-def]
     tools = json.loads(run("tools", "--json", "--plugin", "mcp-host-example").output)
-    assert tools[0]["name"] == "greet" and tools[0]["plugin"] == "mcp-host-example"
+    assert tools[0]["name"] == "greet"
+    assert tools[0]["plugin"] == "mcp-host-example"
     assert (
         "greet  [mcp-host-example]  Greet someone by name."
         in run("tools", "--plugin", "mcp-host-example").output
@@ -83,7 +86,8 @@ def test_config_errors_are_clean_messages(run, tmp_path: Path) -> None:  # type:
     config.write_text("[host]\npage_size = 0\n")
     result = run("tools", "--config", str(config))
     assert result.exit_code == 1
-    assert "Error:" in result.output and "[host] page_size" in result.output
+    assert "Error:" in result.output
+    assert "[host] page_size" in result.output
     assert "Traceback" not in result.output
 
 
@@ -100,7 +104,8 @@ def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # 
         env={"STATE": "st-abcdef", "MCP_HOST_HTTP_PORT": "9999"},
     )
     assert human.exit_code == 0
-    assert "pw-123456" not in human.output and "st-abcdef" not in human.output
+    assert "pw-123456" not in human.output
+    assert "st-abcdef" not in human.output
     assert "port = 9999    # env:MCP_HOST_HTTP_PORT" in human.output
     assert f'state_secret = "***"    # file:{config}' in human.output
     data = json.loads(
@@ -122,4 +127,5 @@ def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # 
 def test_http_transport_is_refused_clearly(run) -> None:  # type: ignore[no-untyped-def]
     result = run("serve", "--transport", "http", "--plugin", "mcp-host-example")
     assert result.exit_code == 1
-    assert "not part of this release" in result.output and "--transport stdio" in result.output
+    assert "not part of this release" in result.output
+    assert "--transport stdio" in result.output

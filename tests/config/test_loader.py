@@ -153,7 +153,8 @@ def test_unresolvable_secrets(tmp_path: Path, value: str, fragment: str) -> None
     path = write(tmp_path, f"[plugins.db.config]\npassword = {value}\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
-    assert "plugins.db.config.password" in str(info.value) and fragment in str(info.value)
+    assert "plugins.db.config.password" in str(info.value)
+    assert fragment in str(info.value)
 
 
 def test_log_records_hide_secrets(tmp_path: Path) -> None:
@@ -178,4 +179,5 @@ def test_log_records_hide_secrets(tmp_path: Path) -> None:
     finally:
         logger.removeHandler(handler)
     assert records[0] == "connecting with ***"
-    assert "hunter2-long" not in records[1] and "login failed for ***" in records[1]
+    assert "hunter2-long" not in records[1]
+    assert "login failed for ***" in records[1]
