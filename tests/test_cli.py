@@ -122,10 +122,3 @@ def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # 
     )
     assert data["config"]["plugins"]["db"]["config"]["password"] == "***"
     assert data["sources"]["host.plugins"] == "cli:--plugin"
-
-
-def test_http_transport_is_refused_clearly(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("serve", "--transport", "http", "--plugin", "mcp-host-example")
-    assert result.exit_code == 1
-    assert "not part of this release" in result.output
-    assert "--transport stdio" in result.output

@@ -27,13 +27,17 @@ def protocol_settings(host: Host) -> ProtocolSettings:
 
 async def serve(host: Host, transport: str) -> None:
     """Run the plugins' lifespans and serve until the transport ends."""
-    if transport != "stdio":
-        raise ConfigError(
-            f"The {transport} transport is not part of this release of mcp-host yet; "
-            "serve with --transport stdio."
-        )
     async with host.running():
         engine = Engine(host.catalog, protocol_settings(host))
-        from .transports.stdio import serve_stdio
+        if transport == "stdio":
+            from .transports.stdio import serve_stdio
 
-        await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
+            await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
+        elif transport in ("http", "sse"):
+            from .transports.http import serve_http
+
+            await serve_http(
+                engine, host.config.http, readiness=host.readiness, legacy_only=transport == "sse"
+            )
+        else:
+            raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")

@@ -1,0 +1,429 @@
+"""The HTTP application: one MCP endpoint for both eras, HTTP+SSE, health and readiness.
+
+``create_app`` returns an ASGI app (starlette) that can run on its own (``serve_http``) or be
+mounted in another starlette/FastAPI application; its lifespan starts the session machinery,
+so a mounting app must run it (see docs/http.md).
+
+Per request on the MCP endpoint, ``MCP-Protocol-Version`` picks the era: a modern version is
+handled statelessly; absent (taken as 2025-03-26) or a legacy version goes through sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcp_host.config import HttpSettings
+from mcp_host.protocol import Engine
+from mcp_host.protocol.jsonrpc import (
+    HEADER_MISMATCH,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    MessageError,
+    kind,
+    parse,
+)
+from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, META_VERSION, SUPPORTED_VERSIONS, era_of
+
+from .exchange import Exchange
+from .security import OriginGuard, OriginPolicy
+from .sessions import Session, SessionLimitReached, Sessions
+from .sse import KEEPALIVE_SECONDS, SSE_HEADERS, event
+
+Readiness = Callable[[], Awaitable[dict[str, str | None]]]
+
+SESSION_HEADER = "mcp-session-id"
+MODERN_STATUS = {
+    -32700: 400,
+    -32600: 400,
+    -32602: 400,
+    -32020: 400,
+    -32021: 400,
+    -32022: 400,
+    -32601: 404,
+}
+
+
+def modern_status(code: int | None) -> int:
+    return 200 if code is None else MODERN_STATUS.get(code, 200)
+
+
+def legacy_status(code: int | None) -> int:
+    return 400 if code in (PARSE_ERROR, INVALID_REQUEST) else 200
+
+
+def error_response(
+    status: int, code: int, message: str, data: Any = None, request_id: Any = None
+) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return JSONResponse({"jsonrpc": "2.0", "id": request_id, "error": error}, status_code=status)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+class McpHttp:
+    """The endpoints; holds the engine, settings and sessions."""
+
+    def __init__(self, engine: Engine, settings: HttpSettings, readiness: Readiness | None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.readiness = readiness
+        self.sessions = Sessions(
+            engine,
+            max_sessions=settings.max_sessions,
+            idle_timeout=settings.session_idle_timeout_seconds,
+        )
+
+    # -------------------------------------------------------------------------- helpers
+
+    async def _message(self, request: Request) -> tuple[Any, Response | None]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return None, error_response(
+                415, INVALID_REQUEST, "Content-Type must be application/json for a JSON-RPC message"
+            )
+        try:
+            body = await read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            return None, error_response(
+                413,
+                INVALID_REQUEST,
+                f"The request body is larger than {self.settings.max_body_bytes} bytes "
+                "([http] max_body_bytes)",
+            )
+        try:
+            message = parse(body)
+        except MessageError as exc:
+            return None, error_response(400, exc.code, exc.message)
+        if isinstance(message, list):
+            return None, error_response(
+                400,
+                INVALID_REQUEST,
+                "JSON-RPC batches are not supported; send one message per request",
+            )
+        return message, None
+
+    @staticmethod
+    def _streaming(request: Request) -> bool:
+        return "text/event-stream" in request.headers.get("accept", "")
+
+    # ------------------------------------------------------------------------ MCP endpoint
+
+    async def endpoint(self, request: Request) -> Response | ASGIApp:
+        version = request.headers.get("mcp-protocol-version")
+        era = era_of(version) if version else "legacy"
+        if version and era is None:
+            return error_response(
+                400,
+                UNSUPPORTED_PROTOCOL_VERSION,
+                f"Unsupported protocol version: {version}",
+                {"supported": list(SUPPORTED_VERSIONS), "requested": version},
+            )
+        if era == "modern":
+            return await self._modern(request, str(version))
+        return await self._legacy(request, version or DEFAULT_HTTP_LEGACY)
+
+    async def _modern(self, request: Request, version: str) -> Response | ASGIApp:
+        if request.method != "POST":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        message, problem = await self._message(request)
+        if problem is not None:
+            return problem
+        try:
+            message_kind = kind(message)
+        except MessageError as exc:
+            return error_response(400, exc.code, exc.message, request_id=exc.request_id)
+        if message_kind == "response":
+            return error_response(
+                400, INVALID_REQUEST, "Responses are not accepted on the 2026-07-28 endpoint"
+            )
+        mismatch = self._header_mismatch(request, message, version)
+        if mismatch is not None:
+            return error_response(400, HEADER_MISMATCH, mismatch, request_id=message.get("id"))
+        connection = self.engine.connection(_discard, era="modern", protocol_version=version)
+        if message_kind == "notification":
+            await connection.handle(message)
+            return Response(status_code=202)
+        return Exchange(
+            connection, message, status_for=modern_status, streaming=self._streaming(request)
+        )
+
+    @staticmethod
+    def _header_mismatch(request: Request, message: dict[str, Any], version: str) -> str | None:
+        raw_params = message.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
+        raw_meta = params.get("_meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        body_version = meta.get(META_VERSION)
+        if body_version is not None and body_version != version:
+            return f"MCP-Protocol-Version header {version!r} does not match _meta {body_version!r}"
+        method_header = request.headers.get("mcp-method")
+        if method_header is not None and method_header != message.get("method"):
+            body_method = message.get("method")
+            return f"Mcp-Method header {method_header!r} does not match the body's {body_method!r}"
+        if message.get("method") in ("tools/call", "prompts/get", "resources/read"):
+            name_header = request.headers.get("mcp-name")
+            if name_header is not None:
+                name_header = _decode_header(name_header)
+                expected = (
+                    params.get("uri")
+                    if message.get("method") == "resources/read"
+                    else params.get("name")
+                )
+                if name_header != expected:
+                    return f"Mcp-Name header {name_header!r} does not match the body's {expected!r}"
+        return None
+
+    async def _legacy(self, request: Request, version: str) -> Response | ASGIApp:
+        session_id = request.headers.get(SESSION_HEADER)
+        if request.method == "DELETE":
+            if not session_id:
+                return error_response(400, INVALID_REQUEST, "Mcp-Session-Id header is required")
+            return Response(status_code=204 if self.sessions.end(session_id) else 404)
+        if request.method == "GET":
+            return self._get_stream(session_id)
+        message, problem = await self._message(request)
+        if problem is not None:
+            return problem
+        try:
+            message_kind = kind(message)
+        except MessageError as exc:
+            return error_response(400, exc.code, exc.message, request_id=exc.request_id)
+        if self.settings.stateless:
+            connection = self.engine.connection(
+                _discard, era="legacy", protocol_version=version, initialized=True
+            )
+            if message_kind != "request":
+                await connection.handle(message)
+                return Response(status_code=202)
+            return Exchange(connection, message, status_for=legacy_status, streaming=False)
+        if message_kind == "request" and message.get("method") == "initialize" and not session_id:
+            try:
+                session = self.sessions.create()
+            except SessionLimitReached:
+                return error_response(
+                    503,
+                    INVALID_REQUEST,
+                    f"The server has {self.settings.max_sessions} sessions open, its limit "
+                    "([http] max_sessions); try again later",
+                )
+            return Exchange(
+                session.connection,
+                message,
+                status_for=legacy_status,
+                streaming=self._streaming(request) and not self.settings.json_response,
+                headers={"Mcp-Session-Id": session.id},
+            )
+        if not session_id:
+            return error_response(
+                400, INVALID_REQUEST, "Mcp-Session-Id header is required; send initialize first"
+            )
+        found = self.sessions.get(session_id)
+        if found is None:
+            return error_response(
+                404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
+            )
+        if message_kind != "request":
+            await found.connection.handle(message)
+            return Response(status_code=202)
+        return Exchange(
+            found.connection,
+            message,
+            status_for=legacy_status,
+            streaming=self._streaming(request) and not self.settings.json_response,
+            on_unsent=found.push,
+        )
+
+    def _get_stream(self, session_id: str | None) -> Response:
+        if not session_id:
+            return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+        session = self.sessions.get(session_id)
+        if session is None:
+            return error_response(
+                404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
+            )
+        if session.stream_open:
+            return error_response(409, INVALID_REQUEST, "This session already has a stream open")
+        session.stream_open = True
+        return session_stream(session, framed=False)
+
+    # ---------------------------------------------------------------- HTTP+SSE (2024-11-05)
+
+    async def sse_stream(self, request: Request) -> Response:
+        try:
+            session = self.sessions.create()
+        except SessionLimitReached:
+            return error_response(503, INVALID_REQUEST, "Too many sessions ([http] max_sessions)")
+        session.stream_open = True
+        root = request.scope.get("root_path", "")
+        endpoint = f"{root}{self.settings.messages_path}?session_id={session.id}"
+        session.push(event(endpoint.encode(), name="endpoint"))
+        return session_stream(
+            session, framed=True, on_close=lambda: _ignore(self.sessions.end(session.id))
+        )
+
+    async def sse_message(self, request: Request) -> Response:
+        session_id = request.query_params.get("session_id")
+        session = self.sessions.get(session_id) if session_id else None
+        if session is None:
+            return error_response(
+                404, INVALID_REQUEST, "Unknown or ended session_id; open the SSE stream again"
+            )
+        message, problem = await self._message(request)
+        if problem is not None:
+            return problem
+
+        async def work() -> None:
+            reply = await session.connection.handle(message)
+            if reply is not None:
+                await session.deliver(reply.data)
+
+        self.sessions.spawn(session, work)
+        return Response(status_code=202)
+
+    # --------------------------------------------------------------------------- health
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        status = await self.readiness() if self.readiness else {}
+        unready = {name: why for name, why in status.items() if why}
+        body = {"ready": not unready, "plugins": {n: (w or "ready") for n, w in status.items()}}
+        return JSONResponse(body, status_code=503 if unready else 200)
+
+
+def _decode_header(value: str) -> str:
+    if value.startswith("=?base64?") and value.endswith("?="):
+        import base64
+
+        try:
+            return base64.b64decode(value[9:-2]).decode("utf-8")
+        except ValueError:
+            return value
+    return value
+
+
+async def _discard(data: bytes) -> None:
+    """Modern connections have no stream outside their requests."""
+
+
+def session_stream(
+    session: Session, *, framed: bool, on_close: Callable[[], None] | None = None
+) -> Response:
+    """The session's queued messages as an SSE stream (``message`` events on HTTP+SSE)."""
+    receiver = session.taken()
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                with anyio.move_on_after(KEEPALIVE_SECONDS) as timer:
+                    try:
+                        data = await receiver.receive()
+                    except (anyio.EndOfStream, anyio.ClosedResourceError):
+                        return
+                if timer.cancelled_caught:
+                    yield b": keep-alive\n\n"
+                elif data.startswith(b"event: "):
+                    yield data
+                else:
+                    yield event(data, name="message" if framed else None)
+        finally:
+            session.stream_open = False
+            if on_close is not None:
+                on_close()
+
+    headers = {**SSE_HEADERS} if framed else {**SSE_HEADERS, "Mcp-Session-Id": session.id}
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+def create_app(
+    engine: Engine,
+    settings: HttpSettings,
+    readiness: Readiness | None = None,
+    *,
+    streamable: bool = True,
+) -> Starlette:
+    """The ASGI application serving ``engine`` over Streamable HTTP (and HTTP+SSE).
+
+    ``streamable=False`` serves only the 2024-11-05 HTTP+SSE endpoints (``--transport sse``).
+    """
+    mcp = McpHttp(engine, settings, readiness)
+    path = settings.path.rstrip("/") or "/"
+    methods = ["GET", "POST", "DELETE"]
+
+    routes = [
+        Route("/healthz", mcp.healthz, methods=["GET"]),
+        Route("/readyz", mcp.readyz, methods=["GET"]),
+    ]
+    if streamable:
+        routes += [
+            Route(path, _AsgiEndpoint(mcp.endpoint), methods=methods),
+            Route(path + "/", _AsgiEndpoint(mcp.endpoint), methods=methods),
+        ]
+    if settings.legacy_sse or not streamable:
+        routes += [
+            Route(settings.sse_path, mcp.sse_stream, methods=["GET"]),
+            Route(settings.messages_path, mcp.sse_message, methods=["POST"]),
+        ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.sessions.running():
+            yield
+
+    policy = OriginPolicy.build(
+        settings.host,
+        settings.port,
+        settings.public_url,
+        settings.allowed_hosts,
+        settings.allowed_origins,
+    )
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(OriginGuard, policy=policy, exempt=("/healthz", "/readyz"))
+    app.state.mcp = mcp
+    return app
+
+
+def _ignore(_: object) -> None:
+    """Discard a result (for callbacks that must return None)."""
+
+
+class _AsgiEndpoint:
+    """A route target whose handler may return any ASGI app (an ``Exchange``), not only a
+    Response. An instance, not a function, so starlette hands it the raw ASGI call."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response | ASGIApp]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+__all__ = ["McpHttp", "create_app"]

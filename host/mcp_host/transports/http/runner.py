@@ -1,0 +1,58 @@
+"""Running the HTTP app on uvicorn, with graceful shutdown and a helpful start-up line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import uvicorn
+
+from mcp_host.config import HttpSettings
+from mcp_host.protocol import Engine
+
+from .app import Readiness, create_app
+
+log = logging.getLogger("mcp_host.transports.http")
+
+
+def client_snippet(url: str) -> str:
+    return json.dumps({"mcpServers": {"mcp-host": {"type": "http", "url": url}}})
+
+
+async def serve_http(
+    engine: Engine,
+    settings: HttpSettings,
+    *,
+    readiness: Readiness | None = None,
+    legacy_only: bool = False,
+) -> None:
+    """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
+    app = create_app(engine, settings, readiness, streamable=not legacy_only)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    original_startup = server.startup
+
+    async def startup(sockets: object = None) -> None:
+        await original_startup(sockets)  # type: ignore[arg-type]
+        for server_socket in getattr(server, "servers", []):
+            for sock in server_socket.sockets:
+                host, port = sock.getsockname()[:2]
+                base = settings.public_url or f"http://{host}:{port}"
+                url = base.rstrip("/") + (settings.sse_path if legacy_only else settings.path)
+                print(
+                    f"mcp-host serving {url}  client configuration: {client_snippet(url)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    server.startup = startup  # type: ignore[method-assign]
+    await server.serve()

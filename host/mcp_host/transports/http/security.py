@@ -1,0 +1,101 @@
+"""Origin and Host checks for every HTTP request (DNS-rebinding protection).
+
+- ``Origin``: browsers send it; when present it must be the server's own origin or one the
+  operator allowed (``[http] allowed_origins``), else 403.
+- ``Host``: when the server is bound to a loopback address, the Host header must name that
+  address (or ``[http] allowed_hosts``, or the host of ``[http] public_url``), else 421. A page
+  on an attacker's domain that resolves to 127.0.0.1 then cannot talk to the host.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@dataclass(frozen=True, slots=True)
+class OriginPolicy:
+    allowed_hosts: frozenset[str]
+    """``host:port`` values (lower case) allowed in the Host header; empty: any."""
+    allowed_origins: frozenset[str]
+    """``scheme://host[:port]`` values (lower case) allowed in the Origin header."""
+
+    @classmethod
+    def build(
+        cls,
+        bind_host: str,
+        port: int,
+        public_url: str | None,
+        extra_hosts: Iterable[str] = (),
+        extra_origins: Iterable[str] = (),
+    ) -> OriginPolicy:
+        hosts: set[str] = set()
+        origins: set[str] = {o.rstrip("/").lower() for o in extra_origins}
+        loopback = bind_host in LOOPBACK
+        if loopback:
+            for name in ("127.0.0.1", "localhost", "[::1]"):
+                hosts.add(f"{name}:{port}")
+                origins.add(f"http://{name}:{port}")
+        if public_url:
+            parts = urlsplit(public_url)
+            hosts.add(parts.netloc.lower())
+            origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+        hosts |= {h.lower() for h in extra_hosts}
+        # Bound to a public address without a public_url: the Host header cannot be checked.
+        return cls(
+            frozenset(hosts) if loopback or public_url or hosts else frozenset(), frozenset(origins)
+        )
+
+    def check(self, host: str | None, origin: str | None) -> tuple[int, str] | None:
+        """``None`` when the request may go on, else (status, message)."""
+        if self.allowed_hosts and (host or "").lower() not in self.allowed_hosts:
+            return 421, (
+                f"Host header {host!r} is not allowed. If clients reach this server under that "
+                "name, add it to [http] allowed_hosts or set [http] public_url."
+            )
+        if origin is not None and origin.rstrip("/").lower() not in self.allowed_origins:
+            return 403, (
+                f"Origin {origin!r} is not allowed. To let a browser page on that origin use "
+                "this server, add it to [http] allowed_origins."
+            )
+        return None
+
+
+class OriginGuard:
+    """Pure ASGI middleware (it does not buffer, so streams pass through)."""
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy, exempt: Iterable[str] = ()) -> None:
+        self.app = app
+        self.policy = policy
+        self.exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        refused = self.policy.check(headers.get("host"), headers.get("origin"))
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        status, message = refused
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
