@@ -29,8 +29,10 @@ def _setup_logging(level: str, loaded: LoadedConfig | None) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if loaded is not None:
         handler.addFilter(RedactingFilter(loaded.secrets))
+    handler.set_name("mcp-host")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only a handler this command installed before (an embedding app keeps its own).
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "mcp-host"] + [handler]
     root.setLevel(level.upper())
 
 
