@@ -72,7 +72,9 @@ def test_tools(session: dict[str, Any]) -> None:
 
 def test_progress_and_logging(session: dict[str, Any]) -> None:
     assert session["countDown"]["structuredContent"] == {"result": "liftoff"}
-    assert session["progress"] == [[0, 2], [1, 2], [2, 2]]
+    # The SDK forgets a request's progress handler as soon as its response arrives, and the
+    # final notification travels right before the response, so it may be dropped client-side.
+    assert session["progress"] in ([[0, 2], [1, 2]], [[0, 2], [1, 2], [2, 2]])
     assert session["logs"] == ["counting: 2", "counting: 1"]
 
 
