@@ -269,3 +269,38 @@ def test_serve_exits_lifespans_on_shutdown(installed: Path, tmp_path: Path, endi
     assert proc.stderr is not None
     proc.stderr.close()
     assert (tmp_path / "lifespan.log").read_text().split() == ["enter", "exit"]
+
+
+@pytest.mark.slow
+def test_http_serve_exits_lifespans_on_sigterm(installed: Path, tmp_path: Path) -> None:
+    import signal
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(installed),
+        "MCP_TEST_MARKER_DIR": str(tmp_path),
+        "MCP_HOST_HTTP_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcp_host",
+            "serve",
+            "--transport",
+            "http",
+            "--plugin",
+            "acme-lifespan",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    assert "serving http://127.0.0.1:" in proc.stderr.readline()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    proc.stderr.close()
+    assert (tmp_path / "lifespan.log").read_text().split() == ["enter", "exit"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -14,6 +16,17 @@ from mcp_host.protocol import Engine
 from .app import Readiness, create_app
 
 log = logging.getLogger("mcp_host.transports.http")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but after a graceful shutdown on SIGTERM/SIGINT it returns instead of
+    re-raising the signal, so the caller can still exit the plugins' lifespans."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def client_snippet(url: str) -> str:
@@ -38,7 +51,7 @@ async def serve_http(
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
         access_log=False,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     original_startup = server.startup
 
     async def startup(sockets: object = None) -> None:

@@ -39,9 +39,11 @@ class OriginPolicy:
         origins: set[str] = {o.rstrip("/").lower() for o in extra_origins}
         loopback = bind_host in LOOPBACK
         if loopback:
+            # Port 0 asks the OS for a free port, unknown here: then any port of a loopback name.
+            suffix = f":{port}" if port else ":*"
             for name in ("127.0.0.1", "localhost", "[::1]"):
-                hosts.add(f"{name}:{port}")
-                origins.add(f"http://{name}:{port}")
+                hosts.add(f"{name}{suffix}")
+                origins.add(f"http://{name}{suffix}")
         if public_url:
             parts = urlsplit(public_url)
             hosts.add(parts.netloc.lower())
@@ -52,14 +54,23 @@ class OriginPolicy:
             frozenset(hosts) if loopback or public_url or hosts else frozenset(), frozenset(origins)
         )
 
+    @staticmethod
+    def _matches(value: str, allowed: frozenset[str]) -> bool:
+        if value in allowed:
+            return True
+        base, _, port = value.rpartition(":")
+        return bool(base) and port.isdigit() and f"{base}:*" in allowed
+
     def check(self, host: str | None, origin: str | None) -> tuple[int, str] | None:
         """``None`` when the request may go on, else (status, message)."""
-        if self.allowed_hosts and (host or "").lower() not in self.allowed_hosts:
+        if self.allowed_hosts and not self._matches((host or "").lower(), self.allowed_hosts):
             return 421, (
                 f"Host header {host!r} is not allowed. If clients reach this server under that "
                 "name, add it to [http] allowed_hosts or set [http] public_url."
             )
-        if origin is not None and origin.rstrip("/").lower() not in self.allowed_origins:
+        if origin is not None and not self._matches(
+            origin.rstrip("/").lower(), self.allowed_origins
+        ):
             return 403, (
                 f"Origin {origin!r} is not allowed. To let a browser page on that origin use "
                 "this server, add it to [http] allowed_origins."
