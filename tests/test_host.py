@@ -111,3 +111,19 @@ async def test_a_hanging_readiness_check_times_out(monkeypatch: pytest.MonkeyPat
 
 def test_plugin_module_is_what_the_entry_points_name() -> None:
     assert lifespan_plugins.first.name == "first"
+
+
+@pytest.mark.anyio
+async def test_plugins_announce_resource_updates_with_their_final_uri() -> None:
+    from mcp_host.catalog import CatalogEvent
+    from mcp_host.host import _Events
+    from mcp_host.plugins.handle import PluginHandle
+
+    host = make_host("first")
+    events: list[CatalogEvent] = []
+    host.catalog.subscribe(events.append)
+    async with host.running():
+        lifespan_plugins.first.resource_updated("x://one")
+    assert events == [CatalogEvent(resource_updated="x://one")]
+    _Events(host.catalog, PluginHandle("p", prefix="pre")).resource_updated("x://two")
+    assert events[-1] == CatalogEvent(resource_updated="pre+x://two")

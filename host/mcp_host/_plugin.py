@@ -23,6 +23,7 @@ from ._markers import hookimpl
 from ._specs import (
     CompletionSpec,
     Middleware,
+    PluginEvents,
     PromptSpec,
     ReadinessCheck,
     Registry,
@@ -67,6 +68,7 @@ class Plugin:
         self._middleware: list[Middleware] = []
         self._readiness: list[ReadinessCheck] = []
         self._lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None
+        self._events: PluginEvents | None = None
 
     def __repr__(self) -> str:
         return f"<mcp_host.Plugin {self.name!r}>"
@@ -295,7 +297,20 @@ class Plugin:
         self._middleware.append(fn)
         return fn
 
+    def resource_updated(self, uri: str) -> None:
+        """Tell subscribed clients that the resource at ``uri`` (the plugin's own URI) changed.
+
+        Call it whenever the contents change, from a handler or a background task of the
+        lifespan. Before the host serves the plugin it does nothing.
+        """
+        if self._events is not None:
+            self._events.resource_updated(uri)
+
     # -------------------------------------------------------------------- the hooks it implements
+
+    @hookimpl
+    def mcp_host_connect(self, events: PluginEvents) -> None:
+        self._events = events
 
     @hookimpl
     def mcp_host_config_model(self) -> type[BaseModel] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -24,6 +24,7 @@ __all__ = [
     "NOTHING",
     "CompletionSpec",
     "Middleware",
+    "PluginEvents",
     "PromptArgumentSpec",
     "PromptOutcome",
     "PromptSpec",
@@ -237,6 +238,17 @@ class CompletionSpec:
 
 ReadinessCheck = Callable[[Any], Awaitable[str | None]]
 """``check(lifespan_state)`` returns ``None`` when ready, else a short reason (or raises)."""
+
+
+# ------------------------------------------------------------------------------------ events
+
+
+class PluginEvents(Protocol):
+    """What ``mcp_host_connect`` receives: how a served plugin announces changes."""
+
+    def resource_updated(self, uri: str) -> None:
+        """The resource at ``uri`` (the plugin's own URI) has new contents."""
+        ...
 
 
 # ------------------------------------------------------------------------------------ registry

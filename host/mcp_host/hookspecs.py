@@ -11,7 +11,8 @@ synchronous and declarative; async work lives in the objects they return or regi
 that returns a coroutine is an error naming the plugin.
 
 Phases, in order: **configure** (``mcp_host_config_model``), **register**
-(``mcp_host_register``, ``mcp_host_instructions``), **run** (``mcp_host_lifespan``).
+(``mcp_host_register``, ``mcp_host_instructions``), **run** (``mcp_host_connect``,
+``mcp_host_lifespan``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ._markers import hookspec
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ._specs import Registry
+    from ._specs import PluginEvents, Registry
 
 # ---------------------------------------------------------------------------------- configure
 
@@ -79,6 +80,21 @@ def mcp_host_instructions(config: Any) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------- run
+
+
+@hookspec
+def mcp_host_connect(events: PluginEvents) -> None:
+    """Receive the object through which the plugin announces changes while it is served.
+
+    Called once, after registration and before the lifespan is entered. Keep ``events`` and
+    call ``events.resource_updated(uri)`` (with the plugin's own URI; the host applies the
+    operator's prefix) whenever a resource's contents change: clients that subscribed to it
+    are notified (``notifications/resources/updated``). Safe to call from any task.
+
+    :param events: the plugin's ``mcp_host.PluginEvents``.
+
+    .. versionadded:: 0.1
+    """
 
 
 @hookspec(firstresult=True)

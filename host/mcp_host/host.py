@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._specs import Registry
 from .catalog import Catalog, CatalogHolder
-from .catalog_build import build_catalog
+from .catalog_build import build_catalog, final_uri
 from .config import LoadedConfig
 from .errors import CatalogError, PluginError
 from .plugins.discovery import Candidate, Decision, decide, discover
@@ -153,6 +153,7 @@ class Host:
                 handle = record.handle
                 assert handle is not None
                 try:
+                    self._hooks.connect(record.name, _Events(self.catalog, handle))
                     manager = self._hooks.lifespan(record.name, handle.config)
                     if manager is None:
                         continue
@@ -207,6 +208,17 @@ class Host:
             handle.ready, handle.unready_reason = reason is None, reason
             status[record.name] = reason
         return status
+
+
+class _Events:
+    """One plugin's ``PluginEvents``: its URIs become final URIs, then catalog events."""
+
+    def __init__(self, catalog: CatalogHolder, handle: PluginHandle) -> None:
+        self._catalog = catalog
+        self._handle = handle
+
+    def resource_updated(self, uri: str) -> None:
+        self._catalog.resource_updated(final_uri(self._handle, uri))
 
 
 def _record(decision: Decision) -> PluginRecord:

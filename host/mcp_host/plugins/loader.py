@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from mcp_host import hookspecs
 from mcp_host._markers import PROJECT_NAME
-from mcp_host._specs import Registry
+from mcp_host._specs import PluginEvents, Registry
 from mcp_host.errors import PluginError, PluginLoadError
 
 from .discovery import Candidate
@@ -144,6 +144,9 @@ class PluginHooks:
         return [
             str(t) for t in self._call(plugin, "mcp_host_instructions", {"config": config}) if t
         ]
+
+    def connect(self, plugin: str, events: PluginEvents) -> None:
+        self._call(plugin, "mcp_host_connect", {"events": events})
 
     def lifespan(self, plugin: str, config: Any) -> AbstractAsyncContextManager[Any] | None:
         for result in self._call(plugin, "mcp_host_lifespan", {"config": config}):

@@ -29,12 +29,8 @@ async def exercise(client: Client) -> None:
     tools = await client.list_tools()
     assert [t.name for t in tools.tools][:3] == ["greet", "add", "count_down"]
     greeted = await client.call_tool("greet", {"name": "Ada"})
-    assert (
-        greeted.structured_content is not None
-    )
-    assert (
-        greeted.structured_content["message"] == "Hello, Ada!"
-    )
+    assert greeted.structured_content is not None
+    assert greeted.structured_content["message"] == "Hello, Ada!"
     invalid = await client.call_tool("add", {"a": 1})
     assert invalid.is_error
     seen: list[float] = []
