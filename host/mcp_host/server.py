@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
 from .errors import ConfigError
 from .host import Host
 from .protocol import Engine, ProtocolSettings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 
 def protocol_settings(host: Host) -> ProtocolSettings:
@@ -41,3 +48,25 @@ async def serve(host: Host, transport: str) -> None:
             )
         else:
             raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
+
+
+def asgi_app(host: Host, *, streamable: bool = True) -> Starlette:
+    """An ASGI app serving ``host`` over HTTP, for mounting in a starlette/FastAPI application.
+
+    Its lifespan runs the plugins' lifespans and the HTTP session machinery. A parent app does
+    not run a mounted app's lifespan by itself: enter ``app.router.lifespan_context(app)`` from
+    the parent's own lifespan (docs/http.md shows how).
+    """
+    from .transports.http import create_app
+
+    engine = Engine(host.catalog, protocol_settings(host))
+    app = create_app(engine, host.config.http, host.readiness, streamable=streamable)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: Starlette) -> AsyncIterator[None]:
+        async with host.running(), inner(application):
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app

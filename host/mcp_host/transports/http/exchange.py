@@ -66,6 +66,7 @@ class Exchange:
                     reply = await self.connection.handle(self.message, sink)
                 finally:
                     sender.send_nowait(("reply", reply))
+                    sender.close()
 
             async def watch_disconnect() -> None:
                 while (await receive())["type"] != "http.disconnect":

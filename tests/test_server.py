@@ -1,0 +1,53 @@
+"""Mounting the host's HTTP app inside another starlette application."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from mcp_host.config import load_config
+from mcp_host.host import Host
+from mcp_host.server import asgi_app
+
+from .test_host import EVENTS, candidates
+
+
+def test_mounted_app_runs_plugin_lifespans_and_serves() -> None:
+    EVENTS.clear()
+    loaded = load_config(None, env={}, cli={"host.plugins": ("--plugin", ["first"])})
+    host = Host.load(loaded, candidates=lambda: candidates("first"))
+    mcp = asgi_app(host)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.router.lifespan_context(mcp):
+            yield
+
+    parent = Starlette(routes=[Mount("/tools", app=mcp)], lifespan=lifespan)
+    with TestClient(parent, base_url="http://127.0.0.1:8000") as client:
+        assert EVENTS == ["enter first"]
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        response = client.post(
+            "/tools/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "state_of_first", "_meta": meta},
+            },
+            headers={
+                "mcp-protocol-version": "2026-07-28",
+                "accept": "application/json, text/event-stream",
+            },
+        )
+        assert response.status_code == 200
+        assert response.json()["result"]["structuredContent"] == {"result": "first"}
+        assert client.get("/tools/readyz").json() == {"ready": True, "plugins": {"first": "ready"}}
+    assert EVENTS == ["enter first", "exit first"]
