@@ -98,33 +98,25 @@ def output_for(
         )
         return None, _dynamic
     schema.pop("title", None)
-    if _is_object_annotation(annotation) and schema.get("type") == "object":
+    as_object = _is_object_annotation(annotation) and schema.get("type") == "object"
 
-        def convert_object(value: Any) -> ToolOutcome:
-            if isinstance(value, ToolOutcome):
-                return value
-            blocks = content_blocks(value)
-            if blocks is not None:
-                return ToolOutcome(blocks)
-            dumped = adapter.dump_python(value, mode="json")
-            return ToolOutcome([{"type": "text", "text": _text(dumped)}], structured=dumped)
-
-        return schema, convert_object
-
-    wrapped = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
-    if "$defs" in schema:
-        wrapped["$defs"] = schema.pop("$defs")
-
-    def convert_wrapped(value: Any) -> ToolOutcome:
+    def convert(value: Any) -> ToolOutcome:
         if isinstance(value, ToolOutcome):
             return value
         blocks = content_blocks(value)
         if blocks is not None:
             return ToolOutcome(blocks)
         dumped = adapter.dump_python(value, mode="json")
-        return ToolOutcome([{"type": "text", "text": _text(dumped)}], structured={"result": dumped})
+        text = [{"type": "text", "text": _text(dumped)}]
+        return ToolOutcome(text, structured=dumped if as_object else {"result": dumped})
 
-    return wrapped, convert_wrapped
+    if as_object:
+        return schema, convert
+    # Anything but an object is wrapped, which every protocol revision accepts.
+    wrapped = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
+    if "$defs" in schema:
+        wrapped["$defs"] = schema.pop("$defs")
+    return wrapped, convert
 
 
 __all__ = ["NOTHING", "content_blocks", "is_content", "output_for"]

@@ -15,6 +15,7 @@ from mcp_host.config import load_config
 from mcp_host.errors import CatalogError, PluginError, PluginLoadError
 from mcp_host.host import Host
 from mcp_host.plugins.discovery import decide, discover
+from tests.messages import INIT
 
 
 def load(tmp_path: Path, toml: str = "", *, policy: str | None = None, **cli: Any) -> Host:
@@ -221,18 +222,6 @@ def test_installing_a_package_and_restarting_is_all_it_takes(
     after = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert [t["name"] for t in json.loads(after.stdout)] == ["fresh"]
-
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 
 def _serve(installed: Path, tmp_path: Path) -> subprocess.Popen[bytes]:

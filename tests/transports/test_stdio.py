@@ -14,18 +14,8 @@ from pathlib import Path
 import pytest
 
 from mcp_host.transports.stdio import Oversized, serve_connection, split_lines
+from tests.messages import INIT
 from tests.protocol.conftest import Probe, build_engine, demo_plugin
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 
 def reader(chunks: list[bytes]) -> Callable[[int], Awaitable[bytes]]:

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import messages
+
 from .conftest import start, stop
 
 pytestmark = pytest.mark.slow
@@ -46,21 +48,7 @@ def modern(
 
 
 def initialize(url: str) -> httpx.Response:
-    return httpx.post(
-        url,
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "e", "version": "1"},
-            },
-        },
-        headers={"accept": ACCEPT},
-        timeout=10,
-    )
+    return httpx.post(url, json=messages.initialize(), headers={"accept": ACCEPT}, timeout=10)
 
 
 def test_modern_discover_as_json(url: str) -> None:

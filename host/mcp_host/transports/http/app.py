@@ -128,6 +128,17 @@ class McpHttp:
             )
         return message, None
 
+    def _new_session(self) -> Session | Response:
+        try:
+            return self.sessions.create()
+        except SessionLimitReached:
+            return error_response(
+                503,
+                INVALID_REQUEST,
+                f"The server has {self.settings.max_sessions} sessions open, its limit "
+                "([http] max_sessions); try again later",
+            )
+
     @staticmethod
     def _streaming(request: Request) -> bool:
         return "text/event-stream" in request.headers.get("accept", "")
@@ -223,15 +234,9 @@ class McpHttp:
                 return Response(status_code=202)
             return Exchange(connection, message, status_for=legacy_status, streaming=False)
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
-            try:
-                session = self.sessions.create()
-            except SessionLimitReached:
-                return error_response(
-                    503,
-                    INVALID_REQUEST,
-                    f"The server has {self.settings.max_sessions} sessions open, its limit "
-                    "([http] max_sessions); try again later",
-                )
+            session = self._new_session()
+            if isinstance(session, Response):
+                return session
             return Exchange(
                 session.connection,
                 message,
@@ -275,10 +280,9 @@ class McpHttp:
     # ---------------------------------------------------------------- HTTP+SSE (2024-11-05)
 
     async def sse_stream(self, request: Request) -> Response:
-        try:
-            session = self.sessions.create()
-        except SessionLimitReached:
-            return error_response(503, INVALID_REQUEST, "Too many sessions ([http] max_sessions)")
+        session = self._new_session()
+        if isinstance(session, Response):
+            return session
         session.stream_open = True
         root = request.scope.get("root_path", "")
         endpoint = f"{root}{self.settings.messages_path}?session_id={session.id}"
