@@ -44,6 +44,7 @@ class Scope:
     protocol_version = "2025-11-25"
     client_info = None
     client_capabilities: dict[str, Any] = {}
+    progress_token = None
 
     def __init__(self, answers: dict[str, Any] | None = None) -> None:
         self.progress: list[tuple[float, float | None, str | None]] = []

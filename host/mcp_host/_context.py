@@ -75,6 +75,9 @@ class RequestScope(Protocol):
     @property
     def client_capabilities(self) -> Mapping[str, Any]: ...
 
+    @property
+    def progress_token(self) -> str | int | None: ...
+
     async def report_progress(
         self, progress: float, total: float | None, message: str | None
     ) -> None: ...
@@ -124,6 +127,11 @@ class Context:
     @property
     def client_capabilities(self) -> Mapping[str, Any]:
         return self._scope.client_capabilities
+
+    @property
+    def progress_token(self) -> str | int | None:
+        """The token the client gave to follow this request's progress, if any."""
+        return self._scope.progress_token
 
     # -- progress and logging
 

@@ -136,6 +136,45 @@ def test_header_mismatch(url: str) -> None:
     assert encoded.status_code == 200
 
 
+def test_missing_standard_headers_are_rejected(url: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"_meta": META}}
+    no_method = httpx.post(
+        url, json=body, headers={"accept": ACCEPT, "mcp-protocol-version": MODERN}, timeout=10
+    )
+    assert (no_method.status_code, no_method.json()["error"]["code"], no_method.json()["id"]) == (
+        400,
+        -32020,
+        5,
+    )
+    call = {
+        "jsonrpc": "2.0",
+        "id": 6,
+        "method": "tools/call",
+        "params": {"name": "add", "_meta": META},
+    }
+    no_name = httpx.post(
+        url,
+        json=call,
+        headers={"accept": ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call"},
+        timeout=10,
+    )
+    assert (no_name.status_code, no_name.json()["error"]["code"]) == (400, -32020)
+
+
+def test_initialize_is_not_found_on_the_modern_endpoint(url: str) -> None:
+    response = httpx.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": {}},
+        headers={"accept": ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "initialize"},
+        timeout=10,
+    )
+    assert (response.status_code, response.json()["error"]["code"], response.json()["id"]) == (
+        404,
+        -32601,
+        9,
+    )
+
+
 def test_unsupported_version_header(url: str) -> None:
     response = httpx.post(
         url,
@@ -145,6 +184,7 @@ def test_unsupported_version_header(url: str) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == -32022
+    assert response.json()["id"] == 1
 
 
 def test_bad_bodies(url: str) -> None:

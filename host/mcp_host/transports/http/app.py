@@ -26,6 +26,7 @@ from mcp_host.protocol import Engine
 from mcp_host.protocol.jsonrpc import (
     HEADER_MISMATCH,
     INVALID_REQUEST,
+    METHOD_NOT_FOUND,
     PARSE_ERROR,
     UNSUPPORTED_PROTOCOL_VERSION,
     MessageError,
@@ -149,11 +150,17 @@ class McpHttp:
         version = request.headers.get("mcp-protocol-version")
         era = era_of(version) if version else "legacy"
         if version and era is None:
+            request_id = None
+            if request.method == "POST":
+                message, problem = await self._message(request)
+                if problem is None and isinstance(message, dict):
+                    request_id = message.get("id")
             return error_response(
                 400,
                 UNSUPPORTED_PROTOCOL_VERSION,
                 f"Unsupported protocol version: {version}",
                 {"supported": list(SUPPORTED_VERSIONS), "requested": version},
+                request_id=request_id,
             )
         if era == "modern":
             return await self._modern(request, str(version))
@@ -172,6 +179,15 @@ class McpHttp:
         if message_kind == "response":
             return error_response(
                 400, INVALID_REQUEST, "Responses are not accepted on the 2026-07-28 endpoint"
+            )
+        if message.get("method") == "initialize":
+            return error_response(
+                404,
+                METHOD_NOT_FOUND,
+                "Method not found: initialize is not part of 2026-07-28; send requests with "
+                "the per-request _meta instead, or omit MCP-Protocol-Version to initialize a "
+                "legacy session",
+                request_id=message.get("id"),
             )
         mismatch = self._header_mismatch(request, message, version)
         if mismatch is not None:
@@ -194,11 +210,15 @@ class McpHttp:
         if body_version is not None and body_version != version:
             return f"MCP-Protocol-Version header {version!r} does not match _meta {body_version!r}"
         method_header = request.headers.get("mcp-method")
-        if method_header is not None and method_header != message.get("method"):
+        if method_header is None:
+            return "The Mcp-Method header is required on 2026-07-28 requests"
+        if method_header != message.get("method"):
             body_method = message.get("method")
             return f"Mcp-Method header {method_header!r} does not match the body's {body_method!r}"
         if message.get("method") in ("tools/call", "prompts/get", "resources/read"):
             name_header = request.headers.get("mcp-name")
+            if name_header is None:
+                return f"The Mcp-Name header is required on {message.get('method')} requests"
             if name_header is not None:
                 name_header = _decode_header(name_header)
                 expected = (

@@ -1,0 +1,1 @@
+"""Conformance fixtures as an mcp-host plugin."""
