@@ -44,6 +44,8 @@ def test_mounted_app_runs_plugin_lifespans_and_serves() -> None:
             },
             headers={
                 "mcp-protocol-version": "2026-07-28",
+                "mcp-method": "tools/call",
+                "mcp-name": "state_of_first",
                 "accept": "application/json, text/event-stream",
             },
         )
