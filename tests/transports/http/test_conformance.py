@@ -32,9 +32,9 @@ def everything_url() -> Iterator[str]:
 
 
 def run_suite(url: str, revision: str, out: Path) -> tuple[int, str]:
-    assert NODE.exists() and SUITE.exists(), (
-        "run `npm ci` in tests/interop first (tox -e test does)"
-    )
+    hint = "run `npm ci` in tests/interop first (tox -e test does)"
+    assert NODE.exists(), hint
+    assert SUITE.exists(), hint
     done = subprocess.run(
         [str(NODE), str(SUITE), "server", "--url", url, "--requirements", revision, "-o", str(out)],
         capture_output=True,
