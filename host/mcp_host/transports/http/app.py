@@ -129,6 +129,16 @@ class McpHttp:
             )
         return message, None
 
+    async def _classified(self, request: Request) -> tuple[Any, str, Response | None]:
+        """The body's message and whether it is a request, a notification or a response."""
+        message, problem = await self._message(request)
+        if problem is not None:
+            return None, "", problem
+        try:
+            return message, kind(message), None
+        except MessageError as exc:
+            return None, "", error_response(400, exc.code, exc.message, request_id=exc.request_id)
+
     def _new_session(self) -> Session | Response:
         try:
             return self.sessions.create()
@@ -169,13 +179,9 @@ class McpHttp:
     async def _modern(self, request: Request, version: str) -> Response | ASGIApp:
         if request.method != "POST":
             return Response(status_code=405, headers={"Allow": "POST"})
-        message, problem = await self._message(request)
+        message, message_kind, problem = await self._classified(request)
         if problem is not None:
             return problem
-        try:
-            message_kind = kind(message)
-        except MessageError as exc:
-            return error_response(400, exc.code, exc.message, request_id=exc.request_id)
         if message_kind == "response":
             return error_response(
                 400, INVALID_REQUEST, "Responses are not accepted on the 2026-07-28 endpoint"
@@ -238,13 +244,9 @@ class McpHttp:
             return Response(status_code=204 if self.sessions.end(session_id) else 404)
         if request.method == "GET":
             return self._get_stream(session_id)
-        message, problem = await self._message(request)
+        message, message_kind, problem = await self._classified(request)
         if problem is not None:
             return problem
-        try:
-            message_kind = kind(message)
-        except MessageError as exc:
-            return error_response(400, exc.code, exc.message, request_id=exc.request_id)
         if self.settings.stateless:
             connection = self.engine.connection(
                 _discard, era="legacy", protocol_version=version, initialized=True
