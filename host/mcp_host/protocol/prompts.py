@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_host._context import Context
 from mcp_host.errors import PromptError, ProtocolError, unexpected_failure
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
@@ -37,8 +36,7 @@ async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
             f"Invalid params: prompt {name!r} needs the argument(s) {', '.join(missing)}",
         )
     request.connection.engine.load_answers(request, params)
-    owner = prompt.owner
-    ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+    ctx = request.context_for(prompt.owner)
     try:
         outcome = await prompt.spec.render(arguments, ctx)
     except PromptError as exc:
@@ -93,8 +91,7 @@ async def complete(request: Request, params: Mapping[str, Any]) -> dict[str, Any
     if completer is not None:
         context = params.get("context")
         other = context.get("arguments") if isinstance(context, Mapping) else None
-        owner = completer.owner
-        ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+        ctx = request.context_for(completer.owner)
         try:
             values = list(await completer.spec.complete(value, dict(other or {}), ctx))
         except ProtocolError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mcp_host._context import LogLevel
+from mcp_host._context import Context, LogLevel
 from mcp_host._specs import ResourceContents
 from mcp_host.catalog import Catalog
 from mcp_host.errors import MissingCapabilityError, ProtocolError
@@ -14,6 +14,8 @@ from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
 from .versions import Era
 
 if TYPE_CHECKING:
+    from mcp_host.plugins.handle import PluginHandle
+
     from .connection import Connection
 
 Send = Callable[[bytes], Awaitable[None]]
@@ -104,6 +106,10 @@ class Request:
         self.progress_token = meta.get("progressToken") if isinstance(meta, Mapping) else None
         self.answers: list[Any] | None = None
         self.asked = 0
+
+    def context_for(self, owner: PluginHandle) -> Context:
+        """The ``Context`` a handler of ``owner`` receives for this request."""
+        return Context(plugin=owner.name, state=owner.state, config=owner.config, scope=self)
 
     # -- RequestScope
 

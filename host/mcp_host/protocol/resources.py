@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mcp_host._context import Context
 from mcp_host._specs import ResourceContents
 from mcp_host.errors import ProtocolError, ResourceNotFound, unexpected_failure
 
@@ -27,7 +26,7 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
     if found is None:
         raise ResourceNotFound(uri)
     owner = found.owner
-    ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+    ctx = request.context_for(owner)
     contents: Sequence[ResourceContents] = await found.read(found.plugin_uri, found.variables, ctx)
     if owner.prefix:
         prefix = f"{owner.prefix}+"

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_host._context import Context
 from mcp_host._specs import NOTHING, ToolOutcome
 from mcp_host.errors import ProtocolError, unexpected_failure
 
@@ -31,8 +30,7 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     elif not isinstance(arguments, Mapping):
         raise ProtocolError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
     request.connection.engine.load_answers(request, params)
-    owner = tool.owner
-    ctx = Context(plugin=owner.name, state=owner.state, config=owner.config, scope=request)
+    ctx = request.context_for(tool.owner)
     try:
         outcome = await tool.call(arguments, ctx)
     except ProtocolError:
