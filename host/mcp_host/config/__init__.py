@@ -1,6 +1,6 @@
 """Configuration: one TOML file, mirrored by environment variables and CLI flags."""
 
-from .loader import LoadedConfig, env_var, find_config_file, load_config
+from .loader import LoadedConfig, config_from_data, env_var, find_config_file, load_config
 from .model import HostConfig, HostSettings, HttpSettings, PluginSettings, ToolFilter
 from .secrets import REDACTED, RedactingFilter, redact
 
@@ -13,6 +13,7 @@ __all__ = [
     "PluginSettings",
     "RedactingFilter",
     "ToolFilter",
+    "config_from_data",
     "env_var",
     "find_config_file",
     "load_config",

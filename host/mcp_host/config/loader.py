@@ -8,6 +8,7 @@ The file is ``--config PATH``, else ``$MCP_HOST_CONFIG``, else ``./mcp-host.toml
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
 from collections.abc import Mapping
@@ -79,7 +80,6 @@ def load_config(
     """
     env = os.environ if env is None else env
     file = find_config_file(path, env)
-    where = str(file) if file else "configuration"
     raw: dict[str, Any] = {}
     if file is not None:
         try:
@@ -92,6 +92,20 @@ def load_config(
             ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    return config_from_data(raw, file=file, env=env, cli=cli)
+
+
+def config_from_data(
+    raw: Mapping[str, Any],
+    *,
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cli: Mapping[str, tuple[str, Any]] | None = None,
+) -> LoadedConfig:
+    """Validate configuration shaped like the file (``{"host": ..., "plugins": {...}}``),
+    with environment variables and CLI flags laid over it as ``load_config`` does."""
+    env = os.environ if env is None else env
+    where = str(file) if file else "configuration"
     unknown = sorted(set(raw) - {"host", "http", "plugins"})
     if unknown:
         raise ConfigError(
@@ -99,7 +113,7 @@ def load_config(
             "the sections are [host], [http] and [plugins.NAME]"
         )
     found: set[str] = set()
-    data = resolve_secrets(raw, where=where, found=found, env=env)
+    data = resolve_secrets(copy.deepcopy(dict(raw)), where=where, found=found, env=env)
     provenance: dict[str, str] = {}
     for section, (model, _prefix) in _SECTIONS.items():
         table = data.setdefault(section, {})

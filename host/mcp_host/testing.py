@@ -1,0 +1,236 @@
+"""Test kit for plugin authors: serve installed plugins in-process and call them.
+
+``serve("my-plugin", config={...})`` loads the named plugins through their ``mcp.plugins``
+entry points, exactly as ``mcp-host serve`` would, runs their lifespans, and yields a
+:class:`PluginClient` speaking MCP to the host's protocol engine in memory (no transport)::
+
+    from mcp_host.testing import serve
+
+    async def test_greet():
+        async with serve("my-plugin", config={"plugins": {"my-plugin": {"config": {}}}}) as mcp:
+            result = await mcp.call_tool("greet", {"name": "Ada"})
+            assert not result.is_error
+            assert result.structured == {"message": "Hello, Ada!"}
+
+Run the test under an async pytest plugin (anyio's ``@pytest.mark.anyio`` or
+pytest-asyncio). ``config`` has the shape of the configuration file; environment variables
+named ``MCP_HOST_*`` are ignored so that tests do not depend on the shell they run in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from .config import config_from_data
+from .host import Host
+from .plugins.discovery import Candidate, discover
+from .protocol import Engine
+from .server import protocol_settings
+
+__all__ = ["PluginClient", "RequestFailed", "ToolResult", "serve"]
+
+ClientHandler = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+"""Answers a request the server sends the client (``elicitation/create``, ...): takes the
+method and params, returns the result."""
+
+
+class RequestFailed(Exception):
+    """The host answered a request with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{message} (JSON-RPC error {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A ``tools/call`` result."""
+
+    content: list[dict[str, Any]]
+    structured: Any
+    is_error: bool
+
+    @property
+    def text(self) -> str:
+        """The text blocks of the content, joined by newlines."""
+        return "\n".join(b["text"] for b in self.content if b.get("type") == "text")
+
+
+@dataclass
+class PluginClient:
+    """An MCP client connected in memory to a host; see :func:`serve`."""
+
+    host: Host
+    engine: Engine
+    on_request: ClientHandler | None = None
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    """Every notification the server sent, in order."""
+
+    def __post_init__(self) -> None:
+        self.connection = self.engine.connection(self._receive)
+        self._ids = itertools.count(1)
+        self._tasks: Any = None
+
+    async def _receive(self, data: bytes) -> None:
+        message = json.loads(data)
+        if "method" not in message:
+            return
+        if "id" not in message:
+            self.notifications.append(message)
+            return
+        assert self._tasks is not None
+        self._tasks.start_soon(self._answer, message)
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
+        if self.on_request is None:
+            reply["error"] = {
+                "code": -32601,
+                "message": f"this test client does not answer {message['method']}",
+            }
+        else:
+            reply["result"] = dict(await self.on_request(message["method"], message["params"]))
+        await self.connection.handle(reply)
+
+    # ------------------------------------------------------------------------------ requests
+
+    async def request(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Send a request; return its result or raise :class:`RequestFailed`."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
+        if params is not None:
+            message["params"] = dict(params)
+        reply = await self.connection.handle(message)
+        assert reply is not None, f"{method} got no response"
+        answer = json.loads(reply.data)
+        if "error" in answer:
+            error = answer["error"]
+            raise RequestFailed(error["code"], error["message"], error.get("data"))
+        return answer["result"]
+
+    async def _all(self, method: str, key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await self.request(method, {"cursor": cursor} if cursor else {})
+            items.extend(page[key])
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return items
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        return await self._all("tools/list", "tools")
+
+    async def list_resources(self) -> list[dict[str, Any]]:
+        return await self._all("resources/list", "resources")
+
+    async def list_resource_templates(self) -> list[dict[str, Any]]:
+        return await self._all("resources/templates/list", "resourceTemplates")
+
+    async def list_prompts(self) -> list[dict[str, Any]]:
+        return await self._all("prompts/list", "prompts")
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolResult:
+        result = await self.request(
+            "tools/call", {"name": name, "arguments": dict(arguments or {})}
+        )
+        return ToolResult(
+            content=result.get("content", []),
+            structured=result.get("structuredContent"),
+            is_error=bool(result.get("isError", False)),
+        )
+
+    async def read_resource(self, uri: str) -> list[dict[str, Any]]:
+        """The ``contents`` of ``resources/read``."""
+        result = await self.request("resources/read", {"uri": uri})
+        return list(result["contents"])
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        return dict(
+            await self.request("prompts/get", {"name": name, "arguments": dict(arguments or {})})
+        )
+
+    async def complete(
+        self,
+        ref: Mapping[str, str],
+        argument: str,
+        value: str,
+        context: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Completion values; ``ref`` is ``{"type": "ref/prompt", "name": ...}`` or
+        ``{"type": "ref/resource", "uri": ...}``."""
+        params: dict[str, Any] = {"ref": dict(ref), "argument": {"name": argument, "value": value}}
+        if context:
+            params["context"] = {"arguments": dict(context)}
+        result = await self.request("completion/complete", params)
+        return list(result["completion"]["values"])
+
+    async def readiness(self) -> dict[str, str | None]:
+        """Plugin name -> ``None`` when ready, else why not (what ``/readyz`` reports)."""
+        return await self.host.readiness()
+
+
+def _test_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MCP_HOST_")}
+
+
+@asynccontextmanager
+async def serve(
+    *plugins: str,
+    config: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    capabilities: Mapping[str, Any] | None = None,
+    on_request: ClientHandler | None = None,
+    protocol_version: str = "2025-11-25",
+) -> AsyncIterator[PluginClient]:
+    """Load the named installed plugins (only those), run their lifespans, and yield an
+    initialized client. Leaving the block ends the session and exits the lifespans.
+
+    :param config: configuration shaped like the file: ``{"plugins": {NAME: {"config": ...}}}``.
+    :param env: environment for ``{ env = "VAR" }`` secret references (default: the process
+        environment without ``MCP_HOST_*`` variables).
+    :param capabilities: the client capabilities to declare (e.g. ``{"elicitation": {}}``).
+    :param on_request: answers the server's requests to the client (elicitation, sampling,
+        roots); without it they fail with method-not-found.
+    """
+    wanted = set(plugins)
+    installed = {c.name: c for c in discover()}
+    missing = sorted(wanted - set(installed))
+    if missing:
+        raise LookupError(
+            f"not installed: {', '.join(missing)} (no 'mcp.plugins' entry point by that name; "
+            "pip install the plugin, e.g. `pip install -e .`, before running the tests)"
+        )
+    chosen: list[Candidate] = [installed[name] for name in sorted(wanted)]
+    loaded = config_from_data(config or {}, env=_test_environment() if env is None else env)
+    host = Host.load(loaded, candidates=lambda: chosen)
+    async with host.running():
+        client = PluginClient(host, Engine(host.catalog, protocol_settings(host)), on_request)
+        async with anyio.create_task_group() as tasks, client.connection.running():
+            client._tasks = tasks
+            await client.request(
+                "initialize",
+                {
+                    "protocolVersion": protocol_version,
+                    "capabilities": dict(capabilities or {}),
+                    "clientInfo": {"name": "mcp_host.testing", "version": "1"},
+                },
+            )
+            await client.connection.handle(
+                {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            )
+            try:
+                yield client
+            finally:
+                tasks.cancel_scope.cancel()

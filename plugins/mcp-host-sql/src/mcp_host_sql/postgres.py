@@ -1,0 +1,368 @@
+"""PostgreSQL through asyncpg's connection pool.
+
+Reads (``query``, ``explain``, the catalog) run in read-only transactions, so PostgreSQL
+itself refuses writes, with ``SET LOCAL statement_timeout`` bounding each statement.
+Parameters are bound, never interpolated: the statement is prepared, PostgreSQL says which
+type each ``$n`` has, and the JSON values are converted to those types.
+
+A database that is down at start leaves the plugin running: the pool is created on the next
+call (or readiness check) that finds the server up. A pool whose server restarted drops its
+dead connections and a read is retried once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import anyio
+import asyncpg
+
+from .config import DatabaseConfig
+from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, Unavailable
+from .values import ParameterError, coerce_pg, to_json
+
+log = logging.getLogger("mcp_host_sql")
+
+T = TypeVar("T")
+
+APPLICATION_NAME = "mcp-host-sql"
+CONNECT_TIMEOUT = 10.0
+
+_KINDS = {
+    "r": "table",
+    "v": "view",
+    "m": "materialized view",
+    "p": "partitioned table",
+    "f": "foreign table",
+}
+
+_LOST = (
+    OSError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.CrashShutdownError,
+)
+"""What a connection to a server that went away raises."""
+
+_TABLES = """
+SELECT n.nspname, c.relname, c.relkind::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY n.nspname <> 'public', n.nspname, c.relname
+"""
+
+_FIND = """
+SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reltuples::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+  AND (n.nspname = $1 OR ($1 IS NULL AND n.nspname = ANY (current_schemas(false))))
+ORDER BY array_position(current_schemas(false), n.nspname)
+LIMIT 1
+"""
+
+_COLUMNS = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid)
+FROM pg_attribute a
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_KEY_COLUMNS = """ARRAY(
+    SELECT a.attname FROM unnest({keys}) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = {rel} AND a.attnum = k.attnum ORDER BY k.ord)"""
+
+_INDEXES = f"""
+SELECT ic.relname, i.indisunique, i.indisprimary,
+       {_KEY_COLUMNS.format(keys="i.indkey", rel="i.indrelid")}, pg_get_indexdef(i.indexrelid)
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+WHERE i.indrelid = $1
+ORDER BY ic.relname
+"""
+
+_FOREIGN_KEYS = f"""
+SELECT con.conname, {_KEY_COLUMNS.format(keys="con.conkey", rel="con.conrelid")},
+       con.confrelid::regclass::text,
+       {_KEY_COLUMNS.format(keys="con.confkey", rel="con.confrelid")}
+FROM pg_constraint con
+WHERE con.conrelid = $1 AND con.contype = 'f'
+ORDER BY con.conname
+"""
+
+
+def _display(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
+
+
+class PostgresDatabase(Database):
+    kind = "postgresql"
+
+    def __init__(self, name: str, config: DatabaseConfig) -> None:
+        super().__init__(name, config)
+        self._pool: asyncpg.Pool | None = None
+        self._lock = anyio.Lock()
+
+    # -------------------------------------------------------------------------------- pool
+
+    async def _ensure_pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                config = self.config
+                password = config.password.get_secret_value() if config.password else None
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        dsn=config.url,
+                        password=password,
+                        min_size=min(config.pool_min, config.pool_max),
+                        max_size=config.pool_max,
+                        timeout=min(CONNECT_TIMEOUT, config.pool_timeout),
+                        server_settings={"application_name": APPLICATION_NAME},
+                    )
+                except (*_LOST, TimeoutError, asyncpg.PostgresError) as exc:
+                    raise self._unavailable(exc) from None
+                log.info("database %r connected", self.name)
+                self.last_error = None
+        return self._pool
+
+    def _unavailable(self, exc: BaseException) -> Unavailable:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = "the server did not answer in time"
+        self.last_error = f"database {self.name!r} is unreachable: {reason}"
+        return Unavailable(
+            f"Database {self.name!r} is unreachable right now ({reason}). The other databases "
+            "keep working; try again once its server is up."
+        )
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = await self._ensure_pool()
+        try:
+            conn = await pool.acquire(timeout=self.config.pool_timeout)
+        except TimeoutError:
+            raise SqlError(
+                f"All {self.config.pool_max} connections to database {self.name!r} stayed busy "
+                f"for {self.config.pool_timeout:g} s; try again, or raise its pool_max."
+            ) from None
+        except (*_LOST, asyncpg.PostgresError) as exc:
+            raise self._unavailable(exc) from None
+        try:
+            yield conn
+        finally:
+            await pool.release(conn)
+
+    async def start(self) -> None:
+        try:
+            await self._ensure_pool()
+        except Unavailable as exc:
+            log.warning("%s", exc)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            with anyio.fail_after(5):
+                await pool.close()
+        except TimeoutError:
+            pool.terminate()
+
+    async def check(self) -> str | None:
+        try:
+            await self._in_transaction(lambda conn: conn.fetchval("SELECT 1"), readonly=True)
+        except SqlError as exc:
+            return self.last_error or str(exc)
+        return None
+
+    # -------------------------------------------------------------------------- statements
+
+    async def _in_transaction(
+        self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, readonly: bool
+    ) -> T:
+        """Run ``work`` in a transaction with the statement timeout; a read whose connection
+        turns out dead (the server restarted) is retried once on a fresh one."""
+        timeout = self.config.statement_timeout
+        for attempt in (1, 2):
+            try:
+                async with self._connection() as conn:
+                    with anyio.fail_after(timeout + 2):
+                        async with conn.transaction(readonly=readonly):
+                            # The SELECT takes the transaction's snapshot: from then on
+                            # PostgreSQL refuses SET TRANSACTION READ WRITE, even from a DO block.
+                            await conn.execute(
+                                f"SET LOCAL statement_timeout = {int(timeout * 1000)}; SELECT 1"
+                            )
+                            return await work(conn)
+            except _LOST as exc:
+                if self._pool is not None:
+                    await self._pool.expire_connections()
+                if attempt == 2 or not readonly:
+                    raise self._unavailable(exc) from None
+            except TimeoutError:
+                raise self._timed_out() from None
+            except asyncpg.PostgresError as exc:
+                raise self._explain_error(exc) from None
+            except ParameterError as exc:
+                raise SqlError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+        raise AssertionError("unreachable")
+
+    def _timed_out(self) -> SqlError:
+        return SqlError(
+            f"The statement was cancelled: it ran past the statement_timeout of database "
+            f"{self.name!r} ({self.config.statement_timeout:g} s)."
+        )
+
+    def _explain_error(self, exc: asyncpg.PostgresError) -> SqlError:
+        message = getattr(exc, "message", None) or str(exc)
+        if isinstance(exc, asyncpg.QueryCanceledError):
+            return self._timed_out()
+        if isinstance(exc, asyncpg.ReadOnlySQLTransactionError) or "read-write mode" in message:
+            hint = "" if self.config.read_only else " Use the execute tool to write."
+            return SqlError(
+                f"Database {self.name!r} is read-only here: this tool runs in a read-only "
+                f"transaction ({message}).{hint}"
+            )
+        if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+            return SqlError(
+                f"Permission denied in database {self.name!r}: {message}. The account the "
+                "plugin connects with lacks that right."
+            )
+        if isinstance(exc, asyncpg.PostgresSyntaxError):
+            return SqlError(f"SQL syntax error in database {self.name!r}: {message}.")
+        if isinstance(exc, asyncpg.UndefinedTableError):
+            return SqlError(
+                f"{message[0].upper()}{message[1:]} in database {self.name!r}; list_tables "
+                "shows the tables there are."
+            )
+        detail = getattr(exc, "detail", None)
+        hint = getattr(exc, "hint", None)
+        extra = "".join(f" {part}" for part in (detail, hint) if part)
+        return SqlError(f"Database {self.name!r} rejected the statement: {message}.{extra}")
+
+    async def _prepared(
+        self, conn: asyncpg.Connection, sql: str, params: list[Any]
+    ) -> tuple[Any, list[Any]]:
+        statement = await conn.prepare(sql)
+        types = statement.get_parameters()
+        if len(types) != len(params):
+            raise SqlError(
+                f"The statement has {len(types)} parameter(s) ($1, $2, ...) but params holds "
+                f"{len(params)} value(s)."
+            )
+        return statement, [
+            coerce_pg(v, t.name, i) for i, (v, t) in enumerate(zip(params, types, strict=False), 1)
+        ]
+
+    async def query(self, sql: str, params: list[Any]) -> Rows:
+        limit = self.config.max_rows
+
+        async def run(conn: asyncpg.Connection) -> Rows:
+            statement, args = await self._prepared(conn, sql, params)
+            attributes = statement.get_attributes()
+            if not attributes:
+                await statement.fetch(*args)
+                return Rows([], [], False)
+            cursor = await statement.cursor(*args)
+            fetched = await cursor.fetch(limit + 1)
+            rows = [[to_json(v) for v in record.values()] for record in fetched[:limit]]
+            return Rows([a.name for a in attributes], rows, len(fetched) > limit)
+
+        return await self._in_transaction(run, readonly=True)
+
+    async def explain(self, sql: str, params: list[Any]) -> str:
+        async def run(conn: asyncpg.Connection) -> str:
+            statement, args = await self._prepared(conn, "EXPLAIN " + sql, params)
+            return "\n".join(record[0] for record in await statement.fetch(*args))
+
+        return await self._in_transaction(run, readonly=True)
+
+    async def execute(self, sql: str, params: list[Any]) -> Executed:
+        if self.config.read_only:
+            raise SqlError(f"Database {self.name!r} is configured read_only; execute is off.")
+        limit = self.config.max_rows
+
+        async def run(conn: asyncpg.Connection) -> Executed:
+            statement, args = await self._prepared(conn, sql, params)
+            fetched = await statement.fetch(*args)
+            status = statement.get_statusmsg() or ""
+            count = status.rsplit(" ", 1)[-1]
+            attributes = statement.get_attributes()
+            returned = None
+            if attributes:
+                returned = Rows(
+                    [a.name for a in attributes],
+                    [[to_json(v) for v in record.values()] for record in fetched[:limit]],
+                    len(fetched) > limit,
+                )
+            return Executed(status, int(count) if count.isdigit() else None, returned)
+
+        return await self._in_transaction(run, readonly=False)
+
+    # ----------------------------------------------------------------------------- catalog
+
+    async def tables(self) -> list[TableRef]:
+        async def run(conn: asyncpg.Connection) -> list[TableRef]:
+            return [
+                TableRef(_display(schema, name), _KINDS[kind])
+                for schema, name, kind in await conn.fetch(_TABLES)
+            ]
+
+        found = await self._in_transaction(run, readonly=True)
+        return [ref for ref in found if self.admits(ref.name)]
+
+    async def describe(self, table: str) -> TableInfo:
+        schema, _, name = table.rpartition(".")
+        if not self.admits(table):
+            raise self.no_table(table)
+
+        async def run(conn: asyncpg.Connection) -> TableInfo | None:
+            found = await conn.fetchrow(_FIND, schema or None, name)
+            if found is None:
+                return None
+            oid, nspname, relname, relkind, estimate = found
+            info = TableInfo(
+                name=_display(nspname, relname),
+                kind=_KINDS[relkind],
+                row_estimate=estimate if estimate is not None and estimate >= 0 else None,
+            )
+            for column, ctype, nullable, default in await conn.fetch(_COLUMNS, oid):
+                info.columns.append(
+                    {"name": column, "type": ctype, "nullable": nullable, "default": default}
+                )
+            for index, unique, primary, columns, definition in await conn.fetch(_INDEXES, oid):
+                info.indexes.append(
+                    {
+                        "name": index,
+                        "columns": list(columns),
+                        "unique": unique,
+                        "primary": primary,
+                        "definition": definition,
+                    }
+                )
+                if primary:
+                    info.primary_key = list(columns)
+            for key, columns, references, referenced in await conn.fetch(_FOREIGN_KEYS, oid):
+                info.foreign_keys.append(
+                    {
+                        "name": key,
+                        "columns": list(columns),
+                        "references": references,
+                        "referenced_columns": list(referenced),
+                    }
+                )
+            return info
+
+        info = await self._in_transaction(run, readonly=True)
+        if info is None or not self.admits(info.name):
+            raise self.no_table(table)
+        return info

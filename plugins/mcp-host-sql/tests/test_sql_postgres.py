@@ -1,0 +1,381 @@
+"""The SQL plugin against a real PostgreSQL server, through the host's protocol engine."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+import asyncpg
+import pytest
+
+from conftest import APP_PASSWORD, SUPERUSER_PASSWORD, WRITER_PASSWORD, Cluster
+from mcp_host.testing import PluginClient, RequestFailed, serve
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+ENV = {"APP_PW": APP_PASSWORD, "WRITER_PW": WRITER_PASSWORD}
+
+
+def config(**databases: dict[str, Any]) -> dict[str, Any]:
+    return {"plugins": {"mcp-host-sql": {"config": {"databases": databases}}}}
+
+
+def shop(cluster: Cluster, user: str = "app", **settings: Any) -> dict[str, Any]:
+    password = {"app": "APP_PW", "writer": "WRITER_PW"}[user]
+    return {"url": cluster.url(user, "shop"), "password": {"env": password}, **settings}
+
+
+async def call(mcp: PluginClient, tool: str, **arguments: Any) -> Any:
+    result = await mcp.call_tool(tool, arguments)
+    assert not result.is_error, result.text
+    return result.structured
+
+
+async def fails(mcp: PluginClient, tool: str, **arguments: Any) -> str:
+    result = await mcp.call_tool(tool, arguments)
+    assert result.is_error, result.structured
+    return result.text
+
+
+async def test_catalog_tools(postgres: Cluster) -> None:
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        names = {t["name"]: t for t in await mcp.list_tools()}
+        assert set(names) == {"list_databases", "list_tables", "describe_table", "query", "explain"}
+        assert names["query"]["annotations"]["readOnlyHint"] is True
+        databases = (await call(mcp, "list_databases"))["databases"]
+        assert [(d["name"], d["engine"], d["read_only"]) for d in databases] == [
+            ("shop", "postgresql", True)
+        ]
+        tables = {(t["name"], t["kind"]) for t in (await call(mcp, "list_tables"))["tables"]}
+        assert {
+            ("customers", "table"),
+            ("orders", "table"),
+            ("big_orders", "view"),
+            ("Weird Name", "table"),
+            ("audit.events", "table"),
+        } <= tables
+        orders = await call(mcp, "describe_table", table="orders")
+        columns = {c["name"]: c for c in orders["columns"]}
+        assert columns["placed_at"]["type"] == "timestamp with time zone"
+        assert columns["total"]["type"] == "numeric(10,2)"
+        assert columns["tags"]["type"] == "text[]"
+        assert columns["tags"]["nullable"] is False
+        assert columns["id"]["default"].startswith("nextval(")
+        assert orders["primary_key"] == ["id"]
+        assert orders["foreign_keys"] == [
+            {
+                "name": "orders_customer_id_fkey",
+                "columns": ["customer_id"],
+                "references": "customers",
+                "referenced_columns": ["id"],
+            }
+        ]
+        index = next(i for i in orders["indexes"] if i["name"] == "orders_by_customer")
+        assert index["columns"] == ["customer_id", "placed_at"]
+        assert not index["unique"]
+        events = await call(mcp, "describe_table", table="audit.events")
+        assert events["name"] == "audit.events"
+        weird = await call(mcp, "describe_table", table="Weird Name")
+        assert [c["name"] for c in weird["columns"]] == ["id", "select"]
+
+
+async def test_filters_hide_tables(postgres: Cluster) -> None:
+    settings = shop(postgres, tables={"deny": ["secrets", "Weird*"]}, schemas={"deny": ["audit"]})
+    async with serve("mcp-host-sql", config=config(shop=settings), env=ENV) as mcp:
+        names = {t["name"] for t in (await call(mcp, "list_tables"))["tables"]}
+        assert "customers" in names
+        assert not names & {"secrets", "Weird Name", "audit.events"}
+        assert "no table" in (await fails(mcp, "describe_table", table="audit.events"))
+
+
+async def test_identifiers_are_never_interpolated(postgres: Cluster) -> None:
+    async with serve(
+        "mcp-host-sql", config=config(shop=shop(postgres, user="writer")), env=ENV
+    ) as mcp:
+        for hostile in (
+            "customers; DROP TABLE customers",
+            "customers' OR '1'='1",
+            'customers"; DROP TABLE orders; --',
+            "pg_catalog.pg_authid",
+        ):
+            message = await fails(mcp, "describe_table", table=hostile)
+            assert "no table or view" in message
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM customers") == 50
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 200
+    finally:
+        await conn.close()
+
+
+async def test_query_binds_and_converts(postgres: Cluster) -> None:
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        result = await call(
+            mcp,
+            "query",
+            sql="SELECT o.id, c.name, o.placed_at, o.total, o.tags, o.details "
+            "FROM orders o JOIN customers c ON c.id = o.customer_id "
+            "WHERE o.id = $1 AND o.placed_at >= $2",
+            params=["7", "2025-06-01T00:00:00+00:00"],
+        )
+        assert result == {
+            "columns": ["id", "name", "placed_at", "total", "tags", "details"],
+            "rows": [[7, "Customer 8", "2025-06-01T19:00:00+00:00", "22.75", ["web"], '{"n": 7}']],
+            "truncated": False,
+        }
+        text = (await mcp.call_tool("query", {"sql": "SELECT 1 AS one"})).text
+        assert json.loads(text) == {"columns": ["one"], "rows": [[1]], "truncated": False}
+        wrong = await fails(mcp, "query", sql="SELECT * FROM customers WHERE id = $1", params=["x"])
+        assert "Parameter $1 must be a value of type int4" in wrong
+        count = await fails(mcp, "query", sql="SELECT * FROM customers WHERE id = $1")
+        assert "1 parameter(s)" in count
+        assert "0 value(s)" in count
+
+
+async def test_row_cap(postgres: Cluster) -> None:
+    async with serve(
+        "mcp-host-sql", config=config(shop=shop(postgres, max_rows=10)), env=ENV
+    ) as mcp:
+        capped = await call(mcp, "query", sql="SELECT id FROM orders ORDER BY id")
+        assert capped["truncated"] is True
+        assert capped["rows"] == [[i] for i in range(1, 11)]
+        exact = await call(mcp, "query", sql="SELECT id FROM orders ORDER BY id LIMIT 10")
+        assert exact["truncated"] is False
+        assert len(exact["rows"]) == 10
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM orders",
+        "INSERT INTO customers (name) VALUES ('intruder')",
+        "UPDATE customers SET balance = 0",
+        "CREATE TABLE intruder (id int)",
+        "DO $$ BEGIN SET TRANSACTION READ WRITE; DELETE FROM orders; END $$",
+        "WITH gone AS (DELETE FROM orders RETURNING id) SELECT count(*) FROM gone",
+        "SELECT 1; DELETE FROM orders",
+    ],
+)
+async def test_query_is_read_only_even_for_a_writer(postgres: Cluster, sql: str) -> None:
+    # The writer role may write; the read-only transaction is what refuses.
+    settings = shop(postgres, user="writer", read_only=False)
+    async with serve("mcp-host-sql", config=config(shop=settings), env=ENV) as mcp:
+        message = await fails(mcp, "query", sql=sql)
+        assert "read-only" in message or "cannot insert multiple commands" in message
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 200
+        assert await conn.fetchval("SELECT count(*) FROM customers") == 50
+        assert await conn.fetchval("SELECT to_regclass('intruder')") is None
+    finally:
+        await conn.close()
+
+
+async def test_errors_say_what_happened(postgres: Cluster) -> None:
+    async with serve(
+        "mcp-host-sql", config=config(shop=shop(postgres, statement_timeout=0.5)), env=ENV
+    ) as mcp:
+        assert "syntax error" in await fails(mcp, "query", sql="SELEC * FROM orders")
+        missing = await fails(mcp, "query", sql="SELECT * FROM nowhere")
+        assert '"nowhere" does not exist' in missing
+        assert "list_tables" in missing
+        denied = await fails(mcp, "query", sql="SELECT * FROM secrets")
+        assert "Permission denied" in denied
+        with anyio.fail_after(10):
+            slow = await fails(mcp, "query", sql="SELECT pg_sleep(5)")
+        assert "statement_timeout" in slow
+        assert "0.5 s" in slow
+        assert (await call(mcp, "query", sql="SELECT 2 AS two"))["rows"] == [[2]]
+        unknown = await fails(mcp, "query", sql="SELECT 1", database="nope")
+        assert "no database named 'nope'" in unknown
+
+
+async def test_explain(postgres: Cluster) -> None:
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        result = await mcp.call_tool(
+            "explain", {"sql": "SELECT * FROM orders WHERE customer_id = $1", "params": [3]}
+        )
+        assert not result.is_error, result.text
+        assert "orders" in result.text
+        assert "Scan" in result.text
+
+
+async def test_execute_only_on_writable_databases(postgres: Cluster) -> None:
+    databases = {
+        "reports": shop(postgres),
+        "shop": shop(postgres, user="writer", read_only=False),
+    }
+    async with serve("mcp-host-sql", config=config(**databases), env=ENV) as mcp:
+        tools = {t["name"]: t for t in await mcp.list_tools()}
+        assert tools["execute"]["annotations"]["destructiveHint"] is True
+        assert tools["execute"]["annotations"]["readOnlyHint"] is False
+        done = await call(
+            mcp,
+            "execute",
+            sql="INSERT INTO customers (name, email) VALUES ($1, $2), ($3, $4) RETURNING id, name",
+            params=["Zed", "zed@example.com", "Yan", None],
+        )
+        assert done["status"] == "INSERT 0 2"
+        assert done["rows_affected"] == 2
+        assert [row[1] for row in done["returned"]["rows"]] == ["Zed", "Yan"]
+        removed = await call(
+            mcp,
+            "execute",
+            sql="DELETE FROM customers WHERE email = $1 OR name = $2",
+            params=["zed@example.com", "Yan"],
+        )
+        assert removed["rows_affected"] == 2
+        refused = await fails(mcp, "execute", sql="DELETE FROM orders", database="reports")
+        assert "read_only" in refused
+        many = await fails(mcp, "query", sql="SELECT 1")
+        assert "Several databases" in many
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        assert "execute" not in {t["name"] for t in await mcp.list_tools()}
+
+
+async def test_resources_completion_and_prompt(postgres: Cluster) -> None:
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        templates = {t["uriTemplate"] for t in await mcp.list_resource_templates()}
+        assert templates == {"sql://{database}/schema", "sql://{database}/tables/{table}"}
+        schema = json.loads((await mcp.read_resource("sql://shop/schema"))[0]["text"])
+        assert {"customers", "orders"} <= {t["name"] for t in schema["tables"]}
+        table = json.loads((await mcp.read_resource("sql://shop/tables/customers"))[0]["text"])
+        assert table["primary_key"] == ["id"]
+        with pytest.raises(RequestFailed) as missing:
+            await mcp.read_resource("sql://shop/tables/nowhere")
+        assert missing.value.code == -32002
+        ref = {"type": "ref/resource", "uri": "sql://{database}/tables/{table}"}
+        assert await mcp.complete(ref, "database", "s") == ["shop"]
+        assert await mcp.complete(ref, "table", "cu", {"database": "shop"}) == ["customers"]
+        prompt = await mcp.get_prompt("write_query", {"table": "orders", "goal": "biggest orders"})
+        text = prompt["messages"][0]["content"]["text"]
+        assert "total numeric(10,2) NOT NULL" in text
+        assert "$1" in text
+        with pytest.raises(RequestFailed) as bad:
+            await mcp.get_prompt("write_query", {"table": "nowhere", "goal": "x"})
+        assert bad.value.code == -32602
+
+
+async def test_pool_exhaustion_waits_then_fails_clearly(postgres: Cluster) -> None:
+    roomy = shop(postgres, pool_min=0, pool_max=2, pool_timeout=5)
+    async with serve("mcp-host-sql", config=config(shop=roomy), env=ENV) as mcp:
+        results: list[Any] = []
+
+        async def sleeper() -> None:
+            results.append(await mcp.call_tool("query", {"sql": "SELECT pg_sleep(0.3)"}))
+
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                for _ in range(6):
+                    tg.start_soon(sleeper)
+        assert [r.is_error for r in results] == [False] * 6
+    tight = shop(postgres, pool_min=0, pool_max=1, pool_timeout=0.3)
+    async with serve("mcp-host-sql", config=config(shop=tight), env=ENV) as mcp:
+        results = []
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(sleeper)
+        errors = [r.text for r in results if r.is_error]
+        assert len(errors) == 2
+        assert all("stayed busy for 0.3 s" in e and "pool_max" in e for e in errors)
+
+
+async def connections(cluster: Cluster) -> int:
+    conn = await cluster.connect()
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mcp-host-sql'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_lifespan_closes_every_pool(postgres: Cluster) -> None:
+    databases = {
+        "one": shop(postgres, pool_min=3, pool_max=4),
+        "two": shop(postgres, pool_min=2, pool_max=2),
+    }
+    async with serve("mcp-host-sql", config=config(**databases), env=ENV) as mcp:
+        assert (await call(mcp, "query", sql="SELECT 1 AS x", database="two"))["rows"] == [[1]]
+        assert await connections(postgres) == 5
+    with anyio.fail_after(5):
+        while await connections(postgres) != 0:
+            await anyio.sleep(0.05)
+
+
+async def test_down_at_start_then_back(postgres: Cluster, pg_bin: Any) -> None:
+    late = Cluster(pg_bin).init()
+    try:
+        databases = {
+            "shop": shop(postgres),
+            "late": {"url": late.url(), "password": {"env": "SUPER_PW"}, "pool_timeout": 2},
+        }
+        env = {**ENV, "SUPER_PW": SUPERUSER_PASSWORD}
+        async with serve("mcp-host-sql", config=config(**databases), env=env) as mcp:
+            ready = await mcp.readiness()
+            assert "'late' is unreachable" in (ready["mcp-host-sql"] or "")
+            listed = {d["name"]: d for d in (await call(mcp, "list_databases"))["databases"]}
+            assert listed["late"]["problem"]
+            assert listed["shop"]["problem"] is None
+            down = await fails(mcp, "query", sql="SELECT 1", database="late")
+            assert "unreachable" in down
+            assert "other databases keep working" in down
+            assert (await call(mcp, "query", sql="SELECT 1 AS x", database="shop"))["rows"] == [[1]]
+            late.start()
+            assert (await call(mcp, "query", sql="SELECT 1 AS x", database="late"))["rows"] == [[1]]
+            assert await mcp.readiness() == {"mcp-host-sql": None}
+            late.stop()
+            gone = await fails(mcp, "query", sql="SELECT 1", database="late")
+            assert "unreachable" in gone
+            late.start()
+            assert (await call(mcp, "query", sql="SELECT 2 AS x", database="late"))["rows"] == [[2]]
+    finally:
+        late.destroy()
+
+
+async def test_secrets_stay_out_of_results_and_logs(
+    postgres: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = {"url": postgres.url("app", "shop"), "password": {"env": "WRONG_PW"}}
+    seen: list[str] = []
+    env = {**ENV, "WRONG_PW": "not-the-password-3b7e"}
+    async with serve(
+        "mcp-host-sql", config=config(shop=shop(postgres), wrong=wrong), env=env
+    ) as mcp:
+        for tool, arguments in [
+            ("list_databases", {}),
+            ("query", {"sql": "SELECT 1", "database": "wrong"}),
+            ("query", {"sql": "SELEC", "database": "shop"}),
+        ]:
+            result = await mcp.call_tool(tool, arguments)
+            seen.append(json.dumps([result.content, result.structured]))
+        seen.append(json.dumps(await mcp.readiness()))
+    assert "password authentication failed" in seen[1]
+    everything = "\n".join(seen) + caplog.text
+    for secret in (APP_PASSWORD, "not-the-password-3b7e", postgres.url("app", "shop")):
+        assert secret not in everything
+
+
+async def test_asyncpg_sees_no_leftover_transactions(postgres: Cluster) -> None:
+    # A failed statement must not leave its pooled connection inside a transaction.
+    async with serve(
+        "mcp-host-sql", config=config(shop=shop(postgres, pool_max=1)), env=ENV
+    ) as mcp:
+        await fails(mcp, "query", sql="SELECT 1/0")
+        await fails(mcp, "query", sql="DELETE FROM orders")
+        assert (await call(mcp, "query", sql="SELECT 3 AS x"))["rows"] == [[3]]
+    conn = await postgres.connect("shop")
+    try:
+        idle = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+        )
+        assert idle == 0
+    finally:
+        await conn.close()
+    assert isinstance(asyncpg.__version__, str)
