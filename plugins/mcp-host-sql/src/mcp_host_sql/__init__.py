@@ -279,7 +279,7 @@ async def explain(
         database: Which database (list_databases names them); may be left out when there is
             only one.
     """
-    db = ctx.state.pick(database)
+    db: Database = ctx.state.pick(database)
     try:
         return await db.explain(sql, list(params or []))
     except SqlError as exc:

@@ -223,7 +223,7 @@ class PostgresDatabase(Database):
         )
 
     def _explain_error(self, exc: asyncpg.PostgresError) -> SqlError:
-        message = getattr(exc, "message", None) or str(exc)
+        message: str = getattr(exc, "message", None) or str(exc)
         if isinstance(exc, asyncpg.QueryCanceledError):
             return self._timed_out()
         if isinstance(exc, asyncpg.ReadOnlySQLTransactionError) or "read-write mode" in message:
@@ -244,9 +244,8 @@ class PostgresDatabase(Database):
                 f"{message[0].upper()}{message[1:]} in database {self.name!r}; list_tables "
                 "shows the tables there are."
             )
-        detail = getattr(exc, "detail", None)
-        hint = getattr(exc, "hint", None)
-        extra = "".join(f" {part}" for part in (detail, hint) if part)
+        parts = (getattr(exc, "detail", None), getattr(exc, "hint", None))
+        extra = "".join(f" {part}" for part in parts if part)
         return SqlError(f"Database {self.name!r} rejected the statement: {message}.{extra}")
 
     async def _prepared(
