@@ -60,9 +60,15 @@ class Scope:
     async def log(self, level: str, data: Any, logger: str | None) -> None:
         self.logs.append((level, data))
 
-    async def ask(self, method: str, params: Any) -> Any:
-        self.asked.append((method, params))
-        return self.answers[method]
+    def next_key(self) -> str:
+        return f"q{len(self.asked)}"
+
+    async def ask(self, questions: Any) -> Any:
+        answers = {}
+        for key, question in questions.items():
+            self.asked.append((question.method, question.params()))
+            answers[key] = self.answers[question.method]
+        return answers
 
     async def read_resource(self, uri: str) -> list[ResourceContents]:
         return [ResourceContents(uri=uri, text="read")]

@@ -6,7 +6,18 @@ The names exported here are the plugin authoring API: stable, documented, versio
 from __future__ import annotations
 
 from ._content import Audio, Content, EmbeddedResource, Image, ResourceLink, Text
-from ._context import Context, ElicitResult, LogLevel, Root, SamplingResult
+from ._context import (
+    Context,
+    Elicitation,
+    ElicitationUrl,
+    ElicitResult,
+    ListRoots,
+    LogLevel,
+    Question,
+    Root,
+    Sampling,
+    SamplingResult,
+)
 from ._markers import hookimpl
 from ._plugin import Plugin
 from ._specs import (
@@ -36,8 +47,11 @@ __all__ = [
     "Content",
     "Context",
     "ElicitResult",
+    "Elicitation",
+    "ElicitationUrl",
     "EmbeddedResource",
     "Image",
+    "ListRoots",
     "LogLevel",
     "Middleware",
     "Plugin",
@@ -46,6 +60,7 @@ __all__ = [
     "PromptError",
     "PromptOutcome",
     "PromptSpec",
+    "Question",
     "Registry",
     "ResourceContents",
     "ResourceLink",
@@ -53,6 +68,7 @@ __all__ = [
     "ResourceSpec",
     "ResourceTemplateSpec",
     "Root",
+    "Sampling",
     "SamplingResult",
     "Text",
     "ToolError",

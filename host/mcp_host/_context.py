@@ -20,9 +20,14 @@ from ._specs import ResourceContents
 __all__ = [
     "Context",
     "ElicitResult",
+    "Elicitation",
+    "ElicitationUrl",
+    "ListRoots",
     "LogLevel",
+    "Question",
     "RequestScope",
     "Root",
+    "Sampling",
     "SamplingResult",
 ]
 
@@ -84,11 +89,15 @@ class RequestScope(Protocol):
 
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None: ...
 
-    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Ask the client (``elicitation/create``, ``sampling/createMessage``, ``roots/list``).
+    def next_key(self) -> str:
+        """A key for a question asked without one: ``q0``, ``q1``, ... in asking order."""
+        ...
 
-        Raises ``MissingCapabilityError`` when the client did not declare the capability. On the
-        modern era this may unwind the handler to return an input-required result.
+    async def ask(self, questions: Mapping[str, Question]) -> Mapping[str, Mapping[str, Any]]:
+        """Ask the client every question at once; the raw results by key.
+
+        Legacy era: requests to the client, concurrently. Modern era: the answers the client
+        sent with this retry, or an input-required result asking for the missing ones.
         """
         ...
 
@@ -165,35 +174,49 @@ class Context:
 
     # -- asking the user
 
-    async def elicit(self, message: str, schema: type[Any] | Mapping[str, Any]) -> ElicitResult:
+    async def ask(self, questions: Mapping[str, Question]) -> dict[str, Any]:
+        """Ask the client several things in one round, each under a key you choose::
+
+            answers = await ctx.ask({
+                "user_name": Elicitation("What is your name?", Name),
+                "greeting": Sampling("Write a greeting", max_tokens=50),
+                "roots": ListRoots(),
+            })
+
+        Returns each answer by key, parsed as ``elicit``/``sample``/``list_roots`` return it.
+        On a legacy connection the requests go to the client together; on the modern era they
+        form one input-required result, and answers from earlier rounds are kept.
+        """
+        raw = await self._scope.ask(dict(questions))
+        return {key: question.parse(raw[key]) for key, question in questions.items()}
+
+    async def _one(self, question: Question, key: str | None) -> Any:
+        name = key if key is not None else self._scope.next_key()
+        return (await self.ask({name: question}))[name]
+
+    async def elicit(
+        self, message: str, schema: type[Any] | Mapping[str, Any], *, key: str | None = None
+    ) -> ElicitResult:
         """Ask the user to fill in a form (elicitation, form mode).
 
         ``schema`` is a pydantic model class or a JSON schema of a flat object with primitive
-        properties. On ``accept`` the content is validated against it.
+        properties. On ``accept`` the content is validated against it. ``key`` names the
+        question in a modern-era input-required result (default ``q0``, ``q1``, ...).
         """
-        requested = _form_schema(schema)
-        answer = await self._scope.ask(
-            "elicitation/create",
-            {"mode": "form", "message": message, "requestedSchema": requested},
-        )
-        return _elicit_result(answer, schema)
+        result: ElicitResult = await self._one(Elicitation(message, schema), key)
+        return result
 
     async def elicit_url(
-        self, message: str, url: str, *, elicitation_id: str | None = None
+        self,
+        message: str,
+        url: str,
+        *,
+        elicitation_id: str | None = None,
+        key: str | None = None,
     ) -> ElicitResult:
         """Send the user to a URL (elicitation, URL mode), e.g. to sign in somewhere."""
-        import secrets
-
-        answer = await self._scope.ask(
-            "elicitation/create",
-            {
-                "mode": "url",
-                "message": message,
-                "url": url,
-                "elicitationId": elicitation_id or secrets.token_urlsafe(16),
-            },
-        )
-        return ElicitResult(action=answer.get("action", "cancel"))
+        result: ElicitResult = await self._one(ElicitationUrl(message, url, elicitation_id), key)
+        return result
 
     async def sample(
         self,
@@ -206,14 +229,129 @@ class Context:
         model_preferences: Mapping[str, Any] | None = None,
         include_context: Literal["none", "thisServer", "allServers"] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        key: str | None = None,
     ) -> SamplingResult:
         """Ask the client's model for a completion (sampling).
 
         ``messages`` is a user text or a list of MCP ``SamplingMessage`` dicts.
         """
+        question = Sampling(
+            messages,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            stop_sequences=stop_sequences,
+            model_preferences=model_preferences,
+            include_context=include_context,
+            metadata=metadata,
+        )
+        result: SamplingResult = await self._one(question, key)
+        return result
+
+    async def list_roots(self, *, key: str | None = None) -> list[Root]:
+        """The client's roots (directories or files it lets the server work on)."""
+        result: list[Root] = await self._one(ListRoots(), key)
+        return result
+
+
+# ------------------------------------------------------------------------------- questions
+
+
+class Question:
+    """Something a handler asks the client: a method, its params, and how to read the answer."""
+
+    method: str = ""
+    capability: str = ""
+    """The client capability the question needs (``elicitation``, ``sampling``, ``roots``),
+    or ``elicitation.url`` for URL-mode elicitation."""
+
+    def params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def accepts(self, answer: object) -> bool:
+        """Whether ``answer`` has the shape of this method's result (checked before use)."""
+        raise NotImplementedError
+
+    def parse(self, answer: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+_ACTIONS = ("accept", "decline", "cancel")
+
+
+class Elicitation(Question):
+    """A form for the user (elicitation, form mode); answered with an ``ElicitResult``."""
+
+    method = "elicitation/create"
+    capability = "elicitation"
+
+    def __init__(self, message: str, schema: type[Any] | Mapping[str, Any]) -> None:
+        self.message = message
+        self.schema = schema
+        self._requested = _form_schema(schema)
+
+    def params(self) -> dict[str, Any]:
+        return {"mode": "form", "message": self.message, "requestedSchema": self._requested}
+
+    def accepts(self, answer: object) -> bool:
+        if not isinstance(answer, Mapping) or answer.get("action") not in _ACTIONS:
+            return False
+        content = answer.get("content")
+        return content is None or isinstance(content, Mapping)
+
+    def parse(self, answer: Mapping[str, Any]) -> ElicitResult:
+        return _elicit_result(answer, self.schema)
+
+
+class ElicitationUrl(Question):
+    """Send the user to a URL (elicitation, URL mode); answered with an ``ElicitResult``."""
+
+    method = "elicitation/create"
+    capability = "elicitation.url"
+
+    def __init__(self, message: str, url: str, elicitation_id: str | None = None) -> None:
+        import secrets
+
+        self.message = message
+        self.url = url
+        self.elicitation_id = elicitation_id or secrets.token_urlsafe(16)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "mode": "url",
+            "message": self.message,
+            "url": self.url,
+            "elicitationId": self.elicitation_id,
+        }
+
+    def accepts(self, answer: object) -> bool:
+        return isinstance(answer, Mapping) and answer.get("action") in _ACTIONS
+
+    def parse(self, answer: Mapping[str, Any]) -> ElicitResult:
+        return ElicitResult(action=answer.get("action", "cancel"))
+
+
+class Sampling(Question):
+    """A completion from the client's model; answered with a ``SamplingResult``."""
+
+    method = "sampling/createMessage"
+    capability = "sampling"
+
+    def __init__(
+        self,
+        messages: str | Sequence[Mapping[str, Any]],
+        *,
+        max_tokens: int,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        stop_sequences: Sequence[str] | None = None,
+        model_preferences: Mapping[str, Any] | None = None,
+        include_context: Literal["none", "thisServer", "allServers"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
         if isinstance(messages, str):
             messages = [{"role": "user", "content": {"type": "text", "text": messages}}]
-        params: dict[str, Any] = {"messages": list(messages), "maxTokens": max_tokens}
+        self._params: dict[str, Any] = {"messages": list(messages), "maxTokens": max_tokens}
         optional = {
             "systemPrompt": system_prompt,
             "temperature": temperature,
@@ -222,8 +360,15 @@ class Context:
             "includeContext": include_context,
             "metadata": metadata,
         }
-        params.update({k: v for k, v in optional.items() if v is not None})
-        answer = await self._scope.ask("sampling/createMessage", params)
+        self._params.update({k: v for k, v in optional.items() if v is not None})
+
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    def accepts(self, answer: object) -> bool:
+        return isinstance(answer, Mapping) and isinstance(answer.get("content"), Mapping | list)
+
+    def parse(self, answer: Mapping[str, Any]) -> SamplingResult:
         return SamplingResult(
             role=str(answer.get("role", "assistant")),
             content=answer.get("content", []),
@@ -231,9 +376,24 @@ class Context:
             stop_reason=answer.get("stopReason"),
         )
 
-    async def list_roots(self) -> list[Root]:
-        """The client's roots (directories or files it lets the server work on)."""
-        answer = await self._scope.ask("roots/list", {})
+
+class ListRoots(Question):
+    """The client's roots; answered with a list of ``Root``."""
+
+    method = "roots/list"
+    capability = "roots"
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def accepts(self, answer: object) -> bool:
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("roots"), list):
+            return False
+        return all(
+            isinstance(r, Mapping) and isinstance(r.get("uri"), str) for r in answer["roots"]
+        )
+
+    def parse(self, answer: Mapping[str, Any]) -> list[Root]:
         return [Root(uri=r["uri"], name=r.get("name")) for r in answer.get("roots", [])]
 
 

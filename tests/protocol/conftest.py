@@ -11,7 +11,16 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from mcp_host import Context, Plugin, Registry, ResourceNotFound, ToolError
+from mcp_host import (
+    Context,
+    Elicitation,
+    ListRoots,
+    Plugin,
+    Registry,
+    ResourceNotFound,
+    Sampling,
+    ToolError,
+)
 from mcp_host.catalog import CatalogHolder
 from mcp_host.catalog_build import build_catalog
 from mcp_host.plugins.handle import PluginHandle
@@ -88,6 +97,20 @@ def demo_plugin(probe: Probe) -> Plugin:
         )
         second = await ctx.sample("Second?", max_tokens=10)
         return f"{(first.content or {}).get('v')}+{second.text}"
+
+    @plugin.tool()
+    async def ask_batch(*, ctx: Context) -> str:
+        answers = await ctx.ask(
+            {
+                "who": Elicitation(
+                    "Who?", {"type": "object", "properties": {"name": {"type": "string"}}}
+                ),
+                "poem": Sampling("A poem", max_tokens=5),
+                "where": ListRoots(),
+            }
+        )
+        name = (answers["who"].content or {}).get("name")
+        return f"{name}|{answers['poem'].text}|{','.join(r.uri for r in answers['where'])}"
 
     @plugin.tool()
     async def roots(*, ctx: Context) -> list[str]:

@@ -403,3 +403,18 @@ async def test_list_changed_on_catalog_swap(legacy: Client, engine: Engine) -> N
         while not legacy.sent:
             await anyio.sleep(0.005)
     assert legacy.sent[0]["method"] == "notifications/tools/list_changed"
+
+
+async def test_a_batch_asks_the_client_everything_at_once(client: Client) -> None:
+    await client.initialize(capabilities={"elicitation": {}, "sampling": {}, "roots": {}})
+    answers = {
+        "elicitation/create": {"result": {"action": "accept", "content": {"name": "Ada"}}},
+        "sampling/createMessage": {
+            "result": {"role": "assistant", "content": {"type": "text", "text": "b"}, "model": "m"}
+        },
+        "roots/list": {"result": {"roots": [{"uri": "file:///w"}]}},
+    }
+    reply = await _call_answering(client, "ask_batch", answers)
+    assert reply["result"]["content"][0]["text"] == "Ada|b|file:///w"
+    asked = [m["method"] for m in client.sent if "id" in m and "method" in m]
+    assert sorted(asked) == ["elicitation/create", "roots/list", "sampling/createMessage"]

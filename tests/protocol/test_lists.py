@@ -35,10 +35,11 @@ async def test_tools_are_paginated_in_registration_order(legacy: Client) -> None
         "progress",
         "ask_name",
         "ask_twice",
+        "ask_batch",
         "roots",
         "read_other",
     ]
-    assert pages == 4  # page size 3
+    assert pages == 4  # page size 3: 12 tools
 
 
 @pytest.mark.parametrize("cursor", ["garbage!", encode_cursor(999), encode_cursor(-1), 12, "eDox"])

@@ -222,7 +222,7 @@ async def test_expired_state_is_rejected(engine: Engine, client: Client) -> None
 
 async def test_state_from_another_key_is_rejected(client: Client) -> None:
     forged = StateSealer(b"another key", 600).seal(
-        method="tools/call", params={"name": "ask_name"}, principal=None, answers=[]
+        method="tools/call", params={"name": "ask_name"}, principal=None, answers={}
     )
     reply = await client.modern(
         "tools/call", {"name": "ask_name", "requestState": forged}, capabilities={"elicitation": {}}
@@ -291,3 +291,123 @@ async def test_listen_acknowledges_then_forwards_requested_kinds(
         )
         await client.notify("notifications/cancelled", {"requestId": "sub-1"})
     assert replies == [None]
+
+
+ALL = {"elicitation": {}, "sampling": {}, "roots": {}}
+WHO = {"action": "accept", "content": {"name": "Ada"}}
+POEM = {"role": "assistant", "model": "m", "content": {"type": "text", "text": "roses"}}
+WHERE = {"roots": [{"uri": "file:///w"}]}
+
+
+async def test_several_named_questions_in_one_round(client: Client) -> None:
+    r1 = (await client.modern("tools/call", {"name": "ask_batch"}, capabilities=ALL))["result"]
+    assert r1["resultType"] == "input_required"
+    assert {k: v["method"] for k, v in r1["inputRequests"].items()} == {
+        "who": "elicitation/create",
+        "poem": "sampling/createMessage",
+        "where": "roots/list",
+    }
+    # Two answers now (plus a key nobody asked for, ignored); the third is asked again alone.
+    r2 = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_batch",
+                "requestState": r1["requestState"],
+                "inputResponses": {"who": WHO, "poem": POEM, "stray": {"x": 1}},
+            },
+            capabilities=ALL,
+        )
+    )["result"]
+    assert r2["resultType"] == "input_required"
+    assert list(r2["inputRequests"]) == ["where"]
+    # The earlier answers travel in requestState: only the last one is sent now.
+    r3 = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_batch",
+                "requestState": r2["requestState"],
+                "inputResponses": {"where": WHERE},
+            },
+            capabilities=ALL,
+        )
+    )["result"]
+    assert r3["resultType"] == "complete"
+    assert r3["content"][0]["text"] == "Ada|roses|file:///w"
+
+
+async def test_sealed_answers_win_over_resent_ones(client: Client) -> None:
+    r1 = (await client.modern("tools/call", {"name": "ask_batch"}, capabilities=ALL))["result"]
+    r2 = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_batch",
+                "requestState": r1["requestState"],
+                "inputResponses": {"who": WHO},
+            },
+            capabilities=ALL,
+        )
+    )["result"]
+    other = {"action": "accept", "content": {"name": "Mallory"}}
+    r3 = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_batch",
+                "requestState": r2["requestState"],
+                "inputResponses": {"who": other, "poem": POEM, "where": WHERE},
+            },
+            capabilities=ALL,
+        )
+    )["result"]
+    assert r3["content"][0]["text"].startswith("Ada|")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"action": "maybe"}, {"content": {"name": "x"}}, "accept", {"action": "accept", "content": 3}],
+)
+async def test_a_malformed_answer_is_asked_again(client: Client, answer: object) -> None:
+    caps = {"elicitation": {}}
+    first = (await client.modern("tools/call", {"name": "ask_name"}, capabilities=caps))["result"]
+    again = (
+        await client.modern(
+            "tools/call",
+            {
+                "name": "ask_name",
+                "requestState": first["requestState"],
+                "inputResponses": {"q0": answer},
+            },
+            capabilities=caps,
+        )
+    )["result"]
+    assert again["resultType"] == "input_required"
+    assert list(again["inputRequests"]) == ["q0"]
+
+
+async def test_input_responses_must_be_an_object(client: Client) -> None:
+    reply = await client.modern(
+        "tools/call",
+        {"name": "ask_name", "inputResponses": ["nope"]},
+        capabilities={"elicitation": {}},
+    )
+    assert reply["error"]["code"] == -32602
+    assert "inputResponses must be an object" in reply["error"]["message"]
+
+
+async def test_first_round_answers_without_state_are_used(client: Client) -> None:
+    reply = await client.modern(
+        "tools/call",
+        {"name": "ask_name", "inputResponses": {"q0": WHO}},
+        capabilities={"elicitation": {}},
+    )
+    assert reply["result"]["content"][0]["text"] == "hello Ada"
+
+
+async def test_a_batch_needs_every_capability(client: Client) -> None:
+    reply = await client.modern(
+        "tools/call", {"name": "ask_batch"}, capabilities={"elicitation": {}, "sampling": {}}
+    )
+    assert reply["error"]["code"] == -32021

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp_host.catalog import Catalog, CatalogHolder
+from mcp_host.errors import ProtocolError
 
 from . import lifecycle, lists, prompts, resources, subscriptions, tools
 from .connection import Connection
+from .jsonrpc import INVALID_PARAMS
 from .request import InputRequired, Request, Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
@@ -108,35 +110,42 @@ class Engine:
         return {"ttlMs": self.settings.cache_ttl_ms, "cacheScope": self.settings.cache_scope}
 
     def input_required(self, request: Request, asked: InputRequired) -> dict[str, Any]:
-        """The modern-era answer to a handler that asked the client something."""
+        """The modern-era answer to a handler that asked the client something: what it
+        asked, and a sealed ``requestState`` carrying the answers it already took."""
         state = self.sealer.seal(
             method=request.method,
             params=request.params,
             principal=request.connection.principal,
-            answers=list(request.answers or []),
+            answers=request.used,
         )
         return {
             "resultType": "input_required",
-            "inputRequests": {f"q{asked.index}": {"method": asked.method, "params": asked.params}},
+            "inputRequests": asked.requests,
             "requestState": state,
         }
 
     def load_answers(self, request: Request, params: Mapping[str, Any]) -> None:
-        """On a modern retry, recover the answers so far from ``requestState``."""
+        """On a modern retry, gather the answers: those sealed in ``requestState`` (which
+        win) and the ``inputResponses`` sent with it. Unknown keys are ignored; answers of
+        the wrong shape are asked again."""
         if request.era != "modern":
             return
-        state = params.get("requestState")
-        if state is None:
-            request.answers = []
-            return
-        answers = self.sealer.unseal(
-            state,
-            method=request.method,
-            params=params,
-            principal=request.connection.principal,
-        )
         responses = params.get("inputResponses")
-        key = f"q{len(answers)}"
-        if isinstance(responses, Mapping) and key in responses:
-            answers.append(responses[key])
+        if responses is not None and not isinstance(responses, Mapping):
+            raise ProtocolError(
+                INVALID_PARAMS,
+                "inputResponses must be an object mapping each key of the server's "
+                "inputRequests to the client's result for it",
+            )
+        answers: dict[str, Any] = dict(responses or {})
+        state = params.get("requestState")
+        if state is not None:
+            answers.update(
+                self.sealer.unseal(
+                    state,
+                    method=request.method,
+                    params=params,
+                    principal=request.connection.principal,
+                )
+            )
         request.answers = answers

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mcp_host._context import Context, LogLevel
+import anyio
+
+from mcp_host._context import Context, LogLevel, Question
 from mcp_host._specs import ResourceContents
 from mcp_host.catalog import Catalog
 from mcp_host.errors import MissingCapabilityError, ProtocolError
@@ -39,21 +41,19 @@ class InputRequired(BaseException):
     """Unwinds a modern-era handler that asked the client something (multi round-trip).
 
     A ``BaseException`` so that a handler's ``except Exception`` cannot swallow it.
+    ``requests`` maps each key to the ``{"method", "params"}`` the client must answer.
     """
 
-    def __init__(self, index: int, method: str, params: Mapping[str, Any]) -> None:
-        super().__init__(method)
-        self.index = index
-        self.method = method
-        self.params = dict(params)
+    def __init__(self, requests: Mapping[str, Mapping[str, Any]]) -> None:
+        super().__init__(", ".join(requests))
+        self.requests = dict(requests)
 
 
-def _required_capability(method: str, params: Mapping[str, Any]) -> tuple[str, str | None]:
-    if method == "elicitation/create":
-        return "elicitation", "url" if params.get("mode") == "url" else None
-    if method == "sampling/createMessage":
-        return "sampling", None
-    return "roots", None
+def _check_capability(question: Question, declared: Mapping[str, Any]) -> None:
+    capability, _, sub = question.capability.partition(".")
+    have = declared.get(capability)
+    if have is None or (sub and not (isinstance(have, Mapping) and sub in have)):
+        raise MissingCapabilityError(question.capability)
 
 
 class Request:
@@ -74,6 +74,7 @@ class Request:
         "protocol_version",
         "request_id",
         "sink",
+        "used",
     )
 
     def __init__(
@@ -104,7 +105,10 @@ class Request:
         self.catalog = catalog
         meta = params.get("_meta")
         self.progress_token = meta.get("progressToken") if isinstance(meta, Mapping) else None
-        self.answers: list[Any] | None = None
+        self.answers: dict[str, Any] = {}
+        """Modern era: the client's answers so far (from ``requestState`` and this retry)."""
+        self.used: dict[str, Any] = {}
+        """Modern era: the answers the handler took, sealed into the next ``requestState``."""
         self.asked = 0
 
     def context_for(self, owner: PluginHandle) -> Context:
@@ -134,26 +138,46 @@ class Request:
             params["logger"] = logger
         await self.sink(notification_bytes("notifications/message", params))
 
-    async def ask(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        capability, sub = _required_capability(method, params)
-        declared = self.client_capabilities.get(capability)
-        if declared is None or (
-            sub is not None and not (isinstance(declared, Mapping) and sub in declared)
-        ):
-            wanted = f"{capability}.{sub}" if sub else capability
-            raise MissingCapabilityError(capability if sub is None else wanted)
+    def next_key(self) -> str:
+        key = f"q{self.asked}"
+        self.asked += 1
+        return key
+
+    async def ask(self, questions: Mapping[str, Question]) -> Mapping[str, Mapping[str, Any]]:
+        for question in questions.values():
+            _check_capability(question, self.client_capabilities)
         if self.era == "modern":
             if self.method not in MRTR_METHODS:
                 raise ProtocolError(
-                    INTERNAL_ERROR, f"{self.method} cannot ask the client for input ({method})"
+                    INTERNAL_ERROR,
+                    f"{self.method} cannot ask the client for input "
+                    f"({', '.join(q.method for q in questions.values())})",
                 )
-            index = self.asked
-            self.asked += 1
-            if self.answers is not None and index < len(self.answers):
-                answer = self.answers[index]
-                return answer if isinstance(answer, Mapping) else {}
-            raise InputRequired(index, method, params)
-        return await self.connection.client_request(method, dict(params), self.sink)
+            got: dict[str, Mapping[str, Any]] = {}
+            missing: dict[str, Mapping[str, Any]] = {}
+            for key, question in questions.items():
+                answer = self.answers.get(key)
+                if isinstance(answer, Mapping) and question.accepts(answer):
+                    got[key] = self.used[key] = answer
+                else:
+                    missing[key] = {"method": question.method, "params": question.params()}
+            if missing:
+                raise InputRequired(missing)
+            return got
+        results: dict[str, Mapping[str, Any]] = {}
+
+        async def one(key: str, question: Question) -> None:
+            results[key] = await self.connection.client_request(
+                question.method, question.params(), self.sink
+            )
+
+        if len(questions) == 1:
+            await one(*next(iter(questions.items())))
+            return results
+        async with anyio.create_task_group() as tg:
+            for key, question in questions.items():
+                tg.start_soon(one, key, question)
+        return results
 
     async def read_resource(self, uri: str) -> Sequence[ResourceContents]:
         from .resources import read_contents

@@ -41,14 +41,19 @@ class StateSealer:
         self._ttl = ttl_seconds
 
     def seal(
-        self, *, method: str, params: Mapping[str, Any], principal: str | None, answers: list[Any]
+        self,
+        *,
+        method: str,
+        params: Mapping[str, Any],
+        principal: str | None,
+        answers: Mapping[str, Any],
     ) -> str:
         payload = {
             "m": method,
             "d": params_digest(params),
             "p": principal,
             "e": int(time.time()) + self._ttl,
-            "a": answers,
+            "a": dict(answers),
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
         mac = hmac.new(self._key, body, hashlib.sha256).digest()
@@ -56,8 +61,8 @@ class StateSealer:
 
     def unseal(
         self, token: object, *, method: str, params: Mapping[str, Any], principal: str | None
-    ) -> list[Any]:
-        """The answers recorded so far; raises ``ProtocolError`` (-32602) on any mismatch."""
+    ) -> dict[str, Any]:
+        """The answers recorded so far, by key; ``ProtocolError`` (-32602) on any mismatch."""
         if not isinstance(token, str) or token.count(".") != 1:
             raise ProtocolError(INVALID_PARAMS, "Invalid requestState: not issued by this server")
         body_text, mac_text = token.split(".")
@@ -84,4 +89,4 @@ class StateSealer:
                 INVALID_PARAMS, "Invalid requestState: issued to a different principal"
             )
         answers = payload.get("a")
-        return list(answers) if isinstance(answers, list) else []
+        return dict(answers) if isinstance(answers, dict) else {}

@@ -303,3 +303,9 @@ def test_prompt_with_embedded_resource(resourceUri: str) -> list[Any]:
 def test_prompt_with_image() -> list[Any]:
     """A prompt that includes image content"""
     return [Image(PNG, "image/png"), "Please analyze the image above."]
+
+
+# The 2026-07-28 multi round-trip and stateless diagnostics live in their own module.
+from .input_required import register  # noqa: E402
+
+register(plugin)
