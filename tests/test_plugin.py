@@ -118,6 +118,32 @@ def test_input_schema_from_signature_and_docstring() -> None:
     }
 
 
+def test_an_input_schema_of_ones_own_is_published_and_the_signature_validates() -> None:
+    plugin = Plugin("p")
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"phone": {"type": "string"}, "email": {"type": "string"}},
+        "anyOf": [{"required": ["phone"]}, {"required": ["email"]}],
+    }
+
+    @plugin.tool(input_schema=schema)
+    def contact(phone: str | None = None, email: str | None = None) -> str:
+        return phone or email or "nobody"
+
+    spec = registry_of(plugin).tools[0]
+    assert spec.input_schema == schema
+    assert anyio.run(spec.call, {"email": "a@b"}, ctx()).content[0]["text"] == "a@b"
+    refused = anyio.run(spec.call, {"fax": "1"}, ctx())
+    assert refused.is_error
+
+    with pytest.raises(TypeError, match='"type": "object"'):
+
+        @plugin.tool(input_schema={"type": "array"})
+        def listy() -> str:
+            return ""
+
+
 def test_rest_docstrings() -> None:
     plugin = Plugin("p")
 

@@ -81,10 +81,13 @@ def compile_tool(
     icons: Sequence[Mapping[str, Any]] | None = None,
     meta: Mapping[str, Any] | None = None,
     structured_output: bool | None = None,
+    input_schema: Mapping[str, Any] | None = None,
     localns: Mapping[str, Any] | None = None,
 ) -> ToolSpec:
     tool_name = name or fn.__name__
     subject = f"tool '{tool_name}'"
+    if input_schema is not None and input_schema.get("type") != "object":
+        raise TypeError(f'the input_schema of {subject} must have "type": "object" at its root')
     sig = analyse(fn, what=subject, localns=localns)
     output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
     invoke = _invoker(sig)
@@ -117,7 +120,7 @@ def compile_tool(
     return ToolSpec(
         name=tool_name,
         call=call,
-        input_schema=sig.json_schema(),
+        input_schema=dict(input_schema) if input_schema is not None else sig.json_schema(),
         title=title,
         description=description if description is not None else sig.docstring.summary,
         output_schema=output_schema,

@@ -91,6 +91,7 @@ class Plugin:
         icons: Sequence[Mapping[str, Any]] | None = None,
         meta: Mapping[str, Any] | None = None,
         structured_output: bool | None = None,
+        input_schema: Mapping[str, Any] | None = None,
         when: Condition | None = None,
     ) -> Callable[[F], F]: ...
 
@@ -106,13 +107,16 @@ class Plugin:
         icons: Sequence[Mapping[str, Any]] | None = None,
         meta: Mapping[str, Any] | None = None,
         structured_output: bool | None = None,
+        input_schema: Mapping[str, Any] | None = None,
         when: Condition | None = None,
     ) -> Any:
         """Register a tool. Use as ``@plugin.tool`` or ``@plugin.tool(name=..., ...)``.
 
         The input schema comes from the signature, the description from the docstring, the
         output schema from the return annotation. ``annotations`` takes the MCP tool
-        annotations (``{"readOnlyHint": True, ...}``).
+        annotations (``{"readOnlyHint": True, ...}``). ``input_schema`` publishes a JSON
+        schema of your own (any JSON Schema 2020-12 keywords, ``"type": "object"`` at the
+        root) instead of the derived one; the signature still validates the arguments.
         """
 
         localns = _caller_namespace()
@@ -128,6 +132,7 @@ class Plugin:
                 icons=icons,
                 meta=meta,
                 structured_output=structured_output,
+                input_schema=input_schema,
                 localns=localns,
             )
             self._entries.append(_Entry(spec, when))

@@ -112,3 +112,43 @@ def register(plugin: Plugin) -> None:
         for level in ("debug", "info", "warning", "error"):
             await ctx.log(level, f"a {level} message from test_logging_tool")
         return Text("logged")
+
+
+JSON_SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+
+def register_schema_fixture(plugin: Plugin) -> None:
+    @plugin.tool(
+        description="Publishes a JSON Schema 2020-12 input schema with every keyword kept",
+        input_schema=JSON_SCHEMA_2020_12,
+    )
+    def json_schema_2020_12_tool(
+        name: str | None = None,
+        address: dict[str, str] | None = None,
+        contactMethod: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> Text:
+        return Text(f"contact {name or 'someone'} by {contactMethod or 'any means'}")

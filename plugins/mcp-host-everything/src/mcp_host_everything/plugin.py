@@ -306,6 +306,7 @@ def test_prompt_with_image() -> list[Any]:
 
 
 # The 2026-07-28 multi round-trip and stateless diagnostics live in their own module.
-from .input_required import register  # noqa: E402
+from .input_required import register, register_schema_fixture  # noqa: E402
 
 register(plugin)
+register_schema_fixture(plugin)
