@@ -89,6 +89,18 @@ class HttpSettings(_Section):
         False, description="Legacy era: answer POSTs with JSON instead of SSE streams."
     )
     stateless: bool = Field(False, description="Legacy era: no sessions.")
+    resume_buffer_events: int = Field(
+        256,
+        ge=1,
+        description="Legacy era: recent SSE events kept per session, replayed to a GET with "
+        "Last-Event-ID.",
+    )
+    sse_retry_ms: int = Field(
+        1000,
+        ge=0,
+        description="Legacy era (2025-11-25): the SSE retry field, how long a client waits "
+        "before reconnecting a cut stream.",
+    )
 
 
 class ToolFilter(_Section):

@@ -11,13 +11,13 @@ handled statelessly; absent (taken as 2025-03-26) or a legacy version goes throu
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,12 +35,14 @@ from mcp_host.protocol.jsonrpc import (
 )
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, META_VERSION, SUPPORTED_VERSIONS, era_of
 
-from .exchange import Exchange
+from .exchange import Exchange, SessionExchange
 from .security import OriginGuard, OriginPolicy
 from .sessions import Session, SessionLimitReached, Sessions
-from .sse import KEEPALIVE_SECONDS, SSE_HEADERS, event
+from .sse import EventStream, event
 
 Readiness = Callable[[], Awaitable[dict[str, str | None]]]
+
+log = logging.getLogger("mcp_host.transports.http")
 
 SESSION_HEADER = "mcp-session-id"
 MODERN_STATUS = {
@@ -98,6 +100,8 @@ class McpHttp:
             engine,
             max_sessions=settings.max_sessions,
             idle_timeout=settings.session_idle_timeout_seconds,
+            buffer_events=settings.resume_buffer_events,
+            retry_ms=settings.sse_retry_ms,
         )
 
     # -------------------------------------------------------------------------- helpers
@@ -139,9 +143,9 @@ class McpHttp:
         except MessageError as exc:
             return None, "", error_response(400, exc.code, exc.message, request_id=exc.request_id)
 
-    def _new_session(self) -> Session | Response:
+    def _new_session(self, *, resumable: bool = True) -> Session | Response:
         try:
-            return self.sessions.create()
+            return self.sessions.create(resumable=resumable)
         except SessionLimitReached:
             return error_response(
                 503,
@@ -243,7 +247,7 @@ class McpHttp:
                 return error_response(400, INVALID_REQUEST, "Mcp-Session-Id header is required")
             return Response(status_code=204 if self.sessions.end(session_id) else 404)
         if request.method == "GET":
-            return self._get_stream(session_id)
+            return self._get_stream(session_id, request.headers.get("last-event-id"))
         message, message_kind, problem = await self._classified(request)
         if problem is not None:
             return problem
@@ -259,8 +263,8 @@ class McpHttp:
             session = self._new_session()
             if isinstance(session, Response):
                 return session
-            return Exchange(
-                session.connection,
+            return SessionExchange(
+                session,
                 message,
                 status_for=legacy_status,
                 streaming=self._streaming(request) and not self.settings.json_response,
@@ -278,15 +282,16 @@ class McpHttp:
         if message_kind != "request":
             await found.connection.handle(message)
             return Response(status_code=202)
-        return Exchange(
-            found.connection,
+        return SessionExchange(
+            found,
             message,
             status_for=legacy_status,
             streaming=self._streaming(request) and not self.settings.json_response,
-            on_unsent=found.push,
         )
 
-    def _get_stream(self, session_id: str | None) -> Response:
+    def _get_stream(self, session_id: str | None, last_event_id: str | None) -> Response | ASGIApp:
+        """The session's standalone stream; with ``Last-Event-ID``, the stream that id names,
+        resumed after it (it replaces the stream's response if one is still attached)."""
         if not session_id:
             return Response(status_code=405, headers={"Allow": "POST, DELETE"})
         session = self.sessions.get(session_id)
@@ -294,23 +299,34 @@ class McpHttp:
             return error_response(
                 404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
             )
-        if session.stream_open:
+        stream, after = session.standalone, None
+        if last_event_id:
+            found = session.resume(last_event_id)
+            if isinstance(found, str):
+                log.warning("session %s…: %s", session.id[:8], found)
+                return error_response(400, INVALID_REQUEST, found)
+            stream, after = found
+        elif session.stream_open:
             return error_response(409, INVALID_REQUEST, "This session already has a stream open")
-        session.stream_open = True
-        return session_stream(session, framed=False)
+        events = session.attach(stream, after)
+        return EventStream(
+            events,
+            headers={"Mcp-Session-Id": session.id},
+            on_close=lambda: session.detach(stream, events),
+        )
 
     # ---------------------------------------------------------------- HTTP+SSE (2024-11-05)
 
-    async def sse_stream(self, request: Request) -> Response:
-        session = self._new_session()
+    async def sse_stream(self, request: Request) -> Response | ASGIApp:
+        session = self._new_session(resumable=False)
         if isinstance(session, Response):
             return session
-        session.stream_open = True
         root = request.scope.get("root_path", "")
         endpoint = f"{root}{self.settings.messages_path}?session_id={session.id}"
-        session.push(event(endpoint.encode(), name="endpoint"))
-        return session_stream(
-            session, framed=True, on_close=lambda: _ignore(self.sessions.end(session.id))
+        return EventStream(
+            session.attach(session.standalone),
+            head=event(endpoint.encode(), name="endpoint"),
+            on_close=lambda: _ignore(self.sessions.end(session.id)),
         )
 
     async def sse_message(self, request: Request) -> Response:
@@ -329,7 +345,7 @@ class McpHttp:
             if reply is not None:
                 await session.deliver(reply.data)
 
-        self.sessions.spawn(session, work)
+        session.spawn(work)
         return Response(status_code=202)
 
     # --------------------------------------------------------------------------- health
@@ -359,35 +375,6 @@ async def _discard(data: bytes) -> None:
     """Modern connections have no stream outside their requests."""
 
 
-def session_stream(
-    session: Session, *, framed: bool, on_close: Callable[[], None] | None = None
-) -> Response:
-    """The session's queued messages as an SSE stream (``message`` events on HTTP+SSE)."""
-    receiver = session.taken()
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            while True:
-                with anyio.move_on_after(KEEPALIVE_SECONDS) as timer:
-                    try:
-                        data = await receiver.receive()
-                    except (anyio.EndOfStream, anyio.ClosedResourceError):
-                        return
-                if timer.cancelled_caught:
-                    yield b": keep-alive\n\n"
-                elif data.startswith(b"event: "):
-                    yield data
-                else:
-                    yield event(data, name="message" if framed else None)
-        finally:
-            session.stream_open = False
-            if on_close is not None:
-                on_close()
-
-    headers = {**SSE_HEADERS} if framed else {**SSE_HEADERS, "Mcp-Session-Id": session.id}
-    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
-
-
 def create_app(
     engine: Engine,
     settings: HttpSettings,
@@ -414,7 +401,7 @@ def create_app(
         ]
     if settings.legacy_sse or not streamable:
         routes += [
-            Route(settings.sse_path, mcp.sse_stream, methods=["GET"]),
+            Route(settings.sse_path, _AsgiEndpoint(mcp.sse_stream), methods=["GET"]),
             Route(settings.messages_path, mcp.sse_message, methods=["POST"]),
         ]
 

@@ -1,9 +1,18 @@
 """Legacy-era sessions (2025-11-25 and older Streamable HTTP, and 2024-11-05 HTTP+SSE).
 
-A session owns one protocol ``Connection``. Messages not tied to a request (list changes,
-resource updates) are queued for the session's stream (the GET stream, or the HTTP+SSE
-stream). Ids come from ``secrets``; idle sessions end after ``[http]
-session_idle_timeout_seconds``; at most ``[http] max_sessions`` live at once.
+A session owns one protocol ``Connection`` and its SSE streams: the standalone stream (the
+GET stream, or the HTTP+SSE stream) for messages not tied to a request (list changes,
+resource updates), and one stream per POST answered with SSE. Ids come from ``secrets``; idle
+sessions end after ``[http] session_idle_timeout_seconds``; at most ``[http] max_sessions``
+live at once.
+
+On Streamable HTTP sessions every event carries an id ``<stream>-<n>``: ``<stream>`` is ``0``
+for the standalone stream and a counter for POST streams, ``<n>`` counts the session's events,
+so ids are unique in the session and name their stream. The last ``[http]
+resume_buffer_events`` events are kept, and a GET with ``Last-Event-ID`` attaches to the
+stream that id names: it gets the kept events after it, then the stream's live events. A POST
+stream outlives its HTTP response: when the client goes away the request keeps running, and
+what it sends, its response included, waits in the buffer for a resuming GET.
 """
 
 from __future__ import annotations
@@ -12,48 +21,275 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from mcp_host.protocol import Connection, Engine
+from mcp_host.protocol import Connection, Engine, Reply
+
+from .sse import event
 
 log = logging.getLogger("mcp_host.transports.http")
 
 OUTBOX_LIMIT = 1000
-"""Unrelated messages kept for a session whose stream is not open; older ones are dropped."""
+"""Messages kept for a standalone stream nobody listens to; later ones are dropped."""
+
+STANDALONE = "0"
+"""The stream key of a session's standalone stream (GET, or HTTP+SSE)."""
+
+PRIMING_SINCE = "2025-11-25"
+"""The first revision whose clients expect a priming event (an id and empty data)."""
+
+Work = Callable[[], Coroutine[Any, Any, None]]
+
+
+class EventBuffer:
+    """The latest events of a session's streams, oldest first, at most ``limit`` of them."""
+
+    def __init__(self, limit: int, on_emptied: Callable[[str], None]) -> None:
+        self.limit = limit
+        self.last = 0
+        """The number in the newest id handed out."""
+        self._events: deque[tuple[int, str, bytes]] = deque()
+        self._held: Counter[str] = Counter()
+        self._evicted: dict[str, int] = {}
+        self._on_emptied = on_emptied
+
+    def new_id(self, stream: str) -> str:
+        """An id on ``stream`` for an event that is not kept (a priming event)."""
+        self.last += 1
+        return f"{stream}-{self.last}"
+
+    def record(self, stream: str, data: bytes) -> str:
+        """Keep an event of ``stream``; its id."""
+        event_id = self.new_id(stream)
+        self._events.append((self.last, stream, data))
+        self._held[stream] += 1
+        while len(self._events) > self.limit:
+            number, gone, _ = self._events.popleft()
+            self._evicted[gone] = number
+            self._held[gone] -= 1
+            if not self._held[gone]:
+                del self._held[gone]
+                self._on_emptied(gone)
+        return event_id
+
+    def after(self, stream: str, number: int) -> list[tuple[str, bytes]]:
+        """The kept events of ``stream`` newer than event ``number``, with their ids."""
+        return [
+            (f"{stream}-{n}", data) for n, key, data in self._events if key == stream and n > number
+        ]
+
+    def lost_after(self, stream: str, number: int) -> bool:
+        """Whether events of ``stream`` newer than ``number`` have left the buffer."""
+        return self._evicted.get(stream, 0) > number
+
+    def holds(self, stream: str) -> bool:
+        return stream in self._held
+
+    def forget(self, stream: str) -> None:
+        self._evicted.pop(stream, None)
+
+
+@dataclass(eq=False)
+class Stream:
+    """One SSE stream of a session; at most one HTTP response (a listener) is attached."""
+
+    key: str
+    request_id: object = None
+    listener: MemoryObjectSendStream[bytes] | None = None
+    reader: MemoryObjectReceiveStream[bytes] | None = None
+    """The attached response's ends of its event queue."""
+    finished: bool = False
+    """A POST stream whose request has ended: nothing more will be sent on it."""
+    delivered: bool = False
+    """Its response went to a connection (live, or replayed to a resuming GET)."""
+    pending: deque[bytes] = field(default_factory=deque)
+    """Standalone stream: messages waiting for a listener (they get ids when sent)."""
 
 
 class Session:
-    def __init__(self, session_id: str, engine: Engine) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        engine: Engine,
+        *,
+        resumable: bool = True,
+        buffer_events: int = 256,
+        retry_ms: int = 1000,
+        spawn: Callable[[Work], None] | None = None,
+    ) -> None:
         self.id = session_id
         self.last_used = time.monotonic()
         self.ended = anyio.Event()
-        self.stream_open = False
-        self._outbox_send: MemoryObjectSendStream[bytes]
-        self._outbox_send, self.outbox = anyio.create_memory_object_stream[bytes](math.inf)
-        self._queued = 0
+        self.resumable = resumable
+        """Streamable HTTP: events carry ids and can be resumed. HTTP+SSE: ``message`` events."""
+        self.retry_ms = retry_ms
+        self.events = EventBuffer(buffer_events, self._emptied)
+        self.standalone = Stream(STANDALONE)
+        self.streams: dict[str, Stream] = {STANDALONE: self.standalone}
+        self._stream_numbers = 0
+        self._spawn = spawn
         self.connection: Connection = engine.connection(self.deliver)
 
+    # -------------------------------------------------------------------------- sending
+
     async def deliver(self, data: bytes) -> None:
-        """The connection's ``send``: queue a message for the session's stream."""
+        """The connection's ``send``: a message for the standalone stream."""
         self.push(data)
 
     def push(self, data: bytes) -> None:
-        """Queue a message for the session's stream, dropping it when nobody has listened
-        for a long while (the queue is bounded while no stream is open)."""
-        if self._queued >= OUTBOX_LIMIT and not self.stream_open:
+        """Send a message on the standalone stream, or keep it until a listener comes (up to
+        ``OUTBOX_LIMIT`` of them)."""
+        if self.standalone.listener is None:
+            if len(self.standalone.pending) < OUTBOX_LIMIT:
+                self.standalone.pending.append(data)
             return
-        self._queued += 1
-        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._outbox_send.send_nowait(data)
+        self._send(self.standalone, data)
 
-    def taken(self) -> MemoryObjectReceiveStream[bytes]:
-        self._queued = 0
-        return self.outbox
+    def publish(self, stream: Stream, data: bytes) -> None:
+        """Send a message on a POST stream (kept for resumption even when nobody listens)."""
+        self._send(stream, data)
+
+    def _send(self, stream: Stream, data: bytes) -> None:
+        if self.resumable:
+            chunk = event(data, event_id=self.events.record(stream.key, data))
+        else:
+            chunk = event(data, name="message")
+        if stream.listener is not None:
+            try:
+                stream.listener.send_nowait(chunk)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._release(stream)
+
+    # -------------------------------------------------------------------------- streams
+
+    def open_stream(self, request_id: object) -> Stream:
+        """A new stream for the response to a POSTed request."""
+        self._stream_numbers += 1
+        stream = Stream(str(self._stream_numbers), request_id)
+        self.streams[stream.key] = stream
+        return stream
+
+    def finish(self, stream: Stream, reply: Reply | None) -> None:
+        """The request of a POST stream has ended: send its response (if any), end the
+        stream's HTTP response."""
+        if reply is not None:
+            self.publish(stream, reply.data)
+        stream.finished = True
+        if stream.listener is not None:
+            stream.delivered = True
+            self._release(stream)
+        elif reply is not None:
+            log.info(
+                "session %s…: the stream of request %r was cut; its response waits for a GET "
+                "with Last-Event-ID",
+                self.id[:8],
+                stream.request_id,
+            )
+        if not self.events.holds(stream.key):
+            self._drop(stream)
+
+    def attach(self, stream: Stream, after: int | None = None) -> MemoryObjectReceiveStream[bytes]:
+        """Attach a new HTTP response to ``stream``, replacing any attached one; the encoded
+        events it should send: those kept after event number ``after`` (a resuming GET), a
+        priming event, the standalone stream's waiting messages, then live events."""
+        self._release(stream)
+        sender, receiver = anyio.create_memory_object_stream[bytes](math.inf)
+        if after is not None:
+            if self.events.lost_after(stream.key, after):
+                log.warning(
+                    "session %s…: some events after %s-%d have left the resume buffer "
+                    "([http] resume_buffer_events); replaying the ones still kept",
+                    self.id[:8],
+                    stream.key,
+                    after,
+                )
+            for event_id, data in self.events.after(stream.key, after):
+                sender.send_nowait(event(data, event_id=event_id))
+            if stream.finished:
+                stream.delivered = True
+        if stream.finished:
+            sender.close()
+            return receiver
+        if self.primes:
+            primer = self.events.new_id(stream.key)
+            sender.send_nowait(event(b"", event_id=primer, retry_ms=self.retry_ms))
+        stream.listener, stream.reader = sender, receiver
+        while stream.pending:
+            self._send(stream, stream.pending.popleft())
+        return receiver
+
+    def detach(self, stream: Stream, receiver: MemoryObjectReceiveStream[bytes]) -> None:
+        """The HTTP response reading ``receiver`` has ended."""
+        receiver.close()
+        if stream.reader is receiver:
+            self._release(stream)
+
+    @staticmethod
+    def _release(stream: Stream) -> None:
+        """Detach the attached response, ending it."""
+        if stream.listener is not None:
+            stream.listener.close()
+        stream.listener = stream.reader = None
+
+    def resume(self, last_event_id: str) -> tuple[Stream, int] | str:
+        """The stream and event number a ``Last-Event-ID`` names, or why it names none."""
+        key, dash, number = last_event_id.partition("-")
+        if not (
+            dash
+            and key.isdigit()
+            and number.isdigit()
+            and int(key) <= self._stream_numbers
+            and int(number) <= self.events.last
+        ):
+            return f"Last-Event-ID {last_event_id!r} was not sent on this session"
+        stream = self.streams.get(str(int(key)))
+        if stream is None:
+            return (
+                f"Nothing to resume after Last-Event-ID {last_event_id!r}: its stream has "
+                "ended and its events have left the resume buffer"
+            )
+        return stream, int(number)
+
+    @property
+    def primes(self) -> bool:
+        """Whether streams start with a priming event (2025-11-25 and later)."""
+        version = self.connection.protocol_version or ""
+        return self.resumable and version >= PRIMING_SINCE
+
+    @property
+    def stream_open(self) -> bool:
+        return self.standalone.listener is not None
+
+    def _emptied(self, key: str) -> None:
+        stream = self.streams.get(key)
+        if stream is not None and stream.finished:
+            self._drop(stream)
+
+    def _drop(self, stream: Stream) -> None:
+        self.streams.pop(stream.key, None)
+        self.events.forget(stream.key)
+        if not stream.delivered and stream.request_id is not None:
+            log.warning(
+                "session %s…: the response to request %r left the resume buffer before the "
+                "client resumed its stream ([http] resume_buffer_events)",
+                self.id[:8],
+                stream.request_id,
+            )
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def spawn(self, work: Work) -> None:
+        """Run ``work()`` in the background, beyond the HTTP request that asked for it."""
+        assert self._spawn is not None, "the session was not created by Sessions"
+        self._spawn(work)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
@@ -64,7 +300,8 @@ class Session:
 
     def end(self) -> None:
         self.ended.set()
-        self._outbox_send.close()
+        for stream in self.streams.values():
+            self._release(stream)
 
 
 class SessionLimitReached(Exception):
@@ -72,10 +309,20 @@ class SessionLimitReached(Exception):
 
 
 class Sessions:
-    def __init__(self, engine: Engine, *, max_sessions: int, idle_timeout: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_sessions: int,
+        idle_timeout: float,
+        buffer_events: int = 256,
+        retry_ms: int = 1000,
+    ) -> None:
         self.engine = engine
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
+        self.buffer_events = buffer_events
+        self.retry_ms = retry_ms
         self._sessions: dict[str, Session] = {}
         self._tg: TaskGroup | None = None
 
@@ -95,11 +342,18 @@ class Sessions:
                 tg.cancel_scope.cancel()
                 self._tg = None
 
-    def create(self) -> Session:
+    def create(self, *, resumable: bool = True) -> Session:
         if len(self._sessions) >= self.max_sessions:
             raise SessionLimitReached
         assert self._tg is not None, "Sessions.running() must be entered first"
-        session = Session(secrets.token_urlsafe(24), self.engine)
+        session = Session(
+            secrets.token_urlsafe(24),
+            self.engine,
+            resumable=resumable,
+            buffer_events=self.buffer_events,
+            retry_ms=self.retry_ms,
+            spawn=self._spawn,
+        )
         self._sessions[session.id] = session
         self._tg.start_soon(session.run)
         return session
@@ -117,10 +371,9 @@ class Sessions:
         session.end()
         return True
 
-    def spawn(self, session: Session, work: object) -> None:
-        """Run ``work()`` (an async callable) for the session in the background."""
-        assert self._tg is not None
-        self._tg.start_soon(work)  # type: ignore[arg-type]
+    def _spawn(self, work: Work) -> None:
+        assert self._tg is not None, "Sessions.running() must be entered first"
+        self._tg.start_soon(work)
 
     async def _sweep(self) -> None:
         while True:
@@ -128,5 +381,8 @@ class Sessions:
             now = time.monotonic()
             for session in list(self._sessions.values()):
                 if not session.stream_open and now - session.last_used > self.idle_timeout:
-                    log.info("session %s… ended after being idle", session.id[:8])
+                    log.info("session %s…: ended after being idle", session.id[:8])
                     self.end(session.id)
+
+
+__all__ = ["STANDALONE", "EventBuffer", "Session", "SessionLimitReached", "Sessions", "Stream"]
