@@ -260,6 +260,32 @@ def test_legacy_sessions(url: str) -> None:
     assert gone.status_code == 404
 
 
+def test_a_session_is_bound_to_the_credential_that_created_it(url: str) -> None:
+    alice = {"accept": ACCEPT, "authorization": "Bearer alice-token"}
+    created = httpx.post(url, json=messages.initialize(), headers=alice, timeout=10)
+    session = created.headers["mcp-session-id"]
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+
+    def post(headers: dict[str, str]) -> int:
+        return httpx.post(
+            url, json=call, headers={**headers, "mcp-session-id": session}, timeout=10
+        ).status_code
+
+    assert post(alice) == 200
+    # Same session id, another credential or none: as if the session did not exist.
+    assert post({"accept": ACCEPT, "authorization": "Bearer mallory-token"}) == 404
+    assert post({"accept": ACCEPT}) == 404
+    stranger = {"mcp-session-id": session, "authorization": "Bearer mallory-token"}
+    assert httpx.delete(url, headers=stranger, timeout=10).status_code == 404
+    assert (
+        httpx.get(url, headers={**stranger, "accept": "text/event-stream"}, timeout=10).status_code
+        == 404
+    )
+    assert post(alice) == 200
+    owner = {"mcp-session-id": session, "authorization": "Bearer alice-token"}
+    assert httpx.delete(url, headers=owner, timeout=10).status_code == 204
+
+
 def test_rejected_requests_create_no_session(url: str) -> None:
     response = httpx.post(
         url, content=b"{bad", headers={"content-type": "application/json"}, timeout=10

@@ -37,7 +37,7 @@ from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, META_VERSION, SUPPOR
 
 from .exchange import Exchange, SessionExchange
 from .security import OriginGuard, OriginPolicy
-from .sessions import Session, SessionLimitReached, Sessions
+from .sessions import Session, SessionLimitReached, Sessions, credential_of
 from .sse import EventStream, event
 
 Readiness = Callable[[], Awaitable[dict[str, str | None]]]
@@ -143,9 +143,9 @@ class McpHttp:
         except MessageError as exc:
             return None, "", error_response(400, exc.code, exc.message, request_id=exc.request_id)
 
-    def _new_session(self, *, resumable: bool = True) -> Session | Response:
+    def _new_session(self, request: Request, *, resumable: bool = True) -> Session | Response:
         try:
-            return self.sessions.create(resumable=resumable)
+            return self.sessions.create(credential=_credential(request), resumable=resumable)
         except SessionLimitReached:
             return error_response(
                 503,
@@ -245,9 +245,12 @@ class McpHttp:
         if request.method == "DELETE":
             if not session_id:
                 return error_response(400, INVALID_REQUEST, "Mcp-Session-Id header is required")
-            return Response(status_code=204 if self.sessions.end(session_id) else 404)
+            ended = self.sessions.end(session_id, _credential(request))
+            return Response(status_code=204 if ended else 404)
         if request.method == "GET":
-            return self._get_stream(session_id, request.headers.get("last-event-id"))
+            return self._get_stream(
+                session_id, request.headers.get("last-event-id"), _credential(request)
+            )
         message, message_kind, problem = await self._classified(request)
         if problem is not None:
             return problem
@@ -260,7 +263,7 @@ class McpHttp:
                 return Response(status_code=202)
             return Exchange(connection, message, status_for=legacy_status, streaming=False)
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
-            session = self._new_session()
+            session = self._new_session(request)
             if isinstance(session, Response):
                 return session
             return SessionExchange(
@@ -274,7 +277,7 @@ class McpHttp:
             return error_response(
                 400, INVALID_REQUEST, "Mcp-Session-Id header is required; send initialize first"
             )
-        found = self.sessions.get(session_id)
+        found = self.sessions.get(session_id, _credential(request))
         if found is None:
             return error_response(
                 404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
@@ -289,12 +292,14 @@ class McpHttp:
             streaming=self._streaming(request) and not self.settings.json_response,
         )
 
-    def _get_stream(self, session_id: str | None, last_event_id: str | None) -> Response | ASGIApp:
+    def _get_stream(
+        self, session_id: str | None, last_event_id: str | None, credential: str | None
+    ) -> Response | ASGIApp:
         """The session's standalone stream; with ``Last-Event-ID``, the stream that id names,
         resumed after it (it replaces the stream's response if one is still attached)."""
         if not session_id:
             return Response(status_code=405, headers={"Allow": "POST, DELETE"})
-        session = self.sessions.get(session_id)
+        session = self.sessions.get(session_id, credential)
         if session is None:
             return error_response(
                 404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
@@ -318,7 +323,7 @@ class McpHttp:
     # ---------------------------------------------------------------- HTTP+SSE (2024-11-05)
 
     async def sse_stream(self, request: Request) -> Response | ASGIApp:
-        session = self._new_session(resumable=False)
+        session = self._new_session(request, resumable=False)
         if isinstance(session, Response):
             return session
         root = request.scope.get("root_path", "")
@@ -326,12 +331,12 @@ class McpHttp:
         return EventStream(
             session.attach(session.standalone),
             head=event(endpoint.encode(), name="endpoint"),
-            on_close=lambda: _ignore(self.sessions.end(session.id)),
+            on_close=lambda: _ignore(self.sessions.end(session.id, check=False)),
         )
 
     async def sse_message(self, request: Request) -> Response:
         session_id = request.query_params.get("session_id")
-        session = self.sessions.get(session_id) if session_id else None
+        session = self.sessions.get(session_id, _credential(request)) if session_id else None
         if session is None:
             return error_response(
                 404, INVALID_REQUEST, "Unknown or ended session_id; open the SSE stream again"
@@ -440,3 +445,7 @@ class _AsgiEndpoint:
 
 
 __all__ = ["McpHttp", "create_app"]
+
+
+def _credential(request: Request) -> str | None:
+    return credential_of(request.headers.get("authorization"))

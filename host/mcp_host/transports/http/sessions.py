@@ -17,6 +17,8 @@ what it sends, its response included, waits in the buffer for a resuming GET.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -126,6 +128,8 @@ class Session:
         spawn: Callable[[Work], None] | None = None,
     ) -> None:
         self.id = session_id
+        self.credential: str | None = None
+        """A digest of the ``Authorization`` header that created the session (or ``None``)."""
         self.last_used = time.monotonic()
         self.ended = anyio.Event()
         self.resumable = resumable
@@ -338,11 +342,12 @@ class Sessions:
                 yield self
             finally:
                 for session in list(self._sessions.values()):
-                    self.end(session.id)
+                    self.end(session.id, check=False)
                 tg.cancel_scope.cancel()
                 self._tg = None
 
-    def create(self, *, resumable: bool = True) -> Session:
+    def create(self, *, credential: str | None, resumable: bool = True) -> Session:
+        """A new session bound to ``credential`` (see ``credential_of``)."""
         if len(self._sessions) >= self.max_sessions:
             raise SessionLimitReached
         assert self._tg is not None, "Sessions.running() must be entered first"
@@ -354,20 +359,27 @@ class Sessions:
             retry_ms=self.retry_ms,
             spawn=self._spawn,
         )
+        session.credential = credential
         self._sessions[session.id] = session
         self._tg.start_soon(session.run)
         return session
 
-    def get(self, session_id: str) -> Session | None:
+    def get(self, session_id: str, credential: str | None) -> Session | None:
+        """The live session ``session_id`` if ``credential`` is the one that created it: a
+        session id alone, leaked or guessed, does not let another caller in."""
         session = self._sessions.get(session_id)
-        if session is not None:
-            session.touch()
+        if session is None or not hmac.compare_digest(
+            session.credential or "", credential or ""
+        ):
+            return None
+        session.touch()
         return session
 
-    def end(self, session_id: str) -> bool:
-        session = self._sessions.pop(session_id, None)
-        if session is None:
+    def end(self, session_id: str, credential: str | None = None, *, check: bool = True) -> bool:
+        session = self._sessions.get(session_id)
+        if session is None or (check and self.get(session_id, credential) is None):
             return False
+        del self._sessions[session_id]
         session.end()
         return True
 
@@ -382,7 +394,15 @@ class Sessions:
             for session in list(self._sessions.values()):
                 if not session.stream_open and now - session.last_used > self.idle_timeout:
                     log.info("session %s…: ended after being idle", session.id[:8])
-                    self.end(session.id)
+                    self.end(session.id, check=False)
 
 
 __all__ = ["STANDALONE", "EventBuffer", "Session", "SessionLimitReached", "Sessions", "Stream"]
+
+
+def credential_of(authorization: str | None) -> str | None:
+    """What binds a session to its caller: a digest of the ``Authorization`` header, so the
+    credential itself is never kept."""
+    if not authorization:
+        return None
+    return hashlib.sha256(authorization.encode()).hexdigest()
