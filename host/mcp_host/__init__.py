@@ -20,6 +20,7 @@ from ._context import (
 )
 from ._markers import hookimpl
 from ._plugin import Plugin
+from ._signature import McpHeader
 from ._specs import (
     NOTHING,
     CompletionSpec,
@@ -53,6 +54,7 @@ __all__ = [
     "Image",
     "ListRoots",
     "LogLevel",
+    "McpHeader",
     "Middleware",
     "Plugin",
     "PluginEvents",

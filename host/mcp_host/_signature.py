@@ -49,6 +49,19 @@ class HandlerSignature:
         return {name: getattr(instance, name) for name in self.params}
 
 
+def McpHeader(name: str) -> Any:
+    """Mark a tool parameter as mirrored into the ``Mcp-Param-{name}`` HTTP header::
+
+        async def query(region: Annotated[str, McpHeader("Region")], sql: str) -> ...
+
+    Streamable HTTP clients (2026-07-28) then send the value as a header too, so proxies can
+    route on it; the host checks that header and body agree. Only string, integer and boolean
+    parameters qualify (``x-mcp-header`` in the input schema)."""
+    from pydantic import Field
+
+    return Field(json_schema_extra={"x-mcp-header": name})
+
+
 def is_context_annotation(annotation: Any) -> bool:
     if annotation is Context:
         return True

@@ -23,6 +23,7 @@ from ._specs import (
     ToolCall,
     ToolSpec,
 )
+from .param_headers import ParamHeader
 from .plugins.handle import PluginHandle
 
 ListKind = Literal["tools", "resources", "prompts"]
@@ -37,6 +38,8 @@ class CatalogTool:
     """The ``tools/list`` item: name, title, description, inputSchema, outputSchema, ..."""
     call: ToolCall
     """``spec.call`` wrapped in the host's middleware chain; what the protocol layer awaits."""
+    param_headers: tuple[ParamHeader, ...] = ()
+    """Its ``x-mcp-header`` parameters, which HTTP clients mirror into ``Mcp-Param-*``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import param_headers
 from ._context import Context
 from ._specs import (
     Middleware,
@@ -121,7 +122,13 @@ def _tool(
         }
     )
     call = _with_middleware(name, handle.name, spec.call, middleware)
-    return CatalogTool(name, handle, spec, descriptor, call)
+    try:
+        headers = param_headers.find(spec.input_schema)
+    except ValueError as exc:
+        raise CatalogError(
+            f"Plugin {handle.describe()}: the input schema of tool {name!r} is invalid: {exc}."
+        ) from None
+    return CatalogTool(name, handle, spec, descriptor, call, headers)
 
 
 def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogResource:

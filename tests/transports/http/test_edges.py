@@ -294,6 +294,41 @@ def test_rejected_requests_create_no_session(url: str) -> None:
     assert "mcp-session-id" not in response.headers
 
 
+def test_mcp_param_headers_must_match_the_arguments() -> None:
+    proc, endpoint = start("--transport", "http", MCP_HOST_PLUGINS="mcp-host-everything")
+    try:
+        tools = modern(endpoint, "tools/list").json()["result"]["tools"]
+        tool = next(t for t in tools if t["name"] == "test_custom_header")
+        assert tool["inputSchema"]["properties"]["region"]["x-mcp-header"] == "Region"
+
+        def call(arguments: dict[str, Any], extra: dict[str, str]) -> httpx.Response:
+            headers = {"mcp-name": "test_custom_header", **extra}
+            params = {"name": "test_custom_header", "arguments": arguments}
+            return modern(endpoint, "tools/call", params, headers=headers)
+
+        ok = call(
+            {"region": "Hello, 世界", "priority": 2},
+            {"mcp-param-region": "=?base64?SGVsbG8sIOS4lueVjA==?=", "mcp-param-priority": "2"},
+        )
+        assert ok.status_code == 200
+        assert ok.json()["result"]["content"][0]["text"] == "region=Hello, 世界 query= priority=2"
+        for arguments, extra in [
+            ({"region": "eu"}, {}),
+            ({"region": "eu"}, {"mcp-param-region": "us"}),
+            (
+                {"region": "eu", "priority": 2},
+                {"mcp-param-region": "eu", "mcp-param-priority": "3"},
+            ),
+            ({"region": "eu"}, {"mcp-param-region": "=?base64?ZXU?="}),
+        ]:
+            refused = call(arguments, extra)
+            assert refused.status_code == 400
+            assert refused.json()["error"]["code"] == -32020
+            assert "Mcp-Param-" in refused.json()["error"]["message"]
+    finally:
+        stop(proc)
+
+
 def test_session_cap() -> None:
     proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_MAX_SESSIONS="1")
     try:

@@ -33,8 +33,9 @@ from mcp_host.protocol.jsonrpc import (
     kind,
     parse,
 )
-from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, META_VERSION, SUPPORTED_VERSIONS, era_of
+from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
 
+from . import headers
 from .exchange import Exchange, SessionExchange
 from .security import OriginGuard, OriginPolicy
 from .sessions import Session, SessionLimitReached, Sessions, credential_of
@@ -199,7 +200,7 @@ class McpHttp:
                 "legacy session",
                 request_id=message.get("id"),
             )
-        mismatch = self._header_mismatch(request, message, version)
+        mismatch = headers.mismatch(request.headers, message, version, self.engine.catalog.current)
         if mismatch is not None:
             return error_response(400, HEADER_MISMATCH, mismatch, request_id=message.get("id"))
         connection = self.engine.connection(_discard, era="modern", protocol_version=version)
@@ -209,36 +210,6 @@ class McpHttp:
         return Exchange(
             connection, message, status_for=modern_status, streaming=self._streaming(request)
         )
-
-    @staticmethod
-    def _header_mismatch(request: Request, message: dict[str, Any], version: str) -> str | None:
-        raw_params = message.get("params")
-        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
-        raw_meta = params.get("_meta")
-        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-        body_version = meta.get(META_VERSION)
-        if body_version is not None and body_version != version:
-            return f"MCP-Protocol-Version header {version!r} does not match _meta {body_version!r}"
-        method_header = request.headers.get("mcp-method")
-        if method_header is None:
-            return "The Mcp-Method header is required on 2026-07-28 requests"
-        if method_header != message.get("method"):
-            body_method = message.get("method")
-            return f"Mcp-Method header {method_header!r} does not match the body's {body_method!r}"
-        if message.get("method") in ("tools/call", "prompts/get", "resources/read"):
-            name_header = request.headers.get("mcp-name")
-            if name_header is None:
-                return f"The Mcp-Name header is required on {message.get('method')} requests"
-            if name_header is not None:
-                name_header = _decode_header(name_header)
-                expected = (
-                    params.get("uri")
-                    if message.get("method") == "resources/read"
-                    else params.get("name")
-                )
-                if name_header != expected:
-                    return f"Mcp-Name header {name_header!r} does not match the body's {expected!r}"
-        return None
 
     async def _legacy(self, request: Request, version: str) -> Response | ASGIApp:
         session_id = request.headers.get(SESSION_HEADER)
@@ -363,17 +334,6 @@ class McpHttp:
         unready = {name: why for name, why in status.items() if why}
         body = {"ready": not unready, "plugins": {n: (w or "ready") for n, w in status.items()}}
         return JSONResponse(body, status_code=503 if unready else 200)
-
-
-def _decode_header(value: str) -> str:
-    if value.startswith("=?base64?") and value.endswith("?="):
-        import base64
-
-        try:
-            return base64.b64decode(value[9:-2]).decode("utf-8")
-        except ValueError:
-            return value
-    return value
 
 
 async def _discard(data: bytes) -> None:

@@ -368,9 +368,7 @@ class Sessions:
         """The live session ``session_id`` if ``credential`` is the one that created it: a
         session id alone, leaked or guessed, does not let another caller in."""
         session = self._sessions.get(session_id)
-        if session is None or not hmac.compare_digest(
-            session.credential or "", credential or ""
-        ):
+        if session is None or not hmac.compare_digest(session.credential or "", credential or ""):
             return None
         session.touch()
         return session

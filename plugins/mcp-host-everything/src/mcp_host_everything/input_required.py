@@ -4,9 +4,18 @@ one round, across rounds, and only for capabilities the client declared."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from mcp_host import Context, Elicitation, ListRoots, Plugin, Question, Sampling, Text
+from mcp_host import (
+    Context,
+    Elicitation,
+    ListRoots,
+    McpHeader,
+    Plugin,
+    Question,
+    Sampling,
+    Text,
+)
 
 NAME_FORM = {
     "type": "object",
@@ -152,3 +161,13 @@ def register_schema_fixture(plugin: Plugin) -> None:
         email: str | None = None,
     ) -> Text:
         return Text(f"contact {name or 'someone'} by {contactMethod or 'any means'}")
+
+
+def register_header_fixture(plugin: Plugin) -> None:
+    @plugin.tool(description="Mirrors its region parameter into the Mcp-Param-Region header")
+    def test_custom_header(
+        region: Annotated[str, McpHeader("Region")],
+        query: str = "",
+        priority: Annotated[int | None, McpHeader("Priority")] = None,
+    ) -> Text:
+        return Text(f"region={region} query={query} priority={priority}")

@@ -306,7 +306,12 @@ def test_prompt_with_image() -> list[Any]:
 
 
 # The 2026-07-28 multi round-trip and stateless diagnostics live in their own module.
-from .input_required import register, register_schema_fixture  # noqa: E402
+from .input_required import (  # noqa: E402
+    register,
+    register_header_fixture,
+    register_schema_fixture,
+)
 
 register(plugin)
 register_schema_fixture(plugin)
+register_header_fixture(plugin)
