@@ -1,7 +1,10 @@
-// Drives `mcp-host serve` over stdio with the official TypeScript SDK client and prints what
-// it saw as one JSON object, for tests/transports/test_stdio_typescript.py to check.
+// Drives `mcp-host serve` with the official TypeScript SDK client and prints what it saw as one
+// JSON object, for tests/transports/test_typescript.py to check. Arguments: the command to
+// start the host (stdio), or `http URL` (Streamable HTTP) or `sse URL` (HTTP+SSE).
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import {
   ElicitRequestSchema,
   CreateMessageRequestSchema,
@@ -10,7 +13,14 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 
 const [command, ...args] = process.argv.slice(2);
-const transport = new StdioClientTransport({ command, args, env: process.env, stderr: "inherit" });
+let transport;
+if (command === "http") {
+  transport = new StreamableHTTPClientTransport(new URL(args[0]));
+} else if (command === "sse") {
+  transport = new SSEClientTransport(new URL(args[0]));
+} else {
+  transport = new StdioClientTransport({ command, args, env: process.env, stderr: "inherit" });
+}
 const client = new Client(
   { name: "ts-interop", version: "1.0.0" },
   { capabilities: { elicitation: {}, sampling: {}, roots: {} } },

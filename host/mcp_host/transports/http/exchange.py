@@ -80,7 +80,9 @@ class Exchange:
         )
 
         async def sink(data: bytes) -> None:
-            sender.send_nowait(("message", data))
+            # After a disconnect nobody reads: what the handler still says goes nowhere.
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                sender.send_nowait(("message", data))
 
         async with anyio.create_task_group() as tg:
 
@@ -89,7 +91,8 @@ class Exchange:
                 try:
                     reply = await self.connection.handle(self.message, sink)
                 finally:
-                    sender.send_nowait(("reply", reply))
+                    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        sender.send_nowait(("reply", reply))
                     sender.close()
 
             async def watch_disconnect() -> None:

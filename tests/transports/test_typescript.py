@@ -1,4 +1,5 @@
-"""The official TypeScript SDK client (pinned in tests/interop) drives ``mcp-host serve``.
+"""The official TypeScript SDK client (pinned in tests/interop) drives ``mcp-host serve``
+over stdio, Streamable HTTP and HTTP+SSE.
 
 The SDK speaks the legacy era (2025-11-25), including server-to-client requests.
 """
@@ -15,28 +16,42 @@ from typing import Any
 
 import pytest
 
+from tests.transports.http.conftest import start, stop
+
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
 
-@pytest.fixture(scope="module")
-def session() -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["stdio", "http", "sse"])
+def session(request: pytest.FixtureRequest) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is required for the TypeScript SDK tests"
     assert (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(), (
         "run `npm ci` in tests/interop first (tox -e test does)"
     )
-    command = shutil.which("mcp-host", path=os.path.dirname(sys.executable)) or "mcp-host"
     env = {**os.environ, "MCP_HOST_PLUGINS": "mcp-host-example", "MCP_HOST_PAGE_SIZE": "2"}
-    done = subprocess.run(
-        [node, str(INTEROP / "ts-client.mjs"), command, "serve"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=INTEROP,
-    )
+    server = None
+    if request.param == "stdio":
+        command = shutil.which("mcp-host", path=os.path.dirname(sys.executable)) or "mcp-host"
+        target = [command, "serve"]
+    else:
+        server, url = start("--transport", "http", MCP_HOST_PAGE_SIZE="2")
+        if request.param == "sse":
+            url = url.rsplit("/mcp", 1)[0] + "/sse"
+        target = [request.param, url]
+    try:
+        done = subprocess.run(
+            [node, str(INTEROP / "ts-client.mjs"), *target],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=INTEROP,
+        )
+    finally:
+        if server is not None:
+            stop(server)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
