@@ -86,3 +86,59 @@ async def test_concurrent_clients(url: str) -> None:
         async with anyio.create_task_group() as tg:
             for i in range(8):
                 tg.start_soon(one, i)
+
+
+async def test_an_idle_session_expires_and_a_new_initialize_starts_again() -> None:
+    import httpx
+
+    from tests import messages
+
+    from .conftest import start, stop
+
+    proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_SESSION_IDLE_TIMEOUT_SECONDS="1")
+    accept = {"accept": "application/json, text/event-stream"}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            created = await http.post(endpoint, json=messages.initialize(), headers=accept)
+            session = {**accept, "mcp-session-id": created.headers["mcp-session-id"]}
+            assert (await http.post(endpoint, json=call, headers=session)).status_code == 200
+            await anyio.sleep(2.2)  # idle past the timeout: the host ends the session
+            gone = await http.post(endpoint, json=call, headers=session)
+            assert gone.status_code == 404
+            assert "Initialize again" in gone.json()["error"]["message"]
+        # The official client initializes a new session and is served.
+        with anyio.fail_after(60):
+            async with Client(endpoint, mode="legacy", cache=None) as client:
+                again = await client.call_tool("add", {"a": 2, "b": 2})
+                assert again.structured_content == {"result": 4.0}
+    finally:
+        stop(proc)
+
+
+async def test_a_restarted_host_answers_the_old_session_with_404() -> None:
+    from .conftest import start, stop
+
+    port = _free_port()
+    proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_PORT=str(port))
+    try:
+        with anyio.fail_after(60):
+            async with Client(endpoint, mode="legacy", cache=None) as client:
+                assert (await client.call_tool("add", {"a": 1, "b": 1})).structured_content
+                stop(proc)
+                proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_PORT=str(port))
+                with pytest.raises(Exception, match=r"(?i)session not found|404"):
+                    await client.call_tool("add", {"a": 2, "b": 2})
+            async with Client(endpoint, mode="legacy", cache=None) as client:
+                again = await client.call_tool("add", {"a": 2, "b": 2})
+                assert again.structured_content == {"result": 4.0}
+    finally:
+        stop(proc)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

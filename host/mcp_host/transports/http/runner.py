@@ -67,5 +67,14 @@ async def serve_http(
                     flush=True,
                 )
 
+    original_shutdown = server.shutdown
+
+    async def shutdown(sockets: object = None) -> None:
+        # Streams that only wait for server messages would hold the shutdown for the whole
+        # grace period; end them first, then let in-flight requests finish.
+        app.state.mcp.sessions.close_standalone_streams()
+        await original_shutdown(sockets)  # type: ignore[arg-type]
+
     server.startup = startup  # type: ignore[method-assign]
+    server.shutdown = shutdown  # type: ignore[method-assign]
     await server.serve()

@@ -346,6 +346,12 @@ class Sessions:
                 tg.cancel_scope.cancel()
                 self._tg = None
 
+    def close_standalone_streams(self) -> None:
+        """At shutdown: end every session's standalone stream (they never finish by
+        themselves), so only requests still being answered use the grace period."""
+        for session in self._sessions.values():
+            session._release(session.standalone)
+
     def create(self, *, credential: str | None, resumable: bool = True) -> Session:
         """A new session bound to ``credential`` (see ``credential_of``)."""
         if len(self._sessions) >= self.max_sessions:
