@@ -1,4 +1,5 @@
-"""The official Python SDK client drives ``mcp-host serve`` over stdio, in both of its modes.
+"""The official Python SDK client drives ``mcp-host serve`` over stdio and Streamable HTTP,
+in both of its modes.
 
 ``legacy`` forces the initialize handshake (2025-11-25); ``auto`` probes ``server/discover``
 and speaks 2026-07-28, where asking the user goes through multi round-trip requests.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -19,6 +20,8 @@ import mcp_types as types
 import pytest
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
+
+from tests.transports.http.conftest import start, stop
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -56,12 +59,25 @@ class Recorder:
         return types.ListRootsResult(roots=[types.Root(uri="file:///workspace", name="workspace")])
 
 
-@pytest.fixture(params=MODES)
+@pytest.fixture(scope="module")
+def http_url() -> Iterator[str]:
+    proc, url = start("--transport", "http", MCP_HOST_PAGE_SIZE="2")
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(params=[(t, m) for t in ("stdio", "http") for m in MODES], ids="-".join)
 async def session(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Client, Recorder]]:
+    transport, mode = request.param
     recorder = Recorder()
+    target: Any = (
+        server_params(MCP_HOST_PAGE_SIZE="2")
+        if transport == "stdio"
+        else request.getfixturevalue("http_url")
+    )
     client = Client(
-        server_params(MCP_HOST_PAGE_SIZE="2"),
-        mode=request.param,
+        target,
+        mode=mode,
         logging_callback=recorder.log,
         log_level="debug",
         elicitation_callback=recorder.elicit,
