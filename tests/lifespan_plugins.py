@@ -37,3 +37,18 @@ first = recording("first")
 second = recording("second", ready="the cache is warming up")
 third = recording("third")
 broken = recording("broken", fail=True)
+
+
+# A plugin whose contributions change at run time.
+CHANGING = {"extra": False, "broken": False}
+changing = recording("changing")
+
+
+@changing.tool(when=lambda _: CHANGING["extra"])
+def extra() -> str:
+    return "extra"
+
+
+@changing.tool(when=lambda _: CHANGING["broken"], name="state_of_first")  # collides with first
+def clash() -> str:
+    return "clash"

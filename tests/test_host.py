@@ -125,5 +125,32 @@ async def test_plugins_announce_resource_updates_with_their_final_uri() -> None:
     async with host.running():
         lifespan_plugins.first.resource_updated("x://one")
     assert events == [CatalogEvent(resource_updated="x://one")]
-    _Events(host.catalog, PluginHandle("p", prefix="pre")).resource_updated("x://two")
+    record = host.records[0]
+    _Events(host, record, PluginHandle("p", prefix="pre")).resource_updated("x://two")
     assert events[-1] == CatalogEvent(resource_updated="pre+x://two")
+
+
+@pytest.mark.anyio
+async def test_a_plugin_whose_contributions_change_is_registered_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mcp_host.catalog import CatalogEvent
+
+    lifespan_plugins.CHANGING.update(extra=False, broken=False)
+    host = make_host("first", "changing")
+    events: list[CatalogEvent] = []
+    host.catalog.subscribe(events.append)
+    async with host.running():
+        assert "extra" not in host.catalog.current.tools
+        lifespan_plugins.CHANGING["extra"] = True
+        lifespan_plugins.changing.contributions_changed()
+        assert "extra" in host.catalog.current.tools
+        assert events == [CatalogEvent(list_changed=frozenset({"tools"}))]
+        # A change that cannot be served (a name clash) keeps what was served, and says why.
+        lifespan_plugins.CHANGING["broken"] = True
+        lifespan_plugins.changing.contributions_changed()
+        assert "extra" in host.catalog.current.tools
+        assert len(events) == 1
+        assert "cannot be served" in caplog.text
+        assert "state_of_first" in caplog.text
+    lifespan_plugins.CHANGING.update(extra=False, broken=False)

@@ -311,6 +311,14 @@ class Plugin:
         if self._events is not None:
             self._events.resource_updated(uri)
 
+    def contributions_changed(self) -> None:
+        """Tell the host that what the plugin contributes changed (a ``when=`` condition that
+        reads runtime state flipped, a decorator applied at run time): the host registers the
+        plugin again and clients hear which lists changed. Before the host serves the plugin
+        it does nothing."""
+        if self._events is not None:
+            self._events.contributions_changed()
+
     # -------------------------------------------------------------------- the hooks it implements
 
     @hookimpl

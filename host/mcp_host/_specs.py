@@ -250,6 +250,12 @@ class PluginEvents(Protocol):
         """The resource at ``uri`` (the plugin's own URI) has new contents."""
         ...
 
+    def contributions_changed(self) -> None:
+        """The plugin's tools, resources or prompts changed: the host calls its
+        ``mcp_host_register`` again, rebuilds the catalog and tells clients which lists
+        changed."""
+        ...
+
 
 # ------------------------------------------------------------------------------------ registry
 

@@ -142,6 +142,27 @@ class Host:
         """Build the catalog again from the enabled plugins and swap it in."""
         self.catalog.swap(self._build())
 
+    def register_again(self, record: PluginRecord) -> None:
+        """A plugin's contributions changed: call its ``mcp_host_register`` again and swap in
+        the new catalog. If that fails, the plugin keeps what it had and the error is logged."""
+        if record.status != "enabled" or record.handle is None:
+            return
+        previous = record.registry
+        registry = Registry(record.name)
+        try:
+            self._hooks.register(record.name, registry, record.handle.config)
+            record.registry = registry
+            self.rebuild()
+        except Exception as exc:
+            record.registry = previous
+            log.error(
+                "Plugin %s changed its contributions, but they cannot be served: %s: %s. "
+                "It keeps serving what it had.",
+                record.handle.describe(),
+                type(exc).__name__,
+                exc,
+            )
+
     # ---------------------------------------------------------------------------- running
 
     @asynccontextmanager
@@ -153,7 +174,7 @@ class Host:
                 handle = record.handle
                 assert handle is not None
                 try:
-                    self._hooks.connect(record.name, _Events(self.catalog, handle))
+                    self._hooks.connect(record.name, _Events(self, record, handle))
                     manager = self._hooks.lifespan(record.name, handle.config)
                     if manager is None:
                         continue
@@ -213,12 +234,16 @@ class Host:
 class _Events:
     """One plugin's ``PluginEvents``: its URIs become final URIs, then catalog events."""
 
-    def __init__(self, catalog: CatalogHolder, handle: PluginHandle) -> None:
-        self._catalog = catalog
+    def __init__(self, host: Host, record: PluginRecord, handle: PluginHandle) -> None:
+        self._host = host
+        self._record = record
         self._handle = handle
 
     def resource_updated(self, uri: str) -> None:
-        self._catalog.resource_updated(final_uri(self._handle, uri))
+        self._host.catalog.resource_updated(final_uri(self._handle, uri))
+
+    def contributions_changed(self) -> None:
+        self._host.register_again(self._record)
 
 
 def _record(decision: Decision) -> PluginRecord:

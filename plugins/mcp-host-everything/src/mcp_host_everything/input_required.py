@@ -171,3 +171,29 @@ def register_header_fixture(plugin: Plugin) -> None:
         priority: Annotated[int | None, McpHeader("Priority")] = None,
     ) -> Text:
         return Text(f"region={region} query={query} priority={priority}")
+
+
+def register_list_change_fixtures(plugin: Plugin) -> None:
+    """``test_trigger_tool_change`` / ``test_trigger_prompt_change`` add or remove a tool or a
+    prompt at run time, so clients listening for list changes hear one."""
+    shown = {"tool": False, "prompt": False}
+
+    @plugin.tool(description="A tool that comes and goes", when=lambda _: shown["tool"])
+    def test_dynamic_tool() -> Text:
+        return Text("here for now")
+
+    @plugin.prompt(description="A prompt that comes and goes", when=lambda _: shown["prompt"])
+    def test_dynamic_prompt() -> str:
+        return "here for now"
+
+    @plugin.tool(description="Adds or removes test_dynamic_tool (the tool list changes)")
+    def test_trigger_tool_change() -> Text:
+        shown["tool"] = not shown["tool"]
+        plugin.contributions_changed()
+        return Text(f"test_dynamic_tool {'added' if shown['tool'] else 'removed'}")
+
+    @plugin.tool(description="Adds or removes test_dynamic_prompt (the prompt list changes)")
+    def test_trigger_prompt_change() -> Text:
+        shown["prompt"] = not shown["prompt"]
+        plugin.contributions_changed()
+        return Text(f"test_dynamic_prompt {'added' if shown['prompt'] else 'removed'}")

@@ -309,9 +309,11 @@ def test_prompt_with_image() -> list[Any]:
 from .input_required import (  # noqa: E402
     register,
     register_header_fixture,
+    register_list_change_fixtures,
     register_schema_fixture,
 )
 
 register(plugin)
 register_schema_fixture(plugin)
 register_header_fixture(plugin)
+register_list_change_fixtures(plugin)
