@@ -51,6 +51,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
                 continue
             figures: dict[str, Any] = {f: _median([s.get(f) for s in samples]) for f in FIGURES}
             figures["errors"] = sum(s.get("errors", 0) for s in samples)
+            figures["client_busy_max"] = max(s.get("client_busy", 0.0) for s in samples)
             figures["rounds"] = len(samples)
             if "content_type" in samples[-1]:
                 figures["content_type"] = samples[-1]["content_type"]
@@ -118,31 +119,31 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
     rows = [
         (
-            "HTTP 2026-07-28 JSON, 64 connections: req/s ≥ 0.6x floor",
+            f"HTTP 2026-07-28 JSON, 64 connections: req/s ≥ 0.6{TIMES} floor",
             _ratio(tp("http-modern-64", "host"), tp("http-modern-64", "floor")),
             ">=",
             0.6,
         ),
         (
-            "HTTP 2026-07-28 JSON, 64 connections: req/s ≥ 3x SDK",
+            f"HTTP 2026-07-28 JSON, 64 connections: req/s ≥ 3{TIMES} SDK",
             _ratio(tp("http-modern-64", "host"), tp("http-modern-64", "sdk")),
             ">=",
             3.0,
         ),
         (
-            "HTTP session, SSE accepted, 64 connections: req/s ≥ 0.4x floor",
+            f"HTTP session, SSE accepted, 64 connections: req/s ≥ 0.4{TIMES} floor",
             _ratio(tp("http-legacy-sse-64", "host"), tp("http-modern-64", "floor")),
             ">=",
             0.4,
         ),
         (
-            "stdio, 64 in flight: calls/s ≥ 0.3x floor",
+            f"stdio, 64 in flight: calls/s ≥ 0.3{TIMES} floor",
             _ratio(tp("stdio-64", "host"), tp("stdio-64", "floor")),
             ">=",
             0.3,
         ),
         (
-            "stdio, 64 in flight: calls/s ≥ 10x SDK",
+            f"stdio, 64 in flight: calls/s ≥ 10{TIMES} SDK",
             _ratio(tp("stdio-64", "host"), tp("stdio-64", "sdk")),
             ">=",
             10.0,
@@ -160,7 +161,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
             1 / 3,
         ),
         (
-            "cold start to first tools/call, 20 plugins: ≤ 0.25x SDK's (same 40 tools)",
+            f"cold start to first tools/call, 20 plugins: ≤ 0.25{TIMES} SDK's (same 40 tools)",
             _ratio(
                 cold.get("host-20", {}).get("first_call_ms"),
                 cold.get("sdk-20", {}).get("first_call_ms"),
@@ -432,10 +433,10 @@ def render(raw: dict[str, Any]) -> str:
         )
 
     busy = [
-        f"{scenario} {column} ({figures['client_busy']:.0%})"
+        f"{scenario} {column} (up to {figures['client_busy_max']:.0%})"
         for scenario, columns in tp.items()
         for column, figures in columns.items()
-        if (figures.get("client_busy") or 0) > 0.85
+        if (figures.get("client_busy_max") or 0) > 0.85
     ]
     errors = [
         f"{scenario} {column}: {figures['errors']}"
