@@ -40,6 +40,31 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def core_seconds(core: int) -> tuple[float, float] | None:
+    """CPU time one core spent running tasks (user, nice, system), and stolen from it by the
+    hypervisor, from ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                if line.startswith(f"cpu{core} "):
+                    ticks = [int(x) for x in line.split()[1:]]
+                    tick = os.sysconf("SC_CLK_TCK")
+                    steal = ticks[7] if len(ticks) > 7 else 0
+                    return (ticks[0] + ticks[1] + ticks[2]) / tick, steal / tick
+    except OSError:
+        return None
+    return None
+
+
+def only_core(pid: int) -> int | None:
+    """The core a process is pinned to, if exactly one."""
+    try:
+        cores = os.sched_getaffinity(pid)
+    except (OSError, AttributeError):
+        return None
+    return next(iter(cores)) if len(cores) == 1 else None
+
+
 def rss_bytes(pid: int) -> int | None:
     """Resident set size, from ``/proc/<pid>/status``."""
     try:
@@ -66,6 +91,8 @@ class Window:
     cpu: float | None
     reconnects: int = 0
     client_cpu: float = 0.0
+    others: float | None = None
+    steal: float | None = None
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ns)
@@ -78,6 +105,10 @@ class Window:
             "errors": self.errors,
             "reconnects": self.reconnects,
             "client_busy": self.client_cpu / self.seconds if self.seconds else 0.0,
+            "others_on_server_core": self.others / self.seconds
+            if self.others is not None and self.seconds
+            else None,
+            "steal": self.steal / self.seconds if self.steal is not None and self.seconds else None,
             "cpu_us_per_call": (self.cpu / self.calls * 1e6)
             if self.cpu is not None and self.calls
             else None,
@@ -109,6 +140,9 @@ class _Meter:
     cpu_start: float | None = None
     cpu_end: float | None = None
     client_cpu: float = 0.0
+    core: int | None = None
+    core_start: tuple[float, float] | None = None
+    core_end: tuple[float, float] | None = None
     latencies: list[int] = field(default_factory=list)
     drained: Callable[[], bool] = lambda: True
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -116,6 +150,8 @@ class _Meter:
     def begin(self) -> None:
         self.measuring = True
         self.cpu_start = cpu_seconds(self.pid) if self.pid else None
+        self.core = only_core(self.pid) if self.pid else None
+        self.core_start = core_seconds(self.core) if self.core is not None else None
         self.client_cpu = time.process_time()
         self.window_start = time.perf_counter()
 
@@ -123,6 +159,7 @@ class _Meter:
         self.window_end = time.perf_counter()
         self.client_cpu = time.process_time() - self.client_cpu
         self.cpu_end = cpu_seconds(self.pid) if self.pid else None
+        self.core_end = core_seconds(self.core) if self.core is not None else None
         self.measuring = False
         self.stopping = True
         self.settle()
@@ -143,6 +180,11 @@ class _Meter:
         cpu = None
         if self.cpu_start is not None and self.cpu_end is not None:
             cpu = self.cpu_end - self.cpu_start
+        others = steal = None
+        if cpu is not None and self.core_start is not None and self.core_end is not None:
+            # What else ran on the server's core: its busy time less the server's own.
+            others = max(0.0, self.core_end[0] - self.core_start[0] - cpu)
+            steal = self.core_end[1] - self.core_start[1]
         return Window(
             self.calls,
             self.window_end - self.window_start,
@@ -151,6 +193,8 @@ class _Meter:
             cpu,
             self.reconnects,
             self.client_cpu,
+            others,
+            steal,
         )
 
     async def run(self) -> Window:

@@ -52,6 +52,9 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
             figures: dict[str, Any] = {f: _median([s.get(f) for s in samples]) for f in FIGURES}
             figures["errors"] = sum(s.get("errors", 0) for s in samples)
             figures["client_busy_max"] = max(s.get("client_busy", 0.0) for s in samples)
+            figures["others_max"] = max(
+                (s.get("others_on_server_core") or 0.0) + (s.get("steal") or 0.0) for s in samples
+            )
             figures["rounds"] = len(samples)
             if "content_type" in samples[-1]:
                 figures["content_type"] = samples[-1]["content_type"]
@@ -444,7 +447,18 @@ def render(raw: dict[str, Any]) -> str:
         for column, figures in columns.items()
         if figures.get("errors")
     ]
+    crowded = [
+        f"{scenario} {column} ({figures['others_max']:.0%})"
+        for scenario, columns in tp.items()
+        for column, figures in columns.items()
+        if (figures.get("others_max") or 0) > 0.1
+    ]
     notes = []
+    if crowded:
+        notes.append(
+            "Other processes (or the hypervisor) took more than 10% of the server's core during "
+            "some window of: " + ", ".join(crowded) + "; those figures understate the server."
+        )
     if busy:
         notes.append(
             "The load generator's core was nearly saturated in: "
