@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ def cold_start(
         cwd=cwd,
     )
     pin(process.pid, core)
+    watchdog = threading.Timer(timeout, process.kill)  # a hung server ends the attempt
+    watchdog.start()
     try:
         assert process.stdin is not None
         assert process.stdout is not None
@@ -141,6 +144,7 @@ def cold_start(
         except subprocess.TimeoutExpired:
             process.kill()
     finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
             process.wait()
