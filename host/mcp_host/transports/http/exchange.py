@@ -6,22 +6,23 @@ message (progress, a log message, a server-to-client request) comes first, the a
 to an SSE stream carrying those messages and then the reply.
 
 ``Exchange`` serves requests outside sessions (2026-07-28, stateless legacy): the client going
-away cancels the handler. ``SessionExchange`` serves a legacy session's requests: the handler
-runs in the session's background, and once the answer is a stream, the client going away no
-longer cancels it (the spec asks servers not to read a disconnection as a cancellation): the
-stream's events, the response included, stay in the session's buffer for a GET with
-``Last-Event-ID``. Before that, nobody could resume, so a disconnection still cancels.
+away cancels the handler. ``SessionExchange`` serves a legacy session's requests: once the
+answer is a stream, the client going away no longer cancels the handler (the spec asks servers
+not to read a disconnection as a cancellation): the stream's events, the response included,
+stay in the session's buffer for a GET with ``Last-Event-ID``. Before that, nobody could
+resume, so a disconnection still cancels.
+
+Both run the handler in the request's own task and start no other task for a request answered
+quickly: that is most of them, and tasks cost more than the rest of the request.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import anyio
-from anyio.abc import ObjectReceiveStream
 from starlette.types import Receive, Scope, Send
 
 from mcp_host.protocol import Connection, Reply
@@ -57,7 +58,13 @@ async def send_json(
 
 
 class Exchange:
-    """An ASGI response that runs one request on a connection."""
+    """An ASGI response that runs one request on a connection, in the request's own task.
+
+    What the handler sends before its reply goes straight to the client (the first such
+    message commits the answer to SSE), so a slow reader slows the handler down instead of
+    piling messages up in memory. A watcher started shortly after the request began cancels
+    the handler when the client disconnects; requests answered sooner never start one.
+    """
 
     def __init__(
         self,
@@ -75,72 +82,105 @@ class Exchange:
         self.headers = headers or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sender, events = anyio.create_memory_object_stream[tuple[str, bytes | Reply | None]](
-            math.inf
-        )
+        stream = _LazyStream(send, self.headers) if self.streaming else None
 
         async def sink(data: bytes) -> None:
-            # After a disconnect nobody reads: what the handler still says goes nowhere.
-            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                sender.send_nowait(("message", data))
+            if stream is not None:  # else: a JSON-only client, nowhere to send it
+                await stream.send(data)
 
-        async with anyio.create_task_group() as tg:
-
-            async def work() -> None:
-                reply: Reply | None = None
-                try:
-                    reply = await self.connection.handle(self.message, sink)
-                finally:
-                    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        sender.send_nowait(("reply", reply))
-                    sender.close()
-
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(work)
-            tg.start_soon(watch_disconnect)
-            async with events:
-                kind, item = await events.receive()
-                while kind == "message" and not self.streaming:  # nowhere to send it
-                    kind, item = await events.receive()
-                if kind == "reply":
-                    await send_json(send, item, self.status_for, self.headers)  # type: ignore[arg-type]
-                else:
-                    await self._stream(send, item, events)  # type: ignore[arg-type]
-            tg.cancel_scope.cancel()
-
-    async def _stream(
-        self,
-        send: Send,
-        first: bytes,
-        events: ObjectReceiveStream[tuple[str, bytes | Reply | None]],
-    ) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": raw_headers(b"text/event-stream", {**SSE_HEADERS, **self.headers}),
-            }
-        )
-        await send({"type": "http.response.body", "body": event(first), "more_body": True})
-        while True:
-            with anyio.move_on_after(KEEPALIVE_SECONDS) as timer:
-                _kind, item = await events.receive()
-            if timer.cancelled_caught:
-                await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
-                continue
-            if isinstance(item, bytes):
-                await send({"type": "http.response.body", "body": event(item), "more_body": True})
-                continue
-            if item is not None:
-                await send(
-                    {"type": "http.response.body", "body": event(item.data), "more_body": True}
-                )
-            await send({"type": "http.response.body", "body": b""})
+        with anyio.CancelScope() as handling:
+            watcher = _DisconnectWatcher(receive, handling)
+            try:
+                reply = await self.connection.handle(self.message, sink)
+            finally:
+                watcher.stop()
+                if stream is not None:
+                    stream.stop_keepalive()
+        if handling.cancelled_caught:  # the client went away: nobody to answer
             return
+        if stream is not None and stream.started:
+            await stream.finish(reply)
+        else:
+            await send_json(send, reply, self.status_for, self.headers)
+
+
+class _LazyStream:
+    """An SSE answer that starts with its first event, with keep-alive comments while idle."""
+
+    def __init__(self, send: Send, headers: dict[str, str]) -> None:
+        self._send = send
+        self._headers = headers
+        self.started = False
+        self._lock = anyio.Lock()
+        self._keepalive: asyncio.Task[None] | None = None
+
+    async def send(self, data: bytes) -> None:
+        async with self._lock:
+            if not self.started:
+                self.started = True
+                await self._send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": raw_headers(
+                            b"text/event-stream", {**SSE_HEADERS, **self._headers}
+                        ),
+                    }
+                )
+                self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+            await self._send({"type": "http.response.body", "body": event(data), "more_body": True})
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            async with self._lock:
+                await self._send(
+                    {"type": "http.response.body", "body": KEEPALIVE, "more_body": True}
+                )
+
+    def stop_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+
+    async def finish(self, reply: Reply | None) -> None:
+        async with self._lock:
+            if reply is not None:
+                await self._send(
+                    {"type": "http.response.body", "body": event(reply.data), "more_body": True}
+                )
+            await self._send({"type": "http.response.body", "body": b""})
+
+
+WATCH_AFTER_SECONDS = 0.05
+"""How long a request runs before a task starts watching for its client to disconnect."""
+
+
+class _DisconnectWatcher:
+    """Cancels ``scope`` when the client disconnects. The watching task starts only once the
+    request has run ``WATCH_AFTER_SECONDS``: most requests are answered sooner, and starting
+    a task for each would cost more than the request itself. (The HTTP app runs on asyncio,
+    as uvicorn does.)"""
+
+    __slots__ = ("_receive", "_scope", "_task", "_timer")
+
+    def __init__(self, receive: Receive, scope: anyio.CancelScope) -> None:
+        self._receive = receive
+        self._scope = scope
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self._scope.cancel()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 class SessionExchange:
@@ -163,76 +203,38 @@ class SessionExchange:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.session
-        early_sender, early = anyio.create_memory_object_stream[tuple[str, Any]](math.inf)
         stream: Stream | None = None
-        handling = anyio.CancelScope()
+        responding: asyncio.Task[None] | None = None
 
         async def sink(data: bytes) -> None:
+            nonlocal stream, responding
             if stream is not None:
                 session.publish(stream, data)
-            elif self.streaming:
-                with contextlib.suppress(anyio.BrokenResourceError):
-                    early_sender.send_nowait(("message", data))
-            else:  # a client that takes JSON only: the standalone stream carries them
+            elif not self.streaming:  # a client that takes JSON only: the standalone stream
                 session.push(data)
+            else:
+                # Commit to a stream. From here the client going away no longer cancels the
+                # request: what it sends waits in the session's buffer for a resuming GET.
+                watcher.stop()
+                stream = session.open_stream(self.message.get("id"))
+                events = session.attach(stream)
+                session.publish(stream, data)
+                opened = stream
+                response = EventStream(
+                    events, headers=self.headers, on_close=lambda: session.detach(opened, events)
+                )
+                responding = asyncio.get_running_loop().create_task(response(scope, receive, send))
 
-        async def work() -> None:
-            reply: Reply | None = None
+        reply: Reply | None = None
+        with anyio.CancelScope() as handling:
+            watcher = _DisconnectWatcher(receive, handling)
             try:
-                with handling:
-                    reply = await session.connection.handle(self.message, sink)
+                reply = await session.connection.handle(self.message, sink)
             finally:
+                watcher.stop()
                 if stream is not None:
                     session.finish(stream, reply)
-                else:
-                    with contextlib.suppress(anyio.BrokenResourceError):
-                        early_sender.send_nowait(("reply", reply))
-                    early_sender.close()
-
-        session.spawn(work)
-        with early:
-            first = await _first_or_disconnect(early, receive)
-            if first is None:  # gone before anything could be resumed
-                handling.cancel()
-                return
-            kind, item = first
-            if kind == "reply":
-                await send_json(send, item, self.status_for, self.headers)
-                return
-            # Commit to a stream. No awaits from here until ``stream`` is set, so that every
-            # message the handler sends lands on the stream, in order.
-            opened = session.open_stream(self.message.get("id"))
-            events = session.attach(opened)
-            session.publish(opened, item)
-            while True:
-                try:
-                    kind, item = early.receive_nowait()
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-                if kind == "reply":
-                    session.finish(opened, item)
-                else:
-                    session.publish(opened, item)
-            stream = opened
-        response = EventStream(
-            events, headers=self.headers, on_close=lambda: session.detach(opened, events)
-        )
-        await response(scope, receive, send)
-
-
-async def _first_or_disconnect(
-    early: ObjectReceiveStream[tuple[str, Any]], receive: Receive
-) -> tuple[str, Any] | None:
-    """The handler's first message or its reply; None when the client leaves first."""
-    first: tuple[str, Any] | None = None
-    async with anyio.create_task_group() as tg:
-
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch_disconnect)
-        first = await early.receive()
-        tg.cancel_scope.cancel()
-    return first
+        if responding is not None:
+            await responding  # ends once the stream is finished, or its client has left
+        elif not handling.cancelled_caught:
+            await send_json(send, reply, self.status_for, self.headers)
