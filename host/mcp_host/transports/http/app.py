@@ -19,12 +19,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_host.config import HttpSettings
 from mcp_host.protocol import Engine
 from mcp_host.protocol.jsonrpc import (
     HEADER_MISMATCH,
+    INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
@@ -382,10 +383,65 @@ def create_app(
         settings.allowed_hosts,
         settings.allowed_origins,
     )
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = _McpStarlette(routes=routes, lifespan=lifespan)
     app.add_middleware(OriginGuard, policy=policy, exempt=("/healthz", "/readyz"))
     app.state.mcp = mcp
+    if streamable:
+        direct = OriginGuard(_Contained(_AsgiEndpoint(mcp.endpoint)), policy=policy)
+        app.direct = {path: direct, path + "/": direct}
     return app
+
+
+class _McpStarlette(Starlette):
+    """Starlette, with a direct way in for the MCP endpoint: every tool call goes through it,
+    and the router and middleware stack would cost a good part of a fast call. The direct
+    way keeps what matters of them: the Origin/Host checks, and a 500 for an unexpected
+    error. Everything else (health, HTTP+SSE, lifespan) goes through Starlette."""
+
+    direct: dict[str, ASGIApp] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = self.direct.get(_route_path(scope))
+            if target is not None:
+                scope["app"] = self
+                await target(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: without the ``root_path`` it is mounted under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :] or "/"
+    return path
+
+
+class _Contained:
+    """Logs an unexpected error and answers 500 if nothing was sent yet."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            log.exception("unexpected error while answering %s %s", scope["method"], scope["path"])
+            if not started:
+                response = error_response(
+                    500, INTERNAL_ERROR, "Internal error: the server log has the details"
+                )
+                await response(scope, receive, send)
 
 
 def _ignore(_: object) -> None:
