@@ -97,51 +97,57 @@ async def serve_connection(
     async def send(message: bytes) -> None:
         await write(message + b"\n")
 
-    async with anyio.create_task_group() as tg, engine.connection(send).running() as connection:
-        running = 0  # spawned and not finished, including tasks not started yet
-        at_end = False
-        all_done = anyio.Event()
+    loop = asyncio.get_running_loop()
+    # One asyncio task per request once the handshake is done. (Plain tasks rather than an
+    # anyio task group: starting one costs a fraction, and stdio serves many small calls.)
+    tasks: set[asyncio.Task[None]] = set()
 
-        async def handle(line: bytes) -> None:
-            nonlocal running
-            try:
-                reply = await connection.handle_bytes(line)
-                if reply is not None:
-                    await send(reply.data)
-            finally:
-                running -= 1
-                if at_end and running == 0:
-                    all_done.set()
+    async def handle(line: bytes) -> None:
+        try:
+            reply = await connection.handle_bytes(line)
+            if reply is not None:
+                await send(reply.data)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("the client closed its end before the reply was written")
 
-        async for line in split_lines(read, max_message_bytes):
-            if isinstance(line, Oversized):
-                await send(
-                    error_bytes(
-                        None,
-                        INVALID_REQUEST,
-                        f"Invalid request: the message is {line.size} bytes; the limit is "
-                        f"{max_message_bytes} ([host] max_message_bytes)",
+    async with engine.connection(send).running() as connection:
+        try:
+            async for line in split_lines(read, max_message_bytes):
+                if isinstance(line, Oversized):
+                    await send(
+                        error_bytes(
+                            None,
+                            INVALID_REQUEST,
+                            f"Invalid request: the message is {line.size} bytes; the limit is "
+                            f"{max_message_bytes} ([host] max_message_bytes)",
+                        )
                     )
-                )
-                continue
-            if not line.strip():
-                continue
-            if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
-                await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
-                continue
-            running += 1
-            if connection.era is None or not (connection.initialized or connection.era == "modern"):
-                # Until the handshake is done, keep order: a pipelining client's next
-                # request must not overtake its initialize.
-                await handle(line)
-            else:
-                tg.start_soon(handle, line)
-        # End of input: let what is running finish, within the grace period.
-        at_end = True
-        if running:
-            with anyio.move_on_after(grace_seconds):
-                await all_done.wait()
-        tg.cancel_scope.cancel()
+                    continue
+                if not line.strip():
+                    continue
+                if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
+                    await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
+                    continue
+                if connection.era is None or not (
+                    connection.initialized or connection.era == "modern"
+                ):
+                    # Until the handshake is done, keep order: a pipelining client's next
+                    # request must not overtake its initialize.
+                    await handle(line)
+                else:
+                    task = loop.create_task(handle(line))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+            # End of input: let what is running finish, within the grace period.
+            if tasks:
+                with anyio.move_on_after(grace_seconds):
+                    await asyncio.wait(set(tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait(set(tasks))
 
 
 @contextlib.contextmanager
