@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -135,6 +135,24 @@ class Connection:
             sender.close()
             self.close()
 
+    def forward_catalog_events(self, push: Callable[[bytes], None]) -> Callable[[], None]:
+        """``running()`` for a transport whose sending never blocks (an HTTP session queues
+        what it sends): catalog events become notifications handed to ``push`` at once, with
+        no task of their own. Returns the function that stops this and closes the
+        connection."""
+
+        def listener(event: CatalogEvent) -> None:
+            for data in self._notifications_for(event):
+                push(data)
+
+        unsubscribe = self.engine.catalog.subscribe(listener)
+
+        def stop() -> None:
+            unsubscribe()
+            self.close()
+
+        return stop
+
     @property
     def inflight(self) -> int:
         """How many requests are being handled."""
@@ -149,22 +167,28 @@ class Connection:
             waiter.error = {"code": INTERNAL_ERROR, "message": "connection closed"}
             waiter.event.set()
 
+    def _notifications_for(self, event: CatalogEvent) -> list[bytes]:
+        """What a catalog event means to this connection's client (legacy era only)."""
+        if self.era != "legacy" or not self.initialized:
+            return []
+        out = [
+            notification_bytes(f"notifications/{list_kind}/list_changed")
+            for list_kind in sorted(event.list_changed)
+        ]
+        if event.resource_updated and event.resource_updated in self.subscriptions:
+            out.append(
+                notification_bytes(
+                    "notifications/resources/updated", {"uri": event.resource_updated}
+                )
+            )
+        return out
+
     async def _pump(self, events: ObjectReceiveStream[CatalogEvent]) -> None:
         async with events:
             async for event in events:
-                if self.era != "legacy" or not self.initialized:
-                    continue
                 try:
-                    for list_kind in sorted(event.list_changed):
-                        await self.send(
-                            notification_bytes(f"notifications/{list_kind}/list_changed")
-                        )
-                    if event.resource_updated and event.resource_updated in self.subscriptions:
-                        await self.send(
-                            notification_bytes(
-                                "notifications/resources/updated", {"uri": event.resource_updated}
-                            )
-                        )
+                    for data in self._notifications_for(event):
+                        await self.send(data)
                 except Exception:
                     log.debug("could not deliver a notification", exc_info=True)
 

@@ -131,7 +131,7 @@ class Session:
         self.credential: str | None = None
         """A digest of the ``Authorization`` header that created the session (or ``None``)."""
         self.last_used = time.monotonic()
-        self.ended = anyio.Event()
+        self.ended = False
         self.resumable = resumable
         """Streamable HTTP: events carry ids and can be resumed. HTTP+SSE: ``message`` events."""
         self.retry_ms = retry_ms
@@ -141,6 +141,9 @@ class Session:
         self._stream_numbers = 0
         self._spawn = spawn
         self.connection: Connection = engine.connection(self.deliver)
+        # Catalog events are queued for the standalone stream as they happen: a session
+        # needs no task of its own, which keeps thousands of idle sessions cheap.
+        self._stop_events = self.connection.forward_catalog_events(self.push)
 
     # -------------------------------------------------------------------------- sending
 
@@ -298,12 +301,11 @@ class Session:
     def touch(self) -> None:
         self.last_used = time.monotonic()
 
-    async def run(self) -> None:
-        async with self.connection.running():
-            await self.ended.wait()
-
     def end(self) -> None:
-        self.ended.set()
+        if self.ended:
+            return
+        self.ended = True
+        self._stop_events()
         for stream in self.streams.values():
             self._release(stream)
 
@@ -367,7 +369,6 @@ class Sessions:
         )
         session.credential = credential
         self._sessions[session.id] = session
-        self._tg.start_soon(session.run)
         return session
 
     def get(self, session_id: str, credential: str | None) -> Session | None:
