@@ -53,3 +53,17 @@ def test_mounted_app_runs_plugin_lifespans_and_serves() -> None:
         assert response.json()["result"]["structuredContent"] == {"result": "first"}
         assert client.get("/tools/readyz").json() == {"ready": True, "plugins": {"first": "ready"}}
     assert EVENTS == ["enter first", "exit first"]
+
+
+def test_serving_stdio_does_not_import_the_http_stack() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mcp_host.cli, mcp_host.server, mcp_host.transports.stdio\n"
+        "heavy = [m for m in ('starlette', 'uvicorn', 'httpx', 'mcp_host.transports.http')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
