@@ -17,13 +17,35 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
+from mcp_host.testing import PluginClient
+
 SUPERUSER_PASSWORD = "pg-super-secret-7f3a"
 APP_PASSWORD = "app-secret-pw-91c2"
 WRITER_PASSWORD = "writer-secret-pw-5d8e"
+
+
+async def call(mcp: PluginClient, tool: str, **arguments: Any) -> Any:
+    """Call a tool that must succeed; its structured result."""
+    result = await mcp.call_tool(tool, arguments)
+    assert not result.is_error, result.text
+    return result.structured
+
+
+async def fails(mcp: PluginClient, tool: str, **arguments: Any) -> str:
+    """Call a tool that must fail; its error text."""
+    result = await mcp.call_tool(tool, arguments)
+    assert result.is_error, result.structured
+    return result.text
+
+
+def config(**databases: dict[str, Any]) -> dict[str, Any]:
+    """Host configuration serving ``databases`` through the SQL plugin."""
+    return {"plugins": {"mcp-host-sql": {"config": {"databases": databases}}}}
 
 
 @pytest.fixture

@@ -10,33 +10,25 @@ import anyio
 import asyncpg
 import pytest
 
-from conftest import APP_PASSWORD, SUPERUSER_PASSWORD, WRITER_PASSWORD, Cluster
-from mcp_host.testing import PluginClient, RequestFailed, serve
+from conftest import (
+    APP_PASSWORD,
+    SUPERUSER_PASSWORD,
+    WRITER_PASSWORD,
+    Cluster,
+    call,
+    config,
+    fails,
+)
+from mcp_host.testing import RequestFailed, serve
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
 ENV = {"APP_PW": APP_PASSWORD, "WRITER_PW": WRITER_PASSWORD}
 
 
-def config(**databases: dict[str, Any]) -> dict[str, Any]:
-    return {"plugins": {"mcp-host-sql": {"config": {"databases": databases}}}}
-
-
 def shop(cluster: Cluster, user: str = "app", **settings: Any) -> dict[str, Any]:
     password = {"app": "APP_PW", "writer": "WRITER_PW"}[user]
     return {"url": cluster.url(user, "shop"), "password": {"env": password}, **settings}
-
-
-async def call(mcp: PluginClient, tool: str, **arguments: Any) -> Any:
-    result = await mcp.call_tool(tool, arguments)
-    assert not result.is_error, result.text
-    return result.structured
-
-
-async def fails(mcp: PluginClient, tool: str, **arguments: Any) -> str:
-    result = await mcp.call_tool(tool, arguments)
-    assert result.is_error, result.structured
-    return result.text
 
 
 async def test_catalog_tools(postgres: Cluster) -> None:

@@ -5,30 +5,14 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
-from mcp_host.testing import PluginClient, serve
+from conftest import call, config, fails
+from mcp_host.testing import serve
 
 pytestmark = pytest.mark.anyio
-
-
-def config(**databases: dict[str, Any]) -> dict[str, Any]:
-    return {"plugins": {"mcp-host-sql": {"config": {"databases": databases}}}}
-
-
-async def call(mcp: PluginClient, tool: str, **arguments: Any) -> Any:
-    result = await mcp.call_tool(tool, arguments)
-    assert not result.is_error, result.text
-    return result.structured
-
-
-async def fails(mcp: PluginClient, tool: str, **arguments: Any) -> str:
-    result = await mcp.call_tool(tool, arguments)
-    assert result.is_error, result.structured
-    return result.text
 
 
 @pytest.fixture
