@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import secrets
 import time
 from collections import Counter, deque
@@ -41,6 +40,10 @@ log = logging.getLogger("mcp_host.transports.http")
 
 OUTBOX_LIMIT = 1000
 """Messages kept for a standalone stream nobody listens to; later ones are dropped."""
+
+LISTENER_LIMIT = 4096
+"""Events queued for one HTTP response before its client counts as too slow: the response is
+closed rather than let memory grow (the events stay in the resume buffer)."""
 
 STANDALONE = "0"
 """The stream key of a session's standalone stream (GET, or HTTP+SSE)."""
@@ -136,6 +139,8 @@ class Session:
         """Streamable HTTP: events carry ids and can be resumed. HTTP+SSE: ``message`` events."""
         self.retry_ms = retry_ms
         self.events = EventBuffer(buffer_events, self._emptied)
+        # Room for a whole replay and the waiting messages, whatever the buffer's size.
+        self._listener_limit = max(LISTENER_LIMIT, buffer_events + OUTBOX_LIMIT + 2)
         self.standalone = Stream(STANDALONE)
         self.streams: dict[str, Stream] = {STANDALONE: self.standalone}
         self._stream_numbers = 0
@@ -172,6 +177,15 @@ class Session:
         if stream.listener is not None:
             try:
                 stream.listener.send_nowait(chunk)
+            except anyio.WouldBlock:
+                log.warning(
+                    "session %s…: the client reads stream %s too slowly (%d events behind); "
+                    "closing it (it can resume with Last-Event-ID)",
+                    self.id[:8],
+                    stream.key,
+                    self._listener_limit,
+                )
+                self._release(stream)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._release(stream)
 
@@ -208,7 +222,7 @@ class Session:
         events it should send: those kept after event number ``after`` (a resuming GET), a
         priming event, the standalone stream's waiting messages, then live events."""
         self._release(stream)
-        sender, receiver = anyio.create_memory_object_stream[bytes](math.inf)
+        sender, receiver = anyio.create_memory_object_stream[bytes](self._listener_limit)
         if after is not None:
             if self.events.lost_after(stream.key, after):
                 log.warning(
