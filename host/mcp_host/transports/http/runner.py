@@ -13,7 +13,8 @@ import uvicorn
 from mcp_host.config import HttpSettings
 from mcp_host.protocol import Engine
 
-from .app import Readiness, create_app
+from .app import Readiness
+from .asgi import create_app
 
 log = logging.getLogger("mcp_host.transports.http")
 

@@ -1,0 +1,144 @@
+"""``create_app``: the ASGI application, with a direct way in for the MCP endpoint.
+
+It can run on its own (``serve_http``) or be mounted in another starlette/FastAPI application;
+its lifespan starts the session machinery, so a mounting app must run it (see docs/http.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_host.config import HttpSettings
+from mcp_host.protocol import Engine
+from mcp_host.protocol.jsonrpc import INTERNAL_ERROR
+
+from .app import McpHttp, Readiness, error_response
+from .security import OriginGuard, OriginPolicy
+
+log = logging.getLogger("mcp_host.transports.http")
+
+
+def create_app(
+    engine: Engine,
+    settings: HttpSettings,
+    readiness: Readiness | None = None,
+    *,
+    streamable: bool = True,
+) -> Starlette:
+    """The ASGI application serving ``engine`` over Streamable HTTP (and HTTP+SSE).
+
+    ``streamable=False`` serves only the 2024-11-05 HTTP+SSE endpoints (``--transport sse``).
+    """
+    mcp = McpHttp(engine, settings, readiness)
+    path = settings.path.rstrip("/") or "/"
+    methods = ["GET", "POST", "DELETE"]
+
+    routes = [
+        Route("/healthz", mcp.healthz, methods=["GET"]),
+        Route("/readyz", mcp.readyz, methods=["GET"]),
+    ]
+    if streamable:
+        routes += [
+            Route(path, _AsgiEndpoint(mcp.endpoint), methods=methods),
+            Route(path + "/", _AsgiEndpoint(mcp.endpoint), methods=methods),
+        ]
+    if settings.legacy_sse or not streamable:
+        routes += [
+            Route(settings.sse_path, _AsgiEndpoint(mcp.sse_stream), methods=["GET"]),
+            Route(settings.messages_path, mcp.sse_message, methods=["POST"]),
+        ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.sessions.running():
+            yield
+
+    policy = OriginPolicy.build(
+        settings.host,
+        settings.port,
+        settings.public_url,
+        settings.allowed_hosts,
+        settings.allowed_origins,
+    )
+    app = _McpStarlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(OriginGuard, policy=policy, exempt=("/healthz", "/readyz"))
+    app.state.mcp = mcp
+    if streamable:
+        direct = OriginGuard(_Contained(_AsgiEndpoint(mcp.endpoint)), policy=policy)
+        app.direct = {path: direct, path + "/": direct}
+    return app
+
+
+class _McpStarlette(Starlette):
+    """Starlette, with a direct way in for the MCP endpoint: every tool call goes through it,
+    and the router and middleware stack would cost a good part of a fast call. The direct
+    way keeps what matters of them: the Origin/Host checks, and a 500 for an unexpected
+    error. Everything else (health, HTTP+SSE, lifespan) goes through Starlette."""
+
+    direct: dict[str, ASGIApp] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = self.direct.get(_route_path(scope))
+            if target is not None:
+                scope["app"] = self
+                await target(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: without the ``root_path`` it is mounted under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :] or "/"
+    return path
+
+
+class _Contained:
+    """Logs an unexpected error and answers 500 if nothing was sent yet."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            log.exception("unexpected error while answering %s %s", scope["method"], scope["path"])
+            if not started:
+                response = error_response(
+                    500, INTERNAL_ERROR, "Internal error: the server log has the details"
+                )
+                await response(scope, receive, send)
+
+
+class _AsgiEndpoint:
+    """A route target whose handler may return any ASGI app (an ``Exchange``), not only a
+    Response. An instance, not a function, so starlette hands it the raw ASGI call."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response | ASGIApp]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+__all__ = ["create_app"]
