@@ -11,6 +11,7 @@ answers, so a handler must do nothing irreversible before its last question.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -257,7 +258,7 @@ class Context:
 # ------------------------------------------------------------------------------- questions
 
 
-class Question:
+class Question(abc.ABC):
     """Something a handler asks the client: a method, its params, and how to read the answer."""
 
     method: str = ""
@@ -265,15 +266,17 @@ class Question:
     """The client capability the question needs (``elicitation``, ``sampling``, ``roots``),
     or ``elicitation.url`` for URL-mode elicitation."""
 
+    @abc.abstractmethod
     def params(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The request's params."""
 
+    @abc.abstractmethod
     def accepts(self, answer: object) -> bool:
         """Whether ``answer`` has the shape of this method's result (checked before use)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parse(self, answer: Mapping[str, Any]) -> Any:
-        raise NotImplementedError
+        """The answer as the handler receives it."""
 
 
 _ACTIONS = ("accept", "decline", "cancel")
