@@ -10,9 +10,7 @@ from tests.protocol.conftest import Probe, build_engine, demo_plugin
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_client_too_slow_to_read_loses_its_stream_not_the_events(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def test_a_client_too_slow_to_read_loses_its_stream_not_the_events() -> None:
     sessions = Sessions(build_engine(demo_plugin(Probe())), max_sessions=10, idle_timeout=60)
     async with sessions.running():
         session = sessions.create(credential=None)
