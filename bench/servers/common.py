@@ -32,3 +32,15 @@ def argument(flag: str, default: str) -> str:
     if flag in sys.argv:
         return sys.argv[sys.argv.index(flag) + 1]
     return default
+
+
+def tool_result(params: dict) -> dict:
+    """The floors' answer to ``tools/call`` of ``add`` or ``echo``: the result shape every
+    target sends (text content plus ``structuredContent``), with nothing checked."""
+    arguments = params.get("arguments") or {}
+    if params.get("name") == "add":
+        value: object = arguments["a"] + arguments["b"]
+        text = str(value)
+    else:
+        value = text = arguments["text"]
+    return {"content": [{"type": "text", "text": text}], "structuredContent": {"result": value}}

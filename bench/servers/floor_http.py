@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from common import argument, serve_uvicorn
+from common import argument, serve_uvicorn, tool_result
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,14 +16,7 @@ from starlette.routing import Route
 
 
 def answer(message: dict) -> dict:
-    params = message.get("params") or {}
-    arguments = params.get("arguments") or {}
-    if params.get("name") == "add":
-        value: object = arguments["a"] + arguments["b"]
-        text = str(value)
-    else:
-        value = text = arguments["text"]
-    result = {"content": [{"type": "text", "text": text}], "structuredContent": {"result": value}}
+    result = tool_result(message.get("params") or {})
     return {"jsonrpc": "2.0", "id": message.get("id"), "result": result}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from common import tool_result
+
 
 def main() -> None:
     out = sys.stdout.buffer
@@ -20,16 +22,7 @@ def main() -> None:
                 "serverInfo": {"name": "floor", "version": "0"},
             }
         else:
-            arguments = params.get("arguments") or {}
-            if params.get("name") == "add":
-                value: object = arguments["a"] + arguments["b"]
-                text = str(value)
-            else:
-                value = text = arguments["text"]
-            result = {
-                "content": [{"type": "text", "text": text}],
-                "structuredContent": {"result": value},
-            }
+            result = tool_result(params)
         reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
         out.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
         out.flush()
