@@ -143,10 +143,10 @@ def serve(ctx: click.Context, /, **_: Any) -> None:
     for record in host.records:
         if record.status == "failed":
             log.error("plugin %s skipped: %s", record.name, record.error)
-    from .server import serve as run
+    from .server import run
 
     try:
-        anyio.run(run, host, loaded.config.host.transport)
+        run(host, loaded.config.host.transport)
     except MCPHostError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:

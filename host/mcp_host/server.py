@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from .errors import ConfigError
 from .host import Host
@@ -30,6 +33,27 @@ def protocol_settings(host: Host) -> ProtocolSettings:
         cache_scope=settings.cache_scope,
         state_ttl_seconds=settings.state_ttl_seconds,
     )
+
+
+def run(host: Host, transport: str) -> None:
+    """Serve ``host`` over ``transport`` until it ends: what ``mcp-host serve`` runs."""
+    anyio.run(serve, host, transport, backend_options=loop_options(host, transport))
+
+
+def loop_options(host: Host, transport: str) -> dict[str, Any]:
+    """anyio's asyncio backend options: uvloop for the HTTP transports per ``[http] loop``.
+
+    stdio stays on asyncio: it gains little from uvloop and starts faster without it."""
+    choice = host.config.http.loop
+    if transport == "stdio" or choice == "asyncio":
+        return {}
+    installed = importlib.util.find_spec("uvloop") is not None
+    if choice == "uvloop" and not installed:
+        raise ConfigError(
+            "[http] loop = 'uvloop', but uvloop is not installed: "
+            "pip install 'mcp-host[fast]', or set loop to 'auto' or 'asyncio'"
+        )
+    return {"use_uvloop": True} if installed else {}
 
 
 async def serve(host: Host, transport: str) -> None:

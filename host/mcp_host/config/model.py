@@ -95,6 +95,11 @@ class HttpSettings(_Section):
         description="Legacy era: recent SSE events kept per session, replayed to a GET with "
         "Last-Event-ID.",
     )
+    loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto",
+        description="Event loop of the HTTP transports: uvloop when it is installed ('auto', "
+        "as uvicorn does), or always 'asyncio' / 'uvloop'. stdio always runs on asyncio.",
+    )
     sse_retry_ms: int = Field(
         1000,
         ge=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -28,6 +29,15 @@ class _Server(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
+
+
+def stack_description(config: uvicorn.Config) -> str:
+    """Which event loop and HTTP/1.1 parser serve requests, e.g. ``uvloop, httptools``."""
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    parser = getattr(config, "http_protocol_class", None)
+    name = getattr(parser, "__name__", "")
+    parser_name = "httptools" if name.startswith("HttpTools") else "h11" if name else "unknown"
+    return f"{loop if loop == 'uvloop' else 'asyncio'} event loop, {parser_name} parser"
 
 
 def client_snippet(url: str) -> str:
@@ -67,6 +77,7 @@ async def serve_http(
                     file=sys.stderr,
                     flush=True,
                 )
+        log.info("HTTP served on %s", stack_description(config))
 
     original_shutdown = server.shutdown
 
