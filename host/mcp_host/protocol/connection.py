@@ -201,7 +201,19 @@ class Connection:
             return _error(None, exc)
         return await self.handle(message, sink)
 
-    async def handle(self, message: Any, sink: Send | None = None) -> Reply | None:
+    async def handle(
+        self,
+        message: Any,
+        sink: Send | None = None,
+        *,
+        cancel_scope: anyio.CancelScope | None = None,
+    ) -> Reply | None:
+        """Handle one parsed message; the reply to a request, ``None`` otherwise.
+
+        A request runs in a cancel scope that ``notifications/cancelled`` cancels: its own,
+        and then a cancelled request returns ``None``; or ``cancel_scope``, one the caller has
+        entered around this call and whose cancellation it handles (a transport that already
+        has a scope per request saves opening a second)."""
         try:
             message_kind = kind(message)
         except MessageError as exc:
@@ -220,13 +232,17 @@ class Connection:
                     INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"
                 ),
             )
-        scope = anyio.CancelScope()
-        self._inflight[request_id] = scope
+        method, params, sink = message["method"], message.get("params") or {}, sink or self.send
+        if cancel_scope is not None:
+            self._inflight[request_id] = cancel_scope
+            try:
+                return await self._request(request_id, method, params, sink)
+            finally:
+                self._inflight.pop(request_id, None)
+        scope = self._inflight[request_id] = anyio.CancelScope()
         try:
             with scope:
-                return await self._request(
-                    request_id, message["method"], message.get("params") or {}, sink or self.send
-                )
+                return await self._request(request_id, method, params, sink)
             return None  # cancelled: no response is sent
         finally:
             self._inflight.pop(request_id, None)

@@ -204,6 +204,31 @@ def test_bad_bodies(url: str) -> None:
     assert "max_body_bytes" in too_big.json()["error"]["message"]
 
 
+def test_chunked_bodies_are_assembled_and_limited(url: str) -> None:
+    """A body without Content-Length arrives in pieces: they are joined, and the limit
+    still holds while they arrive."""
+    headers = {
+        "accept": ACCEPT,
+        "mcp-protocol-version": MODERN,
+        "mcp-method": "server/discover",
+        "content-type": "application/json",
+    }
+    message = json.dumps(
+        {"jsonrpc": "2.0", "id": 7, "method": "server/discover", "params": {"_meta": META}}
+    ).encode()
+
+    def pieces(data: bytes, size: int) -> Any:
+        for offset in range(0, len(data), size):
+            yield data[offset : offset + size]
+
+    served = httpx.post(url, content=pieces(message, 16), headers=headers, timeout=10)
+    assert served.status_code == 200
+    assert served.json()["id"] == 7
+    padded = message[:-1] + b"," + b'"pad":"' + b"x" * 70_000 + b'"}'
+    too_big = httpx.post(url, content=pieces(padded, 8192), headers=headers, timeout=10)
+    assert too_big.status_code == 413
+
+
 def test_origin_and_host_checks(url: str) -> None:
     evil_origin = modern(url, "server/discover", headers={"origin": "http://evil.example"})
     assert evil_origin.status_code == 403

@@ -88,15 +88,16 @@ class Exchange:
             if stream is not None:  # else: a JSON-only client, nowhere to send it
                 await stream.send(data)
 
+        reply: Reply | None = None  # stays None when notifications/cancelled cancels it
         with anyio.CancelScope() as handling:
             watcher = _DisconnectWatcher(receive, handling)
             try:
-                reply = await self.connection.handle(self.message, sink)
+                reply = await self.connection.handle(self.message, sink, cancel_scope=handling)
             finally:
                 watcher.stop()
                 if stream is not None:
                     stream.stop_keepalive()
-        if handling.cancelled_caught:  # the client went away: nobody to answer
+        if watcher.disconnected:  # the client went away: nobody to answer
             return
         if stream is not None and stream.started:
             await stream.finish(reply)
@@ -111,11 +112,17 @@ class _LazyStream:
         self._send = send
         self._headers = headers
         self.started = False
-        self._lock = anyio.Lock()
+        self._lock: anyio.Lock | None = None  # made at the first event: most answers have none
         self._keepalive: asyncio.Task[None] | None = None
 
+    @property
+    def lock(self) -> anyio.Lock:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        return self._lock
+
     async def send(self, data: bytes) -> None:
-        async with self._lock:
+        async with self.lock:
             if not self.started:
                 self.started = True
                 await self._send(
@@ -133,7 +140,7 @@ class _LazyStream:
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
-            async with self._lock:
+            async with self.lock:
                 await self._send(
                     {"type": "http.response.body", "body": KEEPALIVE, "more_body": True}
                 )
@@ -143,7 +150,7 @@ class _LazyStream:
             self._keepalive.cancel()
 
     async def finish(self, reply: Reply | None) -> None:
-        async with self._lock:
+        async with self.lock:
             if reply is not None:
                 await self._send(
                     {"type": "http.response.body", "body": event(reply.data), "more_body": True}
@@ -161,13 +168,14 @@ class _DisconnectWatcher:
     a task for each would cost more than the request itself. (The HTTP app runs on asyncio,
     as uvicorn does.)"""
 
-    __slots__ = ("_receive", "_scope", "_task", "_timer")
+    __slots__ = ("_receive", "_scope", "_task", "_timer", "disconnected")
 
     def __init__(self, receive: Receive, scope: anyio.CancelScope) -> None:
         self._receive = receive
         self._scope = scope
         self._task: asyncio.Task[None] | None = None
         self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, self._start)
+        self.disconnected = False
 
     def _start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch())
@@ -175,6 +183,7 @@ class _DisconnectWatcher:
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
             pass
+        self.disconnected = True
         self._scope.cancel()
 
     def stop(self) -> None:
@@ -225,16 +234,16 @@ class SessionExchange:
                 )
                 responding = asyncio.get_running_loop().create_task(response(scope, receive, send))
 
-        reply: Reply | None = None
+        reply: Reply | None = None  # stays None when notifications/cancelled cancels it
         with anyio.CancelScope() as handling:
             watcher = _DisconnectWatcher(receive, handling)
             try:
-                reply = await session.connection.handle(self.message, sink)
+                reply = await session.connection.handle(self.message, sink, cancel_scope=handling)
             finally:
                 watcher.stop()
                 if stream is not None:
                     session.finish(stream, reply)
         if responding is not None:
             await responding  # ends once the stream is finished, or its client has left
-        elif not handling.cancelled_caught:
+        elif not watcher.disconnected:
             await send_json(send, reply, self.status_for, self.headers)
