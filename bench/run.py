@@ -24,7 +24,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from coldstart import cold_commands, cold_start, write_extra_plugins
+from coldstart import (
+    LAYERS,
+    cold_commands,
+    cold_start,
+    layer_time,
+    stdio_imports,
+    write_extra_plugins,
+)
 from loadgen import StdioPeer, pin, rss_bytes
 from report import render, summarise
 from targets import (
@@ -165,19 +172,27 @@ class Bench:
 
     # ------------------------------------------------------------------------- cold start
 
-    def cold_round(self, index: int, commands: dict[str, Any]) -> dict[str, list[Any]]:
-        names = list(commands)
-        shift = index % len(names)
-        names = names[shift:] + names[:shift]
-        out: dict[str, list[Any]] = {name: [] for name in names}
+    def cold_round(
+        self, index: int, commands: dict[str, Any]
+    ) -> tuple[dict[str, list[Any]], dict[str, list[float]]]:
+        """The cold starts, and the layers of mcp-host's, taking turns."""
+        units = [("start", name) for name in commands] + [("layer", name) for name in LAYERS]
+        shift = index % len(units)
+        units = units[shift:] + units[:shift]
+        starts: dict[str, list[Any]] = {name: [] for kind, name in units if kind == "start"}
+        layers: dict[str, list[float]] = {name: [] for kind, name in units if kind == "layer"}
         for _ in range(self.settings.cold_starts):
-            for name in names:
-                argv, env = commands[name]
+            for kind, name in units:
                 try:
-                    out[name].append(cold_start(argv, env, cwd=self.cwd, core=self.server_core))
+                    if kind == "start":
+                        argv, env = commands[name]
+                        sample = cold_start(argv, env, cwd=self.cwd, core=self.server_core)
+                        starts[name].append(sample)
+                    else:
+                        layers[name].append(layer_time(name, cwd=self.cwd, core=self.server_core))
                 except Exception as exc:
-                    self.problem(f"cold start {name}", exc)
-        return out
+                    self.problem(f"cold start {kind} {name}", exc)
+        return starts, layers
 
     # ----------------------------------------------------------------------------- memory
 
@@ -315,18 +330,26 @@ class Bench:
         extras = self.work / "extras"
         names = write_extra_plugins(extras)
         commands = cold_commands(extras, names)
+        imports: dict[str, list[str]] = {}
+        log("third-party modules on the stdio path (-X importtime)")
+        try:
+            imports = stdio_imports(
+                cwd=self.cwd, core=self.server_core, log=self.work / "stdio-importtime.txt"
+            )
+        except Exception as exc:
+            self.problem("stdio imports", exc)
         rounds = []
         for index in range(self.settings.rounds):
             round_started = time.perf_counter()
             entry: dict[str, Any] = {}
             log(f"round {index + 1}: cold starts")
-            entry["cold_start"] = self.cold_round(index, commands)
+            entry["cold_start"], entry["cold_layers"] = self.cold_round(index, commands)
             entry["throughput"] = await self.throughput_round(index)
             entry["memory"] = await self.memory_round(index)
             entry["seconds"] = time.perf_counter() - round_started
             rounds.append(entry)
         many = await self.many_tools()
-        return {"rounds": rounds, "many_tools": many}
+        return {"rounds": rounds, "many_tools": many, "stdio_imports": imports}
 
 
 def environment(settings: Settings, bench: Bench) -> dict[str, Any]:
@@ -378,11 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         raw = asyncio.run(bench.run())
     finally:
-        log_copy = work / "servers.log"
         out_dir = args.out / stamp
         out_dir.mkdir(parents=True, exist_ok=True)
-        if log_copy.exists():
-            shutil.copy(log_copy, out_dir / "servers.log")
+        for kept in ("servers.log", "stdio-importtime.txt"):
+            if (work / kept).exists():
+                shutil.copy(work / kept, out_dir / kept)
         shutil.rmtree(work, ignore_errors=True)
     raw["meta"] = environment(settings, bench)
     raw["meta"]["started"] = started.isoformat(timespec="seconds")
