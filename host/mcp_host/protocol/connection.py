@@ -233,14 +233,10 @@ class Connection:
                 ),
             )
         method, params, sink = message["method"], message.get("params") or {}, sink or self.send
-        if cancel_scope is not None:
-            self._inflight[request_id] = cancel_scope
-            try:
-                return await self._request(request_id, method, params, sink)
-            finally:
-                self._inflight.pop(request_id, None)
-        scope = self._inflight[request_id] = anyio.CancelScope()
+        scope = self._inflight[request_id] = cancel_scope or anyio.CancelScope()
         try:
+            if cancel_scope is not None:  # entered by the caller, who handles its cancellation
+                return await self._request(request_id, method, params, sink)
             with scope:
                 return await self._request(request_id, method, params, sink)
             return None  # cancelled: no response is sent
