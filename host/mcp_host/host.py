@@ -263,7 +263,6 @@ class Host:
             status[record.name] = reason
         return status
 
-
     async def readiness_report(self, check_timeout: float = 5.0) -> dict[str, Any]:
         """What ``/readyz`` answers: ready means the host serves what it loaded.
 
@@ -342,9 +341,7 @@ def _load_one(
     secrets = loaded.plugin_errors.get(candidate.name)
     if secrets:
         raise PluginError(
-            f"Plugin {candidate.name!r} cannot be configured: "
-            + "; ".join(secrets)
-            + f". {hint}",
+            f"Plugin {candidate.name!r} cannot be configured: " + "; ".join(secrets) + f". {hint}",
             plugin=candidate.name,
         )
     load_candidate(pm, candidate)

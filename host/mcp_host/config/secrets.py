@@ -1,8 +1,9 @@
 """Secret references (``{ env = "VAR" }``, ``{ file = "/path" }``) and redaction.
 
-References are resolved when the file is loaded. A plugin's unresolvable reference does not stop
-the load: it is that plugin's failure, reported only if the plugin is to be loaded. Every resolved value, and every value under
-a secret-looking key, is remembered so dumps and log records can hide it.
+References are resolved when the file is loaded. A plugin's unresolvable reference does not
+stop the load: it is that plugin's failure, reported only if the plugin is to be loaded. Every
+resolved value, and every value under a secret-looking key, is remembered so dumps and log
+records can hide it.
 """
 
 from __future__ import annotations
