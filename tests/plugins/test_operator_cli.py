@@ -7,6 +7,7 @@ served; a disabled plugin's settings never get in the way; a misspelled name is 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def run(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+def run(on_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Run:
     monkeypatch.chdir(on_path)
     for var in (
         "MCP_HOST_CONFIG",
@@ -33,6 +34,10 @@ def run(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     ):
         monkeypatch.delenv(var, raising=False)
     runner = CliRunner()
+    root = logging.getLogger()
+    # The commands configure the root logger as a process would; leave it as it was.
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    request.addfinalizer(lambda level=root.level: root.setLevel(level))
 
     def invoke(*args: str, env: dict[str, str] | None = None, config: str | None = None) -> Result:
         if config is not None:
