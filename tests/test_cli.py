@@ -14,7 +14,7 @@ from mcp_host.cli import main
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     for var in ("MCP_HOST_CONFIG", "MCP_HOST_PLUGINS", "MCP_HOST_DISABLE_PLUGINS"):
         monkeypatch.delenv(var, raising=False)
@@ -22,12 +22,13 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixture
     root = logging.getLogger()
     # The commands configure the root logger as a process would; leave it as it was.
     monkeypatch.setattr(root, "handlers", list(root.handlers))
-    request.addfinalizer(lambda level=root.level: root.setLevel(level))
+    level = root.level
 
     def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
 
-    return invoke
+    yield invoke
+    root.setLevel(level)
 
 
 def test_version(run) -> None:  # type: ignore[no-untyped-def]

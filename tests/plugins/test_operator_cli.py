@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def run(on_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Run:
+def run(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     monkeypatch.chdir(on_path)
     for var in (
         "MCP_HOST_CONFIG",
@@ -37,14 +37,15 @@ def run(on_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureR
     root = logging.getLogger()
     # The commands configure the root logger as a process would; leave it as it was.
     monkeypatch.setattr(root, "handlers", list(root.handlers))
-    request.addfinalizer(lambda level=root.level: root.setLevel(level))
+    level = root.level
 
     def invoke(*args: str, env: dict[str, str] | None = None, config: str | None = None) -> Result:
         if config is not None:
             (on_path / "mcp-host.toml").write_text(config)
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
 
-    return invoke
+    yield invoke
+    root.setLevel(level)
 
 
 def rows(result: Result) -> dict[str, dict[str, Any]]:
