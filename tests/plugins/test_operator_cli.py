@@ -283,3 +283,17 @@ def test_shared_options_before_or_after_the_command(run: Run, on_path: Path) -> 
     clash = run("--config", str(other), "tools", "--config", "elsewhere.toml")
     assert clash.exit_code == 2
     assert "--config is given twice with different values" in clash.output
+
+
+def test_check_reports_a_required_plugin_that_is_disabled(run: Run) -> None:
+    config = '[host]\nplugins = ["acme-good"]\nrequired_plugins = ["acme-good", "acme-hooks"]\n'
+    result = run("check", config=config)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: Plugin 'acme-hooks' is required ([host] required_plugins) but not loaded: "
+        "not on the allowlist"
+    ]
+    config += '[plugins.acme-hooks]\nprefix = "h"\n'
+    fine = run("check", "--plugin", "acme-good", "--plugin", "acme-hooks", config=config)
+    assert fine.exit_code == 0, fine.output
