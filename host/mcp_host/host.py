@@ -142,8 +142,9 @@ class Host:
 
     def _build(self, *, strict: bool = False) -> Catalog:
         """The catalog of the enabled plugins. A collision raises ``CatalogError`` (all of them
-        at once) under ``fail`` or when ``strict``; under ``skip`` the later plugin's
-        contribution is left out, logged and recorded on its ``PluginRecord``."""
+        at once) under ``fail``; under ``skip`` the later plugin's contribution is left out,
+        logged and recorded on its ``PluginRecord``. ``strict``: a collision that was not
+        already left out raises under either policy (a running plugin's change is refused)."""
         self._generation += 1
         active = self._active()
         instructions: list[str] = []
@@ -157,10 +158,12 @@ class Host:
             [(r.handle, r.registry) for r in active],  # type: ignore[misc]
             generation=self._generation,
             instructions=instructions,
-            on_conflict=None if strict else lambda h, m: conflicts.append((h, m)),
+            on_conflict=lambda h, m: conflicts.append((h, m)),
         )
-        if conflicts and self.on_plugin_error == "fail":
-            raise CatalogError("\n".join(message for _h, message in conflicts))
+        known = {m for r in self.records for m in r.dropped} if strict else set()
+        refused = [m for _h, m in conflicts if m not in known]
+        if refused and (strict or self.on_plugin_error == "fail"):
+            raise CatalogError("\n".join(refused))
         for warning in catalog.warnings:
             log.warning("%s", warning)
         for record in self.records:
