@@ -39,7 +39,8 @@ class LoadedConfig:
     config: HostConfig
     file: Path | None
     provenance: Mapping[str, str]
-    """Dotted field path -> ``default``, ``file:PATH``, ``env:VAR`` or ``cli:--flag``."""
+    """Dotted field path -> ``default``, ``file:PATH``, ``env:VAR``, ``cli:--flag`` or ``data``
+    (given to ``config_from_data`` without a file)."""
     secrets: frozenset[str] = field(default_factory=frozenset)
     plugin_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Plugin name -> why its ``[plugins.NAME]`` table cannot be used (a secret reference that
@@ -152,6 +153,7 @@ def config_from_data(
         problems.append(f"{where}: [plugins] must hold tables [plugins.NAME]")
         plugins = {}
     data["plugins"] = plugins
+    given = f"file:{file}" if file else "data"  # config_from_data without a file
     provenance: dict[str, str] = {}
     for section, (model, _prefix) in _SECTIONS.items():
         table = data.setdefault(section, {})
@@ -159,7 +161,7 @@ def config_from_data(
             fail(f"{where}: [{section}] must be a table")
             table = data[section] = {}
         for name in model.model_fields:
-            provenance[f"{section}.{name}"] = f"file:{file}" if name in table else "default"
+            provenance[f"{section}.{name}"] = given if name in table else "default"
             variable = env_var(section, name)
             if variable in env and variable != ENV_FILE:
                 table[name] = _from_env(model, name, env[variable])
@@ -173,13 +175,13 @@ def config_from_data(
     for name, table in plugins.items():
         if isinstance(table, dict):
             for key in table:
-                provenance[f"plugins.{name}.{key}"] = f"file:{file}"
+                provenance[f"plugins.{name}.{key}"] = given
     for _attempt in range(10):
         try:
             config = HostConfig.model_validate(data)
             break
         except ValidationError as exc:
-            lines = _problems(exc, file, provenance, data)
+            lines = _problems(exc, file, provenance)
             if not collect:
                 raise ConfigError(_describe(lines)) from exc
             problems += [f"invalid configuration: {line}" for line in lines]
@@ -221,20 +223,17 @@ def _from_env(model: type[BaseModel], name: str, value: str) -> Any:
 
 
 def source_of(provenance_value: str | None) -> str | None:
-    """Who set a value, for messages: ``the environment variable X``, ``--flag``, a file."""
-    if not provenance_value or provenance_value == "default":
-        return None
-    kind, _, what = provenance_value.partition(":")
+    """Who set a value, for messages: ``the environment variable X``, ``the option --flag``,
+    the file's path; ``None`` for a default or data given without a file."""
+    kind, _, what = (provenance_value or "").partition(":")
     if kind == "env":
         return f"the environment variable {what}"
     if kind == "cli":
         return f"the option {what}"
-    return what if what != "None" else None
+    return what if kind == "file" else None
 
 
-def _problems(
-    exc: ValidationError, file: Path | None, provenance: Mapping[str, str], data: Any
-) -> list[str]:
+def _problems(exc: ValidationError, file: Path | None, provenance: Mapping[str, str]) -> list[str]:
     """One line per invalid value: the setting, who set it (file, variable, flag), the fault."""
     lines = []
     for error in exc.errors(include_url=False):

@@ -148,9 +148,9 @@ def unknown_names(
                 report(name, setting, where)
     for name in config.plugins:
         if name not in installed:
-            file = next(
-                (v[5:] for k, v in provenance.items() if k.startswith(f"plugins.{name}.")), ""
+            origin = next(
+                (v for k, v in provenance.items() if k.startswith(f"plugins.{name}.")), ""
             )
-            where = f"[plugins.{name}]" + (f" in {file}" if file and file != "None" else "")
+            where = f"[plugins.{name}]" + (f" in {origin[5:]}" if origin[:5] == "file:" else "")
             report(name, "plugins", where)
     return found
