@@ -125,8 +125,12 @@ def unknown_names(
 
     def report(name: str, setting: str, where: str) -> None:
         close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
+        quoted = [repr(c) for c in close]
+        choices = (
+            ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
+        )
         hint = (
-            f"; did you mean {' or '.join(repr(c) for c in close)}?"
+            f"; did you mean {choices}?"
             if close
             else f" (installed plugins: {', '.join(installed) or 'none'})."
         )
