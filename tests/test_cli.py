@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,16 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     for var in ("MCP_HOST_CONFIG", "MCP_HOST_PLUGINS", "MCP_HOST_DISABLE_PLUGINS"):
         monkeypatch.delenv(var, raising=False)
     runner = CliRunner()
+    root = logging.getLogger()
+    # The commands configure the root logger as a process would; leave it as it was.
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    level = root.level
 
     def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
 
-    return invoke
+    yield invoke
+    root.setLevel(level)
 
 
 def test_version(run) -> None:  # type: ignore[no-untyped-def]
@@ -122,3 +128,22 @@ def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # 
     )
     assert data["config"]["plugins"]["db"]["config"]["password"] == "***"
     assert data["sources"]["host.plugins"] == "cli:--plugin"
+
+
+def test_config_show_prints_the_real_default_policy(run) -> None:  # type: ignore[no-untyped-def]
+    human = run("config", "show")
+    assert 'on_plugin_error = "fail"    # default' in human.output
+    data = json.loads(run("config", "show", "--json").output)
+    assert data["config"]["host"]["on_plugin_error"] == "fail"
+
+
+def test_errors_from_the_environment_name_the_variable(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("tools", env={"MCP_HOST_HTTP_PORT": "abc"})
+    assert result.exit_code == 1
+    assert "[http] port: Input should be a valid integer" in result.output
+    assert "(set by the environment variable MCP_HOST_HTTP_PORT=abc)" in result.output
+    assert "Error: configuration:" not in result.output
+    flagged = run("serve", "--transport", "http", "--port", "70000")
+    assert flagged.exit_code == 1
+    assert "[http] port" in flagged.output
+    assert "(set by the option --port)" in flagged.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import param_headers
@@ -196,8 +196,14 @@ def build_catalog(
     *,
     generation: int = 1,
     instructions: Sequence[str] = (),
+    on_conflict: Callable[[PluginHandle, str], None] | None = None,
 ) -> Catalog:
-    """Build the snapshot; raises ``CatalogError`` on an invalid name or a collision."""
+    """Build the snapshot.
+
+    An invalid name or a collision raises ``CatalogError``; with ``on_conflict``, that
+    contribution is left out instead (the later plugin's, in plugin order) and
+    ``on_conflict(handle, message)`` is told, so every conflict is known after one build.
+    """
     warnings: list[str] = []
     middleware = [mw for _handle, registry in contributions for mw in registry.middleware]
     tools: dict[str, CatalogTool] = {}
@@ -205,41 +211,61 @@ def build_catalog(
     templates: dict[str, CatalogTemplate] = {}
     prompts: dict[str, CatalogPrompt] = {}
     completions: dict[tuple[str, str, str], CatalogCompletion] = {}
+
+    def conflict(handle: PluginHandle, exc: CatalogError) -> None:
+        if on_conflict is None:
+            raise exc
+        on_conflict(handle, str(exc))
+
     for handle, registry in contributions:
         for tool_spec in registry.tools:
             if not _tool_allowed(handle, tool_spec.name):
                 continue
             name = final_name(handle, tool_spec.name)
-            _check_name("tool", name, handle, warnings)
-            if name in tools:
-                raise _collision("tool", name, tools[name].owner, handle)
-            tools[name] = _tool(handle, tool_spec, name, middleware)
+            try:
+                _check_name("tool", name, handle, warnings)
+                if name in tools:
+                    raise _collision("tool", name, tools[name].owner, handle)
+                tools[name] = _tool(handle, tool_spec, name, middleware)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for resource_spec in registry.resources:
             uri = final_uri(handle, resource_spec.uri)
-            if not URI.match(uri):
-                raise CatalogError(
-                    f"Plugin {handle.describe()}: the resource URI {resource_spec.uri!r} has no "
-                    "scheme (expected something like 'scheme://path')."
-                )
-            if uri in resources:
-                raise _collision("resource", uri, resources[uri].owner, handle)
-            resources[uri] = _resource(handle, resource_spec, uri)
+            try:
+                if not URI.match(uri):
+                    raise CatalogError(
+                        f"Plugin {handle.describe()}: the resource URI {resource_spec.uri!r} has "
+                        "no scheme (expected something like 'scheme://path')."
+                    )
+                if uri in resources:
+                    raise _collision("resource", uri, resources[uri].owner, handle)
+                resources[uri] = _resource(handle, resource_spec, uri)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for template_spec in registry.resource_templates:
             template = final_uri(handle, template_spec.uri_template)
-            if not URI.match(template):
-                raise CatalogError(
-                    f"Plugin {handle.describe()}: the resource template "
-                    f"{template_spec.uri_template!r} has no scheme."
-                )
-            if template in templates:
-                raise _collision("resource template", template, templates[template].owner, handle)
-            templates[template] = _template(handle, template_spec, template)
+            try:
+                if not URI.match(template):
+                    raise CatalogError(
+                        f"Plugin {handle.describe()}: the resource template "
+                        f"{template_spec.uri_template!r} has no scheme."
+                    )
+                if template in templates:
+                    raise _collision(
+                        "resource template", template, templates[template].owner, handle
+                    )
+                templates[template] = _template(handle, template_spec, template)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for prompt_spec in registry.prompts:
             name = final_name(handle, prompt_spec.name)
-            _check_name("prompt", name, handle, warnings)
-            if name in prompts:
-                raise _collision("prompt", name, prompts[name].owner, handle)
-            prompts[name] = _prompt(handle, prompt_spec, name)
+            try:
+                _check_name("prompt", name, handle, warnings)
+                if name in prompts:
+                    raise _collision("prompt", name, prompts[name].owner, handle)
+                prompts[name] = _prompt(handle, prompt_spec, name)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for completion in registry.completions:
             ref = (
                 final_name(handle, completion.ref)
@@ -248,12 +274,16 @@ def build_catalog(
             )
             key = (completion.ref_type, ref, completion.argument)
             if key in completions:
-                raise _collision(
-                    f"completion of {completion.argument!r} for",
-                    ref,
-                    completions[key].owner,
+                conflict(
                     handle,
+                    _collision(
+                        f"completion of {completion.argument!r} for",
+                        ref,
+                        completions[key].owner,
+                        handle,
+                    ),
                 )
+                continue
             completions[key] = CatalogCompletion(handle, completion)
     text = "\n\n".join(t.strip() for t in instructions if t and t.strip()) or None
     return Catalog(

@@ -68,7 +68,10 @@ async def serve(host: Host, transport: str) -> None:
             from .transports.http import serve_http
 
             await serve_http(
-                engine, host.config.http, readiness=host.readiness, legacy_only=transport == "sse"
+                engine,
+                host.config.http,
+                readiness=host.readiness_report,
+                legacy_only=transport == "sse",
             )
         else:
             raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
@@ -84,7 +87,7 @@ def asgi_app(host: Host, *, streamable: bool = True) -> Starlette:
     from .transports.http import create_app
 
     engine = Engine(host.catalog, protocol_settings(host))
-    app = create_app(engine, host.config.http, host.readiness, streamable=streamable)
+    app = create_app(engine, host.config.http, host.readiness_report, streamable=streamable)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

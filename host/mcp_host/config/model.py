@@ -26,10 +26,15 @@ class HostSettings(_Section):
     disable_plugins: list[str] = Field(
         default_factory=list, description="Blocklist: these plugins are never imported."
     )
-    on_plugin_error: Literal["fail", "skip"] | None = Field(
-        None,
+    on_plugin_error: Literal["fail", "skip"] = Field(
+        "fail",
         description="A plugin that fails to load, configure or start: 'fail' stops start-up, "
-        "'skip' reports it and serves the others. Unset: 'fail'.",
+        "'skip' reports it and serves the others.",
+    )
+    required_plugins: list[str] = Field(
+        default_factory=list,
+        description="Plugins the host is not ready without: /readyz answers 503 while one of "
+        "them is not loaded, failed or is not ready.",
     )
     transport: Literal["stdio", "http", "sse"] = Field("stdio", description="How to serve.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(

@@ -245,7 +245,12 @@ def test_health_and_readiness(url: str) -> None:
     assert httpx.get(base + "/healthz", timeout=10).json() == {"status": "ok"}
     ready = httpx.get(base + "/readyz", timeout=10)
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "plugins": {"mcp-host-example": "ready"}}
+    assert ready.json() == {
+        "ready": True,
+        "plugins": {"mcp-host-example": "ready"},
+        "skipped": {},
+        "required": {},
+    }
 
 
 def test_legacy_sessions(url: str) -> None:

@@ -8,7 +8,7 @@ handled statelessly; absent (taken as 2025-03-26) or a legacy version goes throu
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -34,7 +34,8 @@ from .exchange import Exchange, SessionExchange
 from .sessions import Session, SessionLimitReached, Sessions, credential_of
 from .sse import EventStream, event
 
-Readiness = Callable[[], Awaitable[dict[str, str | None]]]
+Readiness = Callable[[], Awaitable[Mapping[str, Any]]]
+"""What ``/readyz`` answers: a JSON object whose ``ready`` says 200 (true) or 503 (false)."""
 
 log = logging.getLogger("mcp_host.transports.http")
 
@@ -332,10 +333,10 @@ class McpHttp:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        status = await self.readiness() if self.readiness else {}
-        unready = {name: why for name, why in status.items() if why}
-        body = {"ready": not unready, "plugins": {n: (w or "ready") for n, w in status.items()}}
-        return JSONResponse(body, status_code=503 if unready else 200)
+        body: Mapping[str, Any] = (
+            await self.readiness() if self.readiness else {"ready": True, "plugins": {}}
+        )
+        return JSONResponse(dict(body), status_code=200 if body.get("ready") else 503)
 
 
 async def _discard(data: bytes) -> None:
