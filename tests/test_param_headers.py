@@ -58,7 +58,7 @@ def test_finds_annotated_parameters_through_properties_only() -> None:
             schema(a={"anyOf": [{"type": "integer"}, {"type": "null"}], "x-mcp-header": "A"}),
             "anyOf without a type",
         ),
-        (schema(a={"type": ["integer", "null"], "x-mcp-header": "A"}), "one \"type\""),
+        (schema(a={"type": ["integer", "null"], "x-mcp-header": "A"}), 'one "type"'),
         (schema(a={"x-mcp-header": "A"}), "got no type"),
         (schema(a={"type": "string", "x-mcp-header": "Bad Name"}), "token"),
         (schema(a={"type": "string", "x-mcp-header": ""}), "token"),

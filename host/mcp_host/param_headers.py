@@ -92,8 +92,8 @@ def find(schema: Mapping[str, Any]) -> tuple[ParamHeader, ...]:
             if kind is None:
                 raise ValueError(
                     f"x-mcp-header {name!r} marks {'.'.join(path)}, which is not a string, "
-                    "integer or boolean: its schema needs one \"type\" of \"string\", "
-                    "\"integer\" or \"boolean\" (not anyOf or a list of types), or clients drop "
+                    'integer or boolean: its schema needs one "type" of "string", '
+                    '"integer" or "boolean" (not anyOf or a list of types), or clients drop '
                     f"the tool; got {_shown_type(node)}"
                 )
             found.append(ParamHeader(name, path, kind))

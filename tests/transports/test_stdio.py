@@ -212,7 +212,8 @@ def test_serve_in_a_terminal_says_what_it_waits_for(tmp_path: Path) -> None:
         snippet = json.loads(lines[notice + 1].split(": ", 1)[1])
         server = snippet["mcpServers"]["mcp-host"]
         assert os.path.samefile(server["command"], _mcp_host())
-        assert server["args"] == ["serve", "--config", str(config)]  # absolute: clients cd elsewhere
+        # The configuration path is absolute: clients start servers from elsewhere.
+        assert server["args"] == ["serve", "--config", str(config)]
         assert lines[notice + 2].strip() == "Or serve HTTP instead: mcp-host serve --transport http"
         assert proc.poll() is None  # still waiting, not crashed
         os.write(controller, b"\x04")  # Ctrl-D: end of input, as the notice says
