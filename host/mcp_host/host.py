@@ -123,12 +123,15 @@ class Host:
     def _build(self) -> Catalog:
         self._generation += 1
         active = self._active()
-        instructions: list[str] = []
+        instructions: list[str | tuple[PluginHandle, str]] = []
         if self.config.host.instructions:
             instructions.append(self.config.host.instructions)
         for record in active:
             assert record.handle is not None
-            instructions.extend(self._hooks.instructions(record.name, record.handle.config))
+            instructions.extend(
+                (record.handle, text)
+                for text in self._hooks.instructions(record.name, record.handle.config)
+            )
         catalog = build_catalog(
             [(r.handle, r.registry) for r in active],  # type: ignore[misc]
             generation=self._generation,
