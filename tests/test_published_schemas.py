@@ -18,6 +18,7 @@ from mcp.client.client import Client
 from mcp.shared.inbound import find_invalid_x_mcp_header
 
 from mcp_host.testing import serve
+from tests.protocol.conftest import Probe, demo_plugin
 from tests.transports.http.conftest import start, stop
 
 pytestmark = pytest.mark.anyio
@@ -33,6 +34,8 @@ async def published_tools() -> list[dict[str, Any]]:
 async def test_every_published_input_schema_passes_the_sdk_check() -> None:
     tools = await published_tools()
     assert len(tools) > 30
+    async with serve(demo_plugin(Probe())) as mcp:  # the protocol tests' own fixture plugin
+        tools += await mcp.list_tools()
     problems = {
         tool["name"]: reason
         for tool in tools
