@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_host.transports.stdio import Oversized, serve_connection, split_lines
+from mcp_host.transports.stdio import Oversized, serve_connection, split_lines, terminal_notice
 from tests.messages import INIT
 from tests.protocol.conftest import Probe, build_engine, demo_plugin
 
@@ -241,3 +241,17 @@ def test_serve_on_a_pipe_prints_no_notice() -> None:
     assert json.loads(proc.stdout.splitlines()[0])["id"] == 1
     assert b"waiting for an MCP client" not in proc.stderr
     assert b"mcpServers" not in proc.stderr
+
+
+def test_the_notice_under_python_dash_m_starts_the_same_interpreter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "mcp_host" / "__main__.py"), "serve"])
+    lines = terminal_notice('odd "name".toml').splitlines()
+    assert len(lines) == 3
+    server = json.loads(lines[1].split(": ", 1)[1])["mcpServers"]["mcp-host"]
+    assert server == {
+        "command": sys.executable,
+        "args": ["-m", "mcp_host", "serve", "--config", str(tmp_path / 'odd "name".toml')],
+    }
