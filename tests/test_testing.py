@@ -93,6 +93,9 @@ async def test_serves_a_plugin_object_that_is_not_installed() -> None:
             {"role": "user", "content": {"type": "text", "text": "Tell me about tides."}}
         ]
         assert await mcp.readiness() == {"inline-plugin": None}
+        with pytest.raises(RequestFailed, match="Unknown tool: 'nope'") as unknown:
+            await mcp.call_tool("nope")
+        assert unknown.value.code == -32602
 
 
 async def test_serves_a_module_of_hookimpls() -> None:
