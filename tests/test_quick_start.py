@@ -7,7 +7,10 @@ among them, and must still be where the tests and the conformance run install th
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -48,3 +51,24 @@ async def test_the_quick_start_offers_no_test_fixtures() -> None:
     assert "query" in tools
     assert "greet" in tools
     assert [n for n in tools + prompts if n.startswith("test_")] == []
+
+
+@pytest.mark.slow
+def test_the_readmes_plugin_and_its_test_run_as_written(tmp_path: Path) -> None:
+    """The README's plugin and the test it shows, in a bare directory, with nothing
+    installed but mcp-host: the pytest plugin's fixture serves the plugin object."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Writing a plugin", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    (tmp_path / "test_readme_plugin.py").write_text("import pytest\n" + "\n\n".join(blocks))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_HOST_", "PYTEST_"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert "1 passed" in run.stdout, run.stdout + run.stderr
