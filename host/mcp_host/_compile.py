@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from . import param_headers
 from ._context import Context
 from ._results import content_blocks, output_for
 from ._signature import HandlerSignature, analyse, describe_validation_error
@@ -117,10 +118,15 @@ def compile_tool(
                 f"({type(exc).__name__}). The server log has the details."
             )
 
+    published = dict(input_schema) if input_schema is not None else sig.json_schema()
+    try:
+        param_headers.find(published)
+    except ValueError as exc:
+        raise TypeError(f"{subject}: {exc}.") from None
     return ToolSpec(
         name=tool_name,
         call=call,
-        input_schema=dict(input_schema) if input_schema is not None else sig.json_schema(),
+        input_schema=published,
         title=title,
         description=description if description is not None else sig.docstring.summary,
         output_schema=output_schema,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._names import ServedNames
 from ._specs import (
     CompletionSpec,
     PromptSpec,
@@ -100,6 +101,8 @@ class Catalog:
     instructions: str | None = None
     warnings: tuple[str, ...] = field(default=())
     """Things worth logging once (e.g. names above 64 characters)."""
+    served: Mapping[str, ServedNames] = field(default_factory=dict)
+    """Plugin name -> the served names of its contributions (what ``ctx.served_name`` asks)."""
 
     def find_resource(self, uri: str) -> ResolvedResource | None:
         """A static resource by exact URI first, then the first template that matches."""

@@ -4,6 +4,10 @@ Final names: the operator's ``prefix`` turns a tool or prompt ``name`` into ``pr
 and a resource URI (or template) ``scheme://...`` into ``prefix+scheme://...``. Two plugins
 arriving at the same final name is an error naming both: never a silent rename, never a
 load-order winner. Order is plugin order, then registration order.
+
+Text a plugin publishes (descriptions, titles, the descriptions inside input and output
+schemas, its instructions) may name its own tools and prompts as ``{tool:NAME}`` and
+``{prompt:NAME}``; they are replaced by the served names here (see ``_names``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from . import param_headers
 from ._context import Context
+from ._names import ServedNames
 from ._specs import (
     Middleware,
     PromptSpec,
@@ -106,16 +111,61 @@ def _with_middleware(
     return call
 
 
+class _Texts:
+    """Renders ``{tool:NAME}``/``{prompt:NAME}`` in one plugin's published text, noting
+    references to names the plugin does not serve."""
+
+    def __init__(self, handle: PluginHandle, names: ServedNames, warnings: list[str]) -> None:
+        self.handle = handle
+        self.names = names
+        self.warnings = warnings
+
+    def text(self, text: str | None, where: str) -> str | None:
+        if not text:
+            return text
+        rendered, unknown = self.names.render(text)
+        for ref in unknown:
+            self.warnings.append(
+                f"Plugin {self.handle.name!r}: {where} refers to {ref}, which the plugin does "
+                "not serve (not registered, or left out by tools.allow/tools.deny)."
+            )
+        return rendered
+
+    def schema(self, node: Any, where: str) -> Any:
+        """``node`` with every ``description`` rendered; the same object when nothing changed."""
+        if isinstance(node, Mapping):
+            changed: dict[str, Any] = {}
+            for key, value in node.items():
+                if key == "description" and isinstance(value, str):
+                    new = self.text(value, where)
+                elif isinstance(value, Mapping | list):
+                    new = self.schema(value, where)
+                else:
+                    continue
+                if new is not value:
+                    changed[key] = new
+            return {**node, **changed} if changed else node
+        if isinstance(node, list):
+            items = [self.schema(item, where) for item in node]
+            return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+        return node
+
+
 def _tool(
-    handle: PluginHandle, spec: ToolSpec, name: str, middleware: Sequence[Middleware]
+    handle: PluginHandle,
+    spec: ToolSpec,
+    name: str,
+    middleware: Sequence[Middleware],
+    texts: _Texts,
 ) -> CatalogTool:
+    where = f"tool {spec.name!r}"
     descriptor = _compact(
         {
             "name": name,
-            "title": spec.title,
-            "description": spec.description,
-            "inputSchema": spec.input_schema,
-            "outputSchema": spec.output_schema,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
+            "inputSchema": texts.schema(spec.input_schema, where),
+            "outputSchema": texts.schema(spec.output_schema, where),
             "annotations": spec.annotations,
             "icons": [dict(i) for i in spec.icons] if spec.icons else None,
             "_meta": spec.meta,
@@ -131,13 +181,14 @@ def _tool(
     return CatalogTool(name, handle, spec, descriptor, call, headers)
 
 
-def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogResource:
+def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str, texts: _Texts) -> CatalogResource:
+    where = f"resource {spec.uri!r}"
     descriptor = _compact(
         {
             "uri": uri,
             "name": spec.name,
-            "title": spec.title,
-            "description": spec.description,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
             "mimeType": spec.mime_type,
             "size": spec.size,
             "annotations": spec.annotations,
@@ -148,13 +199,16 @@ def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogReso
     return CatalogResource(uri, handle, spec, descriptor)
 
 
-def _template(handle: PluginHandle, spec: ResourceTemplateSpec, template: str) -> CatalogTemplate:
+def _template(
+    handle: PluginHandle, spec: ResourceTemplateSpec, template: str, texts: _Texts
+) -> CatalogTemplate:
+    where = f"resource template {spec.uri_template!r}"
     descriptor = _compact(
         {
             "uriTemplate": template,
             "name": spec.name,
-            "title": spec.title,
-            "description": spec.description,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
             "mimeType": spec.mime_type,
             "annotations": spec.annotations,
             "icons": [dict(i) for i in spec.icons] if spec.icons else None,
@@ -171,18 +225,24 @@ def _template(handle: PluginHandle, spec: ResourceTemplateSpec, template: str) -
     )
 
 
-def _prompt(handle: PluginHandle, spec: PromptSpec, name: str) -> CatalogPrompt:
+def _prompt(handle: PluginHandle, spec: PromptSpec, name: str, texts: _Texts) -> CatalogPrompt:
+    where = f"prompt {spec.name!r}"
     arguments = [
         _compact(
-            {"name": a.name, "title": a.title, "description": a.description, "required": a.required}
+            {
+                "name": a.name,
+                "title": texts.text(a.title, where),
+                "description": texts.text(a.description, where),
+                "required": a.required,
+            }
         )
         for a in spec.arguments
     ]
     descriptor = _compact(
         {
             "name": name,
-            "title": spec.title,
-            "description": spec.description,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
             "arguments": arguments,
             "icons": [dict(i) for i in spec.icons] if spec.icons else None,
             "_meta": spec.meta,
@@ -195,7 +255,7 @@ def build_catalog(
     contributions: Sequence[Contribution],
     *,
     generation: int = 1,
-    instructions: Sequence[str] = (),
+    instructions: Sequence[str | tuple[PluginHandle, str]] = (),
     on_conflict: Callable[[PluginHandle, str], None] | None = None,
 ) -> Catalog:
     """Build the snapshot.
@@ -203,8 +263,19 @@ def build_catalog(
     An invalid name or a collision raises ``CatalogError``; with ``on_conflict``, that
     contribution is left out instead (the later plugin's, in plugin order) and
     ``on_conflict(handle, message)`` is told, so every conflict is known after one build.
+
+    ``instructions``: the operator's text as it is, and ``(plugin, text)`` pairs whose
+    ``{tool:NAME}``/``{prompt:NAME}`` references are rendered for that plugin.
     """
     warnings: list[str] = []
+    served = {
+        handle.name: ServedNames(
+            handle.prefix,
+            tools=[t.name for t in registry.tools if _tool_allowed(handle, t.name)],
+            prompts=[p.name for p in registry.prompts],
+        )
+        for handle, registry in contributions
+    }
     middleware = [mw for _handle, registry in contributions for mw in registry.middleware]
     tools: dict[str, CatalogTool] = {}
     resources: dict[str, CatalogResource] = {}
@@ -218,6 +289,7 @@ def build_catalog(
         on_conflict(handle, str(exc))
 
     for handle, registry in contributions:
+        texts = _Texts(handle, served[handle.name], warnings)
         for tool_spec in registry.tools:
             if not _tool_allowed(handle, tool_spec.name):
                 continue
@@ -226,7 +298,7 @@ def build_catalog(
                 _check_name("tool", name, handle, warnings)
                 if name in tools:
                     raise _collision("tool", name, tools[name].owner, handle)
-                tools[name] = _tool(handle, tool_spec, name, middleware)
+                tools[name] = _tool(handle, tool_spec, name, middleware, texts)
             except CatalogError as exc:
                 conflict(handle, exc)
         for resource_spec in registry.resources:
@@ -239,7 +311,7 @@ def build_catalog(
                     )
                 if uri in resources:
                     raise _collision("resource", uri, resources[uri].owner, handle)
-                resources[uri] = _resource(handle, resource_spec, uri)
+                resources[uri] = _resource(handle, resource_spec, uri, texts)
             except CatalogError as exc:
                 conflict(handle, exc)
         for template_spec in registry.resource_templates:
@@ -254,7 +326,7 @@ def build_catalog(
                     raise _collision(
                         "resource template", template, templates[template].owner, handle
                     )
-                templates[template] = _template(handle, template_spec, template)
+                templates[template] = _template(handle, template_spec, template, texts)
             except CatalogError as exc:
                 conflict(handle, exc)
         for prompt_spec in registry.prompts:
@@ -263,7 +335,7 @@ def build_catalog(
                 _check_name("prompt", name, handle, warnings)
                 if name in prompts:
                     raise _collision("prompt", name, prompts[name].owner, handle)
-                prompts[name] = _prompt(handle, prompt_spec, name)
+                prompts[name] = _prompt(handle, prompt_spec, name, texts)
             except CatalogError as exc:
                 conflict(handle, exc)
         for completion in registry.completions:
@@ -285,7 +357,15 @@ def build_catalog(
                 )
                 continue
             completions[key] = CatalogCompletion(handle, completion)
-    text = "\n\n".join(t.strip() for t in instructions if t and t.strip()) or None
+    parts: list[str] = []
+    for item in instructions:
+        if isinstance(item, tuple):
+            owner, raw = item
+            rendered = _Texts(owner, served.get(owner.name, ServedNames(owner.prefix)), warnings)
+            item = rendered.text(raw, "its instructions") or ""
+        if item and item.strip():
+            parts.append(item.strip())
+    text = "\n\n".join(parts) or None
     return Catalog(
         generation=generation,
         plugins=tuple(h for h, _ in contributions),
@@ -296,4 +376,5 @@ def build_catalog(
         completions=completions,
         instructions=text,
         warnings=tuple(warnings),
+        served=served,
     )

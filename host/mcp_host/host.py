@@ -147,12 +147,15 @@ class Host:
         already left out raises under either policy (a running plugin's change is refused)."""
         self._generation += 1
         active = self._active()
-        instructions: list[str] = []
+        instructions: list[str | tuple[PluginHandle, str]] = []
         if self.config.host.instructions:
             instructions.append(self.config.host.instructions)
         for record in active:
             assert record.handle is not None
-            instructions.extend(self._hooks.instructions(record.name, record.handle.config))
+            instructions.extend(
+                (record.handle, text)
+                for text in self._hooks.instructions(record.name, record.handle.config)
+            )
         conflicts: list[tuple[PluginHandle, str]] = []
         catalog = build_catalog(
             [(r.handle, r.registry) for r in active],  # type: ignore[misc]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +51,8 @@ def loop_options(host: Host, transport: str) -> dict[str, Any]:
     installed = importlib.util.find_spec("uvloop") is not None
     if choice == "uvloop" and not installed:
         raise ConfigError(
-            "[http] loop = 'uvloop', but uvloop is not installed: "
-            "pip install 'mcp-host[fast]', or set loop to 'auto' or 'asyncio'"
+            "[http] loop = 'uvloop', but uvloop is not installed (mcp-host brings it on CPython "
+            "outside Windows): pip install uvloop, or set loop to 'auto' or 'asyncio'"
         )
     return {"use_uvloop": True} if installed else {}
 
@@ -61,9 +62,14 @@ async def serve(host: Host, transport: str) -> None:
     async with host.running():
         engine = Engine(host.catalog, protocol_settings(host))
         if transport == "stdio":
-            from .transports.stdio import serve_stdio
+            from .transports.stdio import serve_stdio, terminal_notice
 
-            await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
+            in_terminal = sys.stdin is not None and sys.stdin.isatty()
+            await serve_stdio(
+                engine,
+                max_message_bytes=host.config.host.max_message_bytes,
+                notice=terminal_notice(host.loaded.file) if in_terminal else None,
+            )
         elif transport in ("http", "sse"):
             from .transports.http import serve_http
 

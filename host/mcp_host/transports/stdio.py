@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -217,8 +218,36 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-async def serve_stdio(engine: Engine, *, max_message_bytes: int = 4 * 1024 * 1024) -> None:
-    """Serve the process's stdin/stdout until end of input, SIGTERM or SIGINT."""
+def terminal_notice(config_file: str | os.PathLike[str] | None = None) -> str:
+    """What ``mcp-host serve`` tells a person who started it in a terminal, where it would
+    otherwise sit silent: it waits for a client on stdin, how to connect one, how to serve HTTP.
+
+    The client snippet runs the same executable with the same configuration file (made
+    absolute: a client starts the server from a directory of its own).
+    """
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) in ("mcp-host", "mcp-host.exe") and os.path.isfile(script):
+        command, args = os.path.abspath(script), ["serve"]
+    else:
+        command, args = sys.executable, ["-m", "mcp_host", "serve"]
+    if config_file is not None:
+        args += ["--config", os.path.abspath(config_file)]
+    snippet = json.dumps({"mcpServers": {"mcp-host": {"command": command, "args": args}}})
+    return (
+        "mcp-host: serving MCP over stdio, waiting for an MCP client on stdin (this is a "
+        "terminal: Ctrl-D or Ctrl-C stops).\n"
+        f"  Connect a client by adding this to its configuration: {snippet}\n"
+        "  Or serve HTTP instead: mcp-host serve --transport http"
+    )
+
+
+async def serve_stdio(
+    engine: Engine, *, max_message_bytes: int = 4 * 1024 * 1024, notice: str | None = None
+) -> None:
+    """Serve the process's stdin/stdout until end of input, SIGTERM or SIGINT.
+
+    ``notice`` goes to stderr once the signal handlers are in place (so a Ctrl-C right after
+    it still stops the server cleanly): see :func:`terminal_notice`."""
     loop = asyncio.get_running_loop()
     with _protect_stdout() as protocol_fd:
         read, close_reader = await _open_reader(loop)
@@ -235,6 +264,8 @@ async def serve_stdio(engine: Engine, *, max_message_bytes: int = 4 * 1024 * 102
                             return
 
                 await tg.start(watch_signals)  # installed before anything is read
+                if notice:
+                    print(notice, file=sys.stderr, flush=True)
                 await serve_connection(engine, read, write, max_message_bytes=max_message_bytes)
                 tg.cancel_scope.cancel()
         finally:

@@ -36,9 +36,11 @@ plugin = Plugin(
     "mcp-host-sql",
     config=SqlConfig,
     instructions=(
-        "SQL databases: call list_databases, then list_tables and describe_table to learn a "
-        "schema before writing a query. query is read-only and returns at most max_rows rows; "
-        "pass values through params ($1, $2 on PostgreSQL; ? on SQLite), never inside the SQL."
+        # {tool:NAME} is replaced by the name clients see (with the operator's prefix).
+        "SQL databases: call {tool:list_databases}, then {tool:list_tables} and "
+        "{tool:describe_table} to learn a schema before writing a query. {tool:query} is "
+        "read-only and returns at most max_rows rows; pass values through params ($1, $2 on "
+        "PostgreSQL; ? on SQLite), never inside the SQL."
     ),
 )
 
@@ -117,7 +119,6 @@ async def databases_reachable(state: SqlState) -> str | None:
 
 # ------------------------------------------------------------------------------------ tools
 
-DATABASE = "Which database (list_databases names them); may be left out when there is only one."
 PARAMS = (
     "Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL, ? on SQLite."
 )
@@ -200,8 +201,8 @@ async def list_tables(database: str | None = None, *, ctx: Context) -> TableList
     """The tables and views of a database.
 
     Args:
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db = ctx.state.pick(database)
     try:
@@ -220,10 +221,10 @@ async def describe_table(
     Columns come with their type, whether they may be null, and their default.
 
     Args:
-        table: The table or view, as list_tables names it (``schema.table`` outside the
-            default schema).
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        table: The table or view, as {tool:list_tables} names it (``schema.table`` outside
+            the default schema).
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db = ctx.state.pick(database)
     try:
@@ -247,8 +248,8 @@ async def query(
         sql: One SQL statement, e.g. a SELECT. Put values in params, not in the text.
         params: Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL,
             ? on SQLite.
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db = ctx.state.pick(database)
     try:
@@ -276,8 +277,8 @@ async def explain(
         sql: One SQL statement.
         params: Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL,
             ? on SQLite.
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db: Database = ctx.state.pick(database)
     try:
@@ -308,8 +309,8 @@ async def execute(
         sql: One SQL statement. Put values in params, not in the text.
         params: Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL,
             ? on SQLite.
-        database: Which database (list_databases names them); may be left out when only one
-            database is writable.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            only one database is writable.
     """
     state: SqlState = ctx.state
     if database is None:
@@ -413,12 +414,20 @@ async def write_query(table: str, goal: str, database: str = "", *, ctx: Context
         for k in info.foreign_keys
     )
     placeholder = "$1, $2, ..." if db.kind == "postgresql" else "?"
+    # The tools as the client sees them: prefixed, or absent when the operator left them out.
+    query_tool = ctx.served_name("query")
+    describe_tool = ctx.served_name("describe_table")
+    run = (
+        f"pass them as params to the {query_tool} tool (database {db.name!r}); it returns at "
+        f"most {db.config.max_rows} rows."
+        if query_tool
+        else f"pass them separately from the SQL (at most {db.config.max_rows} rows come back)."
+    )
     return (
         f"Write one read-only SQL query for the {db.kind} database {db.name!r} that answers: "
         f"{goal}\n\nThe {info.kind} {info.name} has these columns:\n{columns}\n"
         + (f"Primary key: {', '.join(info.primary_key)}\n" if info.primary_key else "")
         + (f"Foreign keys:{keys}\n" if keys else "")
-        + f"\nUse {placeholder} placeholders for values and pass them as params to the query "
-        f"tool (database {db.name!r}); it returns at most {db.config.max_rows} rows. Use "
-        "describe_table on any other table you join."
+        + f"\nUse {placeholder} placeholders for values and {run}"
+        + (f" Use {describe_tool} on any other table you join." if describe_tool else "")
     )
