@@ -60,11 +60,35 @@ def _invoker(sig: HandlerSignature) -> Callable[[dict[str, Any], Context | None]
     async def call_sync(kwargs: dict[str, Any], ctx: Context | None) -> Any:
         if ctx_name is not None:
             kwargs[ctx_name] = ctx
-        return await anyio.to_thread.run_sync(
-            functools.partial(fn, **kwargs), abandon_on_cancel=True
-        )
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(_in_thread, fn, kwargs), abandon_on_cancel=True
+            )
+        except _RaisedInThread as raised:
+            raise raised.exc from None
 
     return call_sync
+
+
+class _RaisedInThread(Exception):
+    """Carries a ``BaseException`` that is not an ``Exception`` out of a worker thread."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(type(exc).__name__)
+        self.exc = exc
+
+
+def _in_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    # SystemExit, KeyboardInterrupt or GeneratorExit must not reach the event loop through
+    # the worker's future: asyncio lets the first two end the loop, and throws the last into
+    # the request's task, closing every coroutine on the way. Raised again in the awaiting
+    # coroutine, they travel the ordinary way to the caller, which contains them.
+    try:
+        return fn(**kwargs)
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise _RaisedInThread(exc) from None
 
 
 # --------------------------------------------------------------------------------------- tools
@@ -197,7 +221,6 @@ def compile_resource(
             f"template variables {variables}, required parameters {sorted(required)}"
         )
     invoke = _invoker(sig)
-    log = _logger(plugin)
     resource_name = name or fn.__name__
     text = description if description is not None else sig.docstring.summary
 
@@ -210,13 +233,7 @@ def compile_resource(
             raise ResourceNotFound(
                 actual_uri, describe_validation_error(f"resource '{actual_uri}'", exc)
             ) from exc
-        try:
-            result = await invoke(kwargs, ctx)
-        except (ResourceNotFound, ProtocolError):
-            raise
-        except Exception:
-            log.exception("%s raised while reading %s", subject, actual_uri)
-            raise
+        result = await invoke(kwargs, ctx)
         return _resource_contents(actual_uri, mime_type, result)
 
     if variables:
@@ -282,7 +299,6 @@ def compile_prompt(
     subject = f"prompt '{prompt_name}'"
     sig = analyse(fn, what=subject, localns=localns)
     invoke = _invoker(sig)
-    log = _logger(plugin)
     arguments = tuple(
         PromptArgumentSpec(
             name=p,
@@ -297,13 +313,7 @@ def compile_prompt(
             kwargs = sig.validate(values)
         except ValidationError as exc:
             raise PromptError(describe_validation_error(subject, exc)) from exc
-        try:
-            result = await invoke(kwargs, ctx)
-        except (PromptError, ProtocolError):
-            raise
-        except Exception:
-            log.exception("%s raised while rendering", subject)
-            raise
+        result = await invoke(kwargs, ctx)
         if isinstance(result, PromptOutcome):
             return result
         items = result if isinstance(result, list | tuple) else [result]

@@ -7,12 +7,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcp_host._specs import ResourceContents
-from mcp_host.errors import ProtocolError, ResourceNotFound, unexpected_failure
+from mcp_host.errors import ProtocolError, ResourceNotFound, ToolError, unexpected_failure
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY
+from .plugin_calls import EXPECTED, call_plugin
 from .request import Request
 
 log = logging.getLogger("mcp_host.protocol")
+
+_READ_ERRORS = (*EXPECTED, ResourceNotFound)
 
 
 def _not_found(request: Request, uri: str, message: str | None = None) -> ProtocolError:
@@ -21,13 +24,16 @@ def _not_found(request: Request, uri: str, message: str | None = None) -> Protoc
 
 
 async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents]:
-    """Read ``uri`` (a final URI); raises ``ResourceNotFound`` when nothing serves it."""
+    """Read ``uri`` (a final URI); raises ``ResourceNotFound`` when nothing serves it, and
+    ``PluginCallFailed`` when the plugin serving it failed."""
     found = request.catalog.find_resource(uri)
     if found is None:
         raise ResourceNotFound(uri)
     owner = found.owner
     ctx = request.context_for(owner)
-    contents: Sequence[ResourceContents] = await found.read(found.plugin_uri, found.variables, ctx)
+    contents: Sequence[ResourceContents] = await call_plugin(
+        owner, found.subject, _READ_ERRORS, found.read, found.plugin_uri, found.variables, ctx
+    )
     if owner.prefix:
         prefix = f"{owner.prefix}+"
         contents = [
@@ -52,7 +58,9 @@ async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         raise _not_found(request, uri, str(exc)) from None
     except ProtocolError:
         raise
-    except Exception as exc:
+    except ToolError as exc:  # the plugin failed (logged), or a request to the client did
+        raise ProtocolError(INTERNAL_ERROR, str(exc)) from None
+    except Exception as exc:  # what the plugin returned could not be used
         log.exception("reading %s failed", uri)
         raise ProtocolError(
             INTERNAL_ERROR,

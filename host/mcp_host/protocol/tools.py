@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from mcp_host._specs import NOTHING, ToolOutcome
-from mcp_host.errors import ProtocolError, unexpected_failure
+from mcp_host.errors import ProtocolError, ToolError
 
 from .jsonrpc import INVALID_PARAMS
+from .plugin_calls import EXPECTED, call_plugin
 from .request import Request
-
-log = logging.getLogger("mcp_host.protocol")
 
 
 async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,12 +30,11 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     request.connection.engine.load_answers(request, params)
     ctx = request.context_for(tool.owner)
     try:
-        outcome = await tool.call(arguments, ctx)
-    except ProtocolError:
-        raise
-    except Exception as exc:
-        log.exception("tool %r raised %s", name, type(exc).__name__)
-        outcome = ToolOutcome.error(unexpected_failure(f"Tool '{name}'", exc))
+        outcome = await call_plugin(
+            tool.owner, f"Tool '{name}'", EXPECTED, tool.call, arguments, ctx
+        )
+    except ToolError as exc:  # from middleware, a failed nested call, the budget, a crash
+        outcome = ToolOutcome.error(str(exc))
     result: dict[str, Any] = {"content": outcome.content}
     if outcome.structured is not NOTHING:
         result["structuredContent"] = outcome.structured

@@ -1,0 +1,138 @@
+"""Calling into a plugin: its budget, and containment of whatever it raises.
+
+Every call from the protocol into plugin code (a tool with the middleware around it, a
+prompt, a resource read, a completion) goes through ``call_plugin``. Whatever the plugin
+raises, ``BaseException`` included (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``, a
+``CancelledError`` it raised itself), becomes a ``PluginCallFailed`` that the caller turns into
+the answer for that one call, logged once with the plugin's name: the host keeps serving.
+Only a real cancellation of the request passes through, as a cancellation.
+
+With a budget (``[plugins.NAME] call_timeout`` and ``max_concurrency``), a call waits for one
+of the plugin's slots and is cancelled when the timeout (waiting included) runs out. Without
+one, the cost is a ``try`` block.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import anyio
+
+from mcp_host.errors import ProtocolError, ToolError, unexpected_failure
+from mcp_host.plugins.handle import PluginHandle
+from mcp_host.plugins.isolation import (
+    CallBudget,
+    cancelled_for_real,
+    is_cancellation,
+    marks_plugin_calls,
+)
+
+from .request import InputRequired
+
+__all__ = ["EXPECTED", "PluginCallFailed", "call_plugin"]
+
+_T = TypeVar("_T")
+
+EXPECTED: tuple[type[BaseException], ...] = (ProtocolError, ToolError, InputRequired)
+"""What a plugin raises on purpose, whatever it is called for; callers add their own."""
+
+_inside: ContextVar[PluginHandle | None] = ContextVar("mcp_host_inside_plugin", default=None)
+"""The plugin whose slot the current call holds (a nested call into the same plugin, e.g.
+``ctx.read_resource`` of its own resource, does not wait for a second slot)."""
+
+
+class PluginCallFailed(ToolError):
+    """A call into a plugin raised something unexpected or ran out of time.
+
+    The message is for the client (what failed, never the exception's text); the details are
+    in the log already. A ``ToolError``, so a tool whose nested call (``ctx.read_resource``)
+    failed reports the sentence as its own error result.
+    """
+
+
+def _logger(owner: PluginHandle) -> logging.Logger:
+    return logging.getLogger(f"mcp_host.plugin.{owner.name}")
+
+
+@marks_plugin_calls
+async def call_plugin(
+    owner: PluginHandle,
+    subject: str,
+    expected: tuple[type[BaseException], ...],
+    fn: Callable[..., Awaitable[_T]],
+    *args: Any,
+) -> _T:
+    """``await fn(*args)`` on behalf of ``owner``; ``subject`` names the call in messages
+    (``"Tool 'search'"``). Exceptions in ``expected`` pass through; anything else raised
+    becomes ``PluginCallFailed``, as does running out of the plugin's time budget."""
+    budget = owner.budget
+    try:
+        if budget is None:
+            return await fn(*args)
+        return await _within_budget(budget, owner, subject, fn, args)
+    except expected:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, PluginCallFailed):  # a nested call failed, or the budget ran out
+            raise
+        if is_cancellation(exc) and cancelled_for_real():
+            raise
+        _logger(owner).error(
+            "Plugin %r: %s raised %s; the call was answered with an error and the host keeps "
+            "serving.",
+            owner.name,
+            subject,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        raise PluginCallFailed(unexpected_failure(subject, exc)) from None
+
+
+async def _within_budget(
+    budget: CallBudget,
+    owner: PluginHandle,
+    subject: str,
+    fn: Callable[..., Awaitable[_T]],
+    args: tuple[Any, ...],
+) -> _T:
+    timeout = budget.timeout
+    deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    waiting = False
+    with anyio.CancelScope(deadline=deadline) as scope:
+        try:
+            if budget.max_concurrency is None or _inside.get() is owner:
+                return await fn(*args)
+            waiting = True
+            async with budget.slots:
+                waiting = False
+                token = _inside.set(owner)
+                try:
+                    return await fn(*args)
+                finally:
+                    _inside.reset(token)
+        except BaseException as exc:
+            # A handler that turned the timeout's cancellation into another exception still
+            # ran out of time; any other exception is the caller's to judge.
+            if not scope.cancel_called or is_cancellation(exc):
+                raise
+            _logger(owner).debug("%s raised %r when its time ran out", subject, exc)
+    # Only the deadline cancels this scope. If the request itself is being cancelled too,
+    # let that cancellation through rather than answering.
+    if cancelled_for_real():
+        await anyio.lowlevel.checkpoint()
+    assert timeout is not None
+    where = f"[plugins.{owner.name}]"
+    if waiting:
+        message = (
+            f"{subject} timed out after {timeout:g} s waiting for a free slot: plugin "
+            f"{owner.name!r} runs at most {budget.max_concurrency} call(s) at once "
+            f"({where} max_concurrency, call_timeout)."
+        )
+    else:
+        message = f"{subject} timed out after {timeout:g} s ({where} call_timeout)."
+    _logger(owner).warning("Plugin %r: %s", owner.name, message)
+    raise PluginCallFailed(message)
