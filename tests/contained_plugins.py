@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -173,3 +173,22 @@ async def explode_on_request(
 @middleware_plugin.tool()
 def guarded(explode: bool = False) -> str:
     return "through"
+
+
+# ----------------------------------------------------------------------------- lifespans
+
+exiting = Plugin("exiting")
+
+
+@exiting.lifespan
+async def exit_at_start() -> AsyncIterator[None]:
+    sys.exit("the plugin gave up")
+    yield
+
+
+unready = Plugin("unready")
+
+
+@unready.readiness
+async def exit_when_checked(state: object) -> str | None:
+    raise SystemExit(1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +17,7 @@ from mcp_host import Plugin, Registry
 from mcp_host.catalog import CatalogHolder
 from mcp_host.catalog_build import build_catalog
 from mcp_host.plugins.handle import PluginHandle
-from mcp_host.plugins.isolation import CallBudget, watch_event_loop
+from mcp_host.plugins.isolation import CallBudget
 from mcp_host.protocol import Engine
 from tests.contained_plugins import GATE, RAISERS, faulty, middleware_plugin, steady
 
@@ -341,64 +340,3 @@ async def test_a_nested_call_into_the_same_plugin_needs_no_second_slot() -> None
     async with _legacy(engine) as client:
         result = await call(client, "read_own", {"uri": "faulty://fine"})
         assert result["content"][0]["text"] == "fine"
-
-
-# ----------------------------------------------------------------------- event-loop watchdog
-
-
-def blocked_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.WARNING and "blocked the event loop" in r.getMessage()
-    ]
-
-
-@pytest.mark.anyio
-async def test_a_handler_blocking_the_loop_is_reported_once_per_tool(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async with _legacy(engine_for(faulty, steady)) as client, watch_event_loop(0.1):
-        for name in ("block_loop", "block_loop", "block_loop_too"):
-            assert (await call(client, name, {"seconds": 0.5}))["content"][0]["text"] == "blocked"
-            await anyio.sleep(0.3)  # the loop beats again: the stall is over
-        await call(client, "ping")
-    warnings = blocked_warnings(caplog)
-    assert len(warnings) == 2, warnings
-    first, second = warnings
-    assert first.startswith("Plugin 'faulty': Tool 'block_loop' blocked the event loop for ")
-    assert second.startswith("Plugin 'faulty': Tool 'block_loop_too' blocked the event loop for ")
-    seconds = float(first.split(" for ")[1].split(" s")[0])
-    assert 0.4 <= seconds < 5
-    assert "contained_plugins.py" in first  # where it blocked
-    assert "make it a plain def (the host runs it in a worker thread)" in first
-    assert "[host] blocking_threshold = 0.1 s" in first
-
-
-@pytest.mark.anyio
-async def test_sync_handlers_and_awaiting_handlers_are_not_reported(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async with _legacy(engine_for(faulty, steady)) as client, watch_event_loop(0.1):
-        assert (await call(client, "tracked", {"delay": 0.4}))["content"][0]["text"] == "1"
-        await call(client, "ping_sync")
-        await anyio.sleep(0.2)
-    assert blocked_warnings(caplog) == []
-
-
-@pytest.mark.anyio
-async def test_a_threshold_of_zero_turns_the_watchdog_off() -> None:
-    async with watch_event_loop(0) as watchdog:
-        assert watchdog is None
-
-
-@pytest.mark.anyio
-async def test_a_stall_outside_plugin_calls_is_not_blamed_on_a_plugin(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="mcp_host.plugins")
-    async with watch_event_loop(0.1):
-        time.sleep(0.4)  # noqa: ASYNC251
-        await anyio.sleep(0.3)
-    assert blocked_warnings(caplog) == []
-    assert any("not in a plugin call" in r.getMessage() for r in caplog.records)
