@@ -40,6 +40,8 @@ class CatalogTool:
     """``spec.call`` wrapped in the host's middleware chain; what the protocol layer awaits."""
     param_headers: tuple[ParamHeader, ...] = ()
     """Its ``x-mcp-header`` parameters, which HTTP clients mirror into ``Mcp-Param-*``."""
+    subject: str = ""
+    """``Tool 'NAME'``: how messages and the log name it (built once, not per call)."""
 
 
 @dataclass(frozen=True, slots=True)

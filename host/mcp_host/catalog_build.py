@@ -128,7 +128,7 @@ def _tool(
         raise CatalogError(
             f"Plugin {handle.describe()}: the input schema of tool {name!r} is invalid: {exc}."
         ) from None
-    return CatalogTool(name, handle, spec, descriptor, call, headers)
+    return CatalogTool(name, handle, spec, descriptor, call, headers, f"Tool '{name}'")
 
 
 def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogResource:

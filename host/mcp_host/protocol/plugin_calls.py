@@ -1,15 +1,20 @@
 """Calling into a plugin: its budget, and containment of whatever it raises.
 
 Every call from the protocol into plugin code (a tool with the middleware around it, a
-prompt, a resource read, a completion) goes through ``call_plugin``. Whatever the plugin
-raises, ``BaseException`` included (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``, a
+prompt, a resource read, a completion) is contained: whatever the plugin raises,
+``BaseException`` included (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``, a
 ``CancelledError`` it raised itself), becomes a ``PluginCallFailed`` that the caller turns into
-the answer for that one call, logged once with the plugin's name: the host keeps serving.
-Only a real cancellation of the request passes through, as a cancellation.
+the answer for that one call, logged once with the plugin's name: the host keeps serving. Only
+a real cancellation of the request passes through, as a cancellation.
 
-With a budget (``[plugins.NAME] call_timeout`` and ``max_concurrency``), a call waits for one
-of the plugin's slots and is cancelled when the timeout (waiting included) runs out. Without
-one, the cost is a ``try`` block.
+The hot paths (``tools/call``, ``resources/read``) contain inline, with ``contain`` in their
+``except BaseException`` clause, so a plugin without a budget costs them nothing; other
+callers use ``call_plugin``. With a budget (``[plugins.NAME] call_timeout`` and
+``max_concurrency``), ``call_budgeted`` makes a call wait for one of the plugin's slots and
+cancels it when the timeout (waiting included) runs out.
+
+Functions that run plugin code keep the locals ``owner`` and ``subject`` and are registered
+with ``marks_plugin_calls``, so the event-loop watchdog can name a handler that blocks.
 """
 
 from __future__ import annotations
@@ -24,21 +29,27 @@ import anyio
 
 from mcp_host.errors import ProtocolError, ToolError, unexpected_failure
 from mcp_host.plugins.handle import PluginHandle
-from mcp_host.plugins.isolation import (
-    CallBudget,
-    cancelled_for_real,
-    is_cancellation,
-    marks_plugin_calls,
-)
+from mcp_host.plugins.isolation import cancelled_for_real, is_cancellation, marks_plugin_calls
 
 from .request import InputRequired
 
-__all__ = ["EXPECTED", "PluginCallFailed", "call_plugin"]
+__all__ = [
+    "EXPECTED",
+    "PASS_THROUGH",
+    "PluginCallFailed",
+    "call_budgeted",
+    "call_plugin",
+    "contain",
+]
 
 _T = TypeVar("_T")
 
-EXPECTED: tuple[type[BaseException], ...] = (ProtocolError, ToolError, InputRequired)
-"""What a plugin raises on purpose, whatever it is called for; callers add their own."""
+PASS_THROUGH: tuple[type[BaseException], ...] = (ProtocolError, InputRequired)
+"""What passes from a plugin call to the protocol untouched: JSON-RPC errors (a missing client
+capability, ...) and the modern era's request for input."""
+
+EXPECTED: tuple[type[BaseException], ...] = (*PASS_THROUGH, ToolError)
+"""What a plugin raises on purpose whatever it is called for; callers add their own."""
 
 _inside: ContextVar[PluginHandle | None] = ContextVar("mcp_host_inside_plugin", default=None)
 """The plugin whose slot the current call holds (a nested call into the same plugin, e.g.
@@ -58,6 +69,24 @@ def _logger(owner: PluginHandle) -> logging.Logger:
     return logging.getLogger(f"mcp_host.plugin.{owner.name}")
 
 
+def contain(owner: PluginHandle, subject: str, exc: BaseException) -> PluginCallFailed:
+    """What to raise instead of ``exc``, which a call into ``owner`` raised unexpectedly: the
+    failure, logged once. A real cancellation is raised again, unchanged, and a failure
+    already contained (a nested call's, a budget's) is returned as it is."""
+    if isinstance(exc, PluginCallFailed):
+        return exc
+    if is_cancellation(exc) and cancelled_for_real():
+        raise exc
+    _logger(owner).error(
+        "Plugin %r: %s raised %s; the call was answered with an error and the host keeps serving.",
+        owner.name,
+        subject,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return PluginCallFailed(unexpected_failure(subject, exc))
+
+
 @marks_plugin_calls
 async def call_plugin(
     owner: PluginHandle,
@@ -66,39 +95,27 @@ async def call_plugin(
     fn: Callable[..., Awaitable[_T]],
     *args: Any,
 ) -> _T:
-    """``await fn(*args)`` on behalf of ``owner``; ``subject`` names the call in messages
-    (``"Tool 'search'"``). Exceptions in ``expected`` pass through; anything else raised
-    becomes ``PluginCallFailed``, as does running out of the plugin's time budget."""
-    budget = owner.budget
+    """``await fn(*args)`` on behalf of ``owner``, within its budget; ``subject`` names the
+    call in messages (``"Prompt 'summary'"``). Exceptions in ``expected`` pass through;
+    anything else raised becomes ``PluginCallFailed``."""
     try:
-        if budget is None:
+        if owner.budget is None:
             return await fn(*args)
-        return await _within_budget(budget, owner, subject, fn, args)
+        return await call_budgeted(owner, subject, fn, *args)
     except expected:
         raise
     except BaseException as exc:
-        if isinstance(exc, PluginCallFailed):  # a nested call failed, or the budget ran out
-            raise
-        if is_cancellation(exc) and cancelled_for_real():
-            raise
-        _logger(owner).error(
-            "Plugin %r: %s raised %s; the call was answered with an error and the host keeps "
-            "serving.",
-            owner.name,
-            subject,
-            type(exc).__name__,
-            exc_info=exc,
-        )
-        raise PluginCallFailed(unexpected_failure(subject, exc)) from None
+        raise contain(owner, subject, exc) from None
 
 
-async def _within_budget(
-    budget: CallBudget,
-    owner: PluginHandle,
-    subject: str,
-    fn: Callable[..., Awaitable[_T]],
-    args: tuple[Any, ...],
+@marks_plugin_calls
+async def call_budgeted(
+    owner: PluginHandle, subject: str, fn: Callable[..., Awaitable[_T]], *args: Any
 ) -> _T:
+    """``await fn(*args)`` within ``owner``'s budget (which must be set): wait for a slot, and
+    raise ``PluginCallFailed`` when the time runs out. Other exceptions pass through."""
+    budget = owner.budget
+    assert budget is not None
     timeout = budget.timeout
     deadline = math.inf if timeout is None else anyio.current_time() + timeout
     waiting = False

@@ -14,7 +14,7 @@ from .request import Request
 
 MAX_COMPLETIONS = 100
 
-_PROMPT_ERRORS = (*EXPECTED, PromptError)
+_PROMPT_ERRORS: tuple[type[BaseException], ...] = (*EXPECTED, PromptError)
 
 
 async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,14 +8,15 @@ from typing import Any
 
 from mcp_host._specs import ResourceContents
 from mcp_host.errors import ProtocolError, ResourceNotFound, ToolError, unexpected_failure
+from mcp_host.plugins.isolation import marks_plugin_calls
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY
-from .plugin_calls import EXPECTED, call_plugin
+from .plugin_calls import EXPECTED, call_budgeted, contain
 from .request import Request
 
 log = logging.getLogger("mcp_host.protocol")
 
-_READ_ERRORS = (*EXPECTED, ResourceNotFound)
+_READ_ERRORS: tuple[type[BaseException], ...] = (*EXPECTED, ResourceNotFound)
 
 
 def _not_found(request: Request, uri: str, message: str | None = None) -> ProtocolError:
@@ -23,17 +24,27 @@ def _not_found(request: Request, uri: str, message: str | None = None) -> Protoc
     return ProtocolError(code, message or f"Resource not found: {uri}", {"uri": uri})
 
 
+@marks_plugin_calls  # its frame has ``owner`` and ``subject``, for the event-loop watchdog
 async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents]:
     """Read ``uri`` (a final URI); raises ``ResourceNotFound`` when nothing serves it, and
     ``PluginCallFailed`` when the plugin serving it failed."""
     found = request.catalog.find_resource(uri)
     if found is None:
         raise ResourceNotFound(uri)
-    owner = found.owner
+    owner, subject = found.owner, found.subject
     ctx = request.context_for(owner)
-    contents: Sequence[ResourceContents] = await call_plugin(
-        owner, found.subject, _READ_ERRORS, found.read, found.plugin_uri, found.variables, ctx
-    )
+    contents: Sequence[ResourceContents]
+    try:
+        if owner.budget is None:
+            contents = await found.read(found.plugin_uri, found.variables, ctx)
+        else:
+            contents = await call_budgeted(
+                owner, subject, found.read, found.plugin_uri, found.variables, ctx
+            )
+    except _READ_ERRORS:
+        raise
+    except BaseException as exc:  # whatever else the plugin raised: this read's failure
+        raise contain(owner, subject, exc) from None
     if owner.prefix:
         prefix = f"{owner.prefix}+"
         contents = [
