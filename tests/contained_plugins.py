@@ -162,17 +162,25 @@ middleware_plugin = Plugin("middleware")
 
 
 @middleware_plugin.middleware
-async def explode_on_request(
+async def meddle(
     invocation: ToolInvocation, call_next: Callable[[ToolInvocation], Awaitable[ToolOutcome]]
 ) -> ToolOutcome:
+    """Wraps every plugin's tools; raises or blocks when the arguments ask it to."""
     if invocation.arguments.get("explode"):
         raise SystemExit("middleware")
+    if invocation.arguments.get("stall"):
+        time.sleep(invocation.arguments["stall"])  # noqa: ASYNC251
     return await call_next(invocation)
 
 
 @middleware_plugin.tool()
-def guarded(explode: bool = False) -> str:
+def guarded(explode: bool = False, stall: float = 0) -> str:
     return "through"
+
+
+@steady.tool()
+async def echo(explode: bool = False, stall: float = 0) -> str:
+    return "echo"
 
 
 # ----------------------------------------------------------------------------- lifespans

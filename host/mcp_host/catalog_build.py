@@ -36,6 +36,7 @@ from .catalog import (
 )
 from .errors import CatalogError
 from .plugins.handle import PluginHandle
+from .plugins.isolation import marks_call_next, register_middleware
 from .uritemplate import compile_template
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -94,6 +95,7 @@ def _with_middleware(
     for mw in reversed(middleware):
 
         def wrap(mw: Middleware, inner: ToolCall) -> ToolCall:
+            @marks_call_next  # what raises or blocks below it is not the middleware's doing
             async def call_next(invocation: ToolInvocation) -> ToolOutcome:
                 return await inner(invocation.arguments, invocation.ctx)
 
@@ -200,6 +202,9 @@ def build_catalog(
     """Build the snapshot; raises ``CatalogError`` on an invalid name or a collision."""
     warnings: list[str] = []
     middleware = [mw for _handle, registry in contributions for mw in registry.middleware]
+    for handle, registry in contributions:
+        for mw in registry.middleware:
+            register_middleware(mw, handle.name)
     tools: dict[str, CatalogTool] = {}
     resources: dict[str, CatalogResource] = {}
     templates: dict[str, CatalogTemplate] = {}

@@ -19,7 +19,7 @@ from mcp_host.host import Host
 from mcp_host.plugins.discovery import Candidate
 from mcp_host.plugins.isolation import watch_event_loop
 from mcp_host.protocol import Engine
-from tests.contained_plugins import GATE, faulty, steady
+from tests.contained_plugins import GATE, faulty, middleware_plugin, steady
 from tests.protocol.conftest import Client
 from tests.protocol.test_plugin_calls import _legacy, call, engine_for
 
@@ -201,3 +201,22 @@ async def test_a_readiness_check_raising_system_exit_reports_unready() -> None:
         status = await host.readiness()
         assert status == {"unready": "readiness check failed: SystemExit: 1", "steady": None}
         assert (await call(client, "ping"))["content"][0]["text"] == "pong"
+
+
+@pytest.mark.anyio
+async def test_middleware_blocking_the_loop_is_blamed_on_its_plugin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = engine_for(faulty, steady, middleware_plugin)
+    async with _legacy(engine) as client, watch_event_loop(0.1):
+        assert (await call(client, "echo", {"stall": 0.4}))["content"][0]["text"] == "echo"
+        await anyio.sleep(0.3)
+        # a handler blocking beneath the middleware is still the handler's plugin's doing
+        await call(client, "block_loop", {"seconds": 0.4})
+        await anyio.sleep(0.3)
+    warnings = blocked_warnings(caplog)
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(
+        "Plugin 'middleware': Middleware 'meddle' blocked the event loop for "
+    )
+    assert warnings[1].startswith("Plugin 'faulty': Tool 'block_loop' blocked the event loop")

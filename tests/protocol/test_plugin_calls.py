@@ -106,13 +106,31 @@ async def test_sys_exit_in_a_tool_is_an_error_result(legacy_faulty: Client, name
 async def test_middleware_raising_system_exit_fails_only_that_call(
     legacy_faulty: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    result = await call(legacy_faulty, "guarded", {"explode": True})
+    # the middleware plugin's middleware wraps steady's tool too: the call fails, the log
+    # blames the middleware's plugin
+    result = await call(legacy_faulty, "echo", {"explode": True})
     assert result["isError"] is True
-    assert "Tool 'guarded' failed: unexpected SystemExit" in result["content"][0]["text"]
-    assert len(plugin_errors(caplog, "middleware")) == 1
+    assert result["content"][0]["text"] == (
+        "Tool 'echo' failed: unexpected SystemExit. The server log has the details."
+    )
+    assert plugin_errors(caplog, "steady") == []
+    (logged,) = plugin_errors(caplog, "middleware")
+    assert logged.getMessage().startswith(
+        "Plugin 'middleware': Middleware 'meddle' (around Tool 'echo') raised SystemExit"
+    )
+    assert (await call(legacy_faulty, "echo"))["content"][0]["text"] == "echo"
     assert (await call(legacy_faulty, "guarded"))["content"][0]["text"] == "through"
-    # the middleware wraps every plugin's tools
-    assert (await call(legacy_faulty, "ping"))["content"][0]["text"] == "pong"
+
+
+@pytest.mark.anyio
+async def test_a_handler_failing_through_middleware_is_blamed_on_its_plugin(
+    legacy_faulty: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = await call(legacy_faulty, "interrupt_async")
+    assert result["isError"] is True
+    assert plugin_errors(caplog, "middleware") == []
+    (logged,) = plugin_errors(caplog, "faulty")
+    assert "Plugin 'faulty': Tool 'interrupt_async' raised KeyboardInterrupt" in logged.getMessage()
 
 
 @pytest.mark.anyio

@@ -19,7 +19,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from types import CodeType, FrameType
 from typing import Any, TypeVar
@@ -31,6 +31,8 @@ log = logging.getLogger("mcp_host.plugins")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _CALL_FRAMES: set[CodeType] = set()
+_CALL_NEXT: set[CodeType] = set()
+_MIDDLEWARE: dict[CodeType, tuple[str, str]] = {}
 
 STILL_BLOCKED_AFTER = 10.0
 """A stall this long is reported while it lasts (a handler that never returns would otherwise
@@ -94,19 +96,67 @@ def marks_plugin_calls(fn: _F) -> _F:
     return fn
 
 
+def register_middleware(fn: Callable[..., Any], plugin: str) -> None:
+    """Remember that ``fn`` is middleware of ``plugin``, so that what it raises, or a stall
+    inside it, is blamed on that plugin rather than on the tool it wraps."""
+    code = getattr(fn, "__code__", None)
+    if isinstance(code, CodeType):
+        name = getattr(fn, "__qualname__", code.co_name)
+        _MIDDLEWARE.setdefault(code, (plugin, f"Middleware '{name}'"))
+
+
+def marks_call_next(fn: _F) -> _F:
+    """Register the function through which middleware calls what it wraps: code below it on
+    a stack is not the middleware's."""
+    _CALL_NEXT.add(fn.__code__)
+    return fn
+
+
+def _middleware_at_fault(codes: Iterable[CodeType]) -> tuple[str, str] | None:
+    for code in codes:  # innermost first
+        if code in _CALL_NEXT or code in _CALL_FRAMES:
+            return None
+        found = _MIDDLEWARE.get(code)
+        if found is not None:
+            return found
+    return None
+
+
+def middleware_at_fault(exc: BaseException) -> tuple[str, str] | None:
+    """(plugin, ``Middleware 'NAME'``) when ``exc`` was raised by middleware itself rather than
+    by what it wraps; ``None`` otherwise."""
+    codes: list[CodeType] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        codes.append(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    return _middleware_at_fault(reversed(codes))
+
+
+def _where(frame: FrameType) -> str:
+    code = frame.f_code
+    return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
+
+
 def _culprit(frame: FrameType | None) -> tuple[str, str, str] | None:
     """(plugin, subject, where) of the innermost plugin call on a stack, or ``None``."""
     innermost = frame
+    blame_middleware = True  # until the stack shows what the middleware wraps
     while frame is not None:
-        if frame.f_code in _CALL_FRAMES:
+        code = frame.f_code
+        if blame_middleware and code in _MIDDLEWARE:
+            assert innermost is not None
+            return (*_MIDDLEWARE[code], _where(innermost))
+        if code in _CALL_NEXT:
+            blame_middleware = False
+        elif code in _CALL_FRAMES:
             local = frame.f_locals
             owner, subject = local.get("owner"), local.get("subject")
             name = getattr(owner, "name", None)
             if isinstance(name, str) and isinstance(subject, str):
                 assert innermost is not None
-                code = innermost.f_code
-                where = f"{code.co_filename}:{innermost.f_lineno} in {code.co_name}"
-                return name, subject, where
+                return name, subject, _where(innermost)
+            blame_middleware = False
         frame = frame.f_back
     return None
 

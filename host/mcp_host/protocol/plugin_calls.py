@@ -29,7 +29,12 @@ import anyio
 
 from mcp_host.errors import ProtocolError, ToolError, unexpected_failure
 from mcp_host.plugins.handle import PluginHandle
-from mcp_host.plugins.isolation import cancelled_for_real, is_cancellation, marks_plugin_calls
+from mcp_host.plugins.isolation import (
+    cancelled_for_real,
+    is_cancellation,
+    marks_plugin_calls,
+    middleware_at_fault,
+)
 
 from .request import InputRequired
 
@@ -77,10 +82,15 @@ def contain(owner: PluginHandle, subject: str, exc: BaseException) -> PluginCall
         return exc
     if is_cancellation(exc) and cancelled_for_real():
         raise exc
-    _logger(owner).error(
+    middleware = middleware_at_fault(exc)
+    if middleware is None:
+        culprit, what = owner.name, subject
+    else:
+        culprit, what = middleware[0], f"{middleware[1]} (around {subject})"
+    logging.getLogger(f"mcp_host.plugin.{culprit}").error(
         "Plugin %r: %s raised %s; the call was answered with an error and the host keeps serving.",
-        owner.name,
-        subject,
+        culprit,
+        what,
         type(exc).__name__,
         exc_info=exc,
     )
