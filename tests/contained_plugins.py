@@ -200,3 +200,13 @@ unready = Plugin("unready")
 @unready.readiness
 async def exit_when_checked(state: object) -> str | None:
     raise SystemExit(1)
+
+
+# ------------------------------------------------------------------------------ registering
+
+exit_on_register = Plugin("exit-on-register")
+
+
+@exit_on_register.tool(when=lambda config: sys.exit(4))
+def never() -> str:
+    return "never"

@@ -333,7 +333,7 @@ def _load_one(
         hooks.register(candidate.name, registry, config)
     except PluginError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise PluginError(
             f"Plugin {handle.describe()} failed while registering: "
             f"{type(exc).__name__}: {exc}. {hint}",

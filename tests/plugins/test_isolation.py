@@ -220,3 +220,24 @@ async def test_middleware_blocking_the_loop_is_blamed_on_its_plugin(
         "Plugin 'middleware': Middleware 'meddle' blocked the event loop for "
     )
     assert warnings[1].startswith("Plugin 'faulty': Tool 'block_loop' blocked the event loop")
+
+
+def test_a_plugin_calling_sys_exit_on_import_or_register_fails_alone() -> None:
+    names = ["exit-on-import", "exit-on-register", "steady"]
+    found = [
+        Candidate(name, EntryPoint(name, target, "mcp.plugins"), name, "0.1")
+        for name, target in [
+            ("exit-on-import", "tests.exit_on_import:plugin"),
+            ("exit-on-register", "tests.contained_plugins:exit_on_register"),
+        ]
+    ] + candidates("steady")
+    loaded = config_from_data({"host": {"plugins": names, "on_plugin_error": "skip"}}, env={})
+    host = Host.load(loaded, candidates=lambda: found)
+    status = {r.name: (r.status, r.error or "") for r in host.records}
+    assert status["exit-on-import"][0] == "failed"
+    assert "Cannot import" in status["exit-on-import"][1]
+    assert "SystemExit: this module is a script" in status["exit-on-import"][1]
+    assert status["exit-on-register"][0] == "failed"
+    assert "failed while registering: SystemExit: 4" in status["exit-on-register"][1]
+    assert status["steady"][0] == "enabled"
+    assert "ping" in host.catalog.current.tools
