@@ -210,3 +210,9 @@ exit_on_register = Plugin("exit-on-register")
 @exit_on_register.tool(when=lambda config: sys.exit(4))
 def never() -> str:
     return "never"
+
+
+@faulty.prompt()
+def unsendable() -> Any:
+    """A message JSON cannot carry: the request must still be answered."""
+    return {"role": "user", "content": {"type": "text", "text": object()}}

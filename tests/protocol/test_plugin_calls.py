@@ -358,3 +358,14 @@ async def test_a_nested_call_into_the_same_plugin_needs_no_second_slot() -> None
     async with _legacy(engine) as client:
         result = await call(client, "read_own", {"uri": "faulty://fine"})
         assert result["content"][0]["text"] == "fine"
+
+
+@pytest.mark.anyio
+async def test_a_result_json_cannot_carry_is_still_answered(legacy_faulty: Client) -> None:
+    reply = await legacy_faulty.request("prompts/get", {"name": "unsendable"})
+    assert reply["error"] == {
+        "code": -32603,
+        "message": "Internal error: the result of prompts/get cannot be sent as JSON "
+        "(PydanticSerializationError). The server log has the details.",
+    }
+    assert (await call(legacy_faulty, "ping"))["content"][0]["text"] == "pong"
