@@ -216,3 +216,11 @@ def never() -> str:
 def unsendable() -> Any:
     """A message JSON cannot carry: the request must still be answered."""
     return {"role": "user", "content": {"type": "text", "text": object()}}
+
+
+@faulty.tool()
+def wait_for_release() -> str:
+    """A sync handler that hangs until the test releases it."""
+    GATE["threads_started"] = GATE.get("threads_started", 0) + 1
+    GATE["thread_release"].wait(30)
+    return "released"

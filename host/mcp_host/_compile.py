@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
+from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
 from ._context import Context
@@ -44,8 +45,32 @@ def _logger(plugin: str) -> logging.Logger:
     return logging.getLogger(f"mcp_host.plugin.{plugin}")
 
 
-def _invoker(sig: HandlerSignature) -> Callable[[dict[str, Any], Context | None], Awaitable[Any]]:
-    """Call the handler with validated kwargs: awaited, or in a worker thread when sync."""
+WORKER_THREADS_PER_PLUGIN = 40
+"""How many sync handlers of one plugin run in worker threads at once (anyio's default for
+the whole process): a plugin whose sync handlers hang cannot take the threads the other
+plugins' sync handlers need."""
+
+_thread_limiters: RunVar[dict[str, anyio.CapacityLimiter]] = RunVar("mcp_host_thread_limiters")
+
+
+def _thread_limiter(plugin: str) -> anyio.CapacityLimiter:
+    """``plugin``'s worker-thread limiter in the running event loop."""
+    try:
+        limiters = _thread_limiters.get()
+    except LookupError:
+        limiters = {}
+        _thread_limiters.set(limiters)
+    limiter = limiters.get(plugin)
+    if limiter is None:
+        limiter = limiters[plugin] = anyio.CapacityLimiter(WORKER_THREADS_PER_PLUGIN)
+    return limiter
+
+
+def _invoker(
+    sig: HandlerSignature, plugin: str | None
+) -> Callable[[dict[str, Any], Context | None], Awaitable[Any]]:
+    """Call the handler with validated kwargs: awaited, or in a worker thread when sync
+    (``plugin``'s own threads; without a plugin, anyio's shared ones)."""
     fn, ctx_name = sig.fn, sig.context_param
 
     if sig.is_async:
@@ -62,7 +87,9 @@ def _invoker(sig: HandlerSignature) -> Callable[[dict[str, Any], Context | None]
             kwargs[ctx_name] = ctx
         try:
             return await anyio.to_thread.run_sync(
-                functools.partial(_in_thread, fn, kwargs), abandon_on_cancel=True
+                functools.partial(_in_thread, fn, kwargs),
+                abandon_on_cancel=True,
+                limiter=None if plugin is None else _thread_limiter(plugin),
             )
         except _RaisedInThread as raised:
             raise raised.exc from None
@@ -114,7 +141,7 @@ def compile_tool(
         raise TypeError(f'the input_schema of {subject} must have "type": "object" at its root')
     sig = analyse(fn, what=subject, localns=localns)
     output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
-    invoke = _invoker(sig)
+    invoke = _invoker(sig, plugin)
     validate = sig.validate
     log = _logger(plugin)
 
@@ -220,7 +247,7 @@ def compile_resource(
             f"{subject}: the function's parameters must match the URI template's variables; "
             f"template variables {variables}, required parameters {sorted(required)}"
         )
-    invoke = _invoker(sig)
+    invoke = _invoker(sig, plugin)
     resource_name = name or fn.__name__
     text = description if description is not None else sig.docstring.summary
 
@@ -298,7 +325,7 @@ def compile_prompt(
     prompt_name = name or fn.__name__
     subject = f"prompt '{prompt_name}'"
     sig = analyse(fn, what=subject, localns=localns)
-    invoke = _invoker(sig)
+    invoke = _invoker(sig, plugin)
     arguments = tuple(
         PromptArgumentSpec(
             name=p,
@@ -340,6 +367,7 @@ def compile_completion(
     ref: str,
     argument: str,
     localns: Mapping[str, Any] | None = None,
+    plugin: str | None = None,
 ) -> CompletionSpec:
     sig = analyse(
         fn,
@@ -351,7 +379,7 @@ def compile_completion(
         raise TypeError(f"completion function {fn.__qualname__} must take the value to complete")
     value_param = sig.params[0]
     wants_context = "context" in sig.params[1:]
-    invoke = _invoker(sig)
+    invoke = _invoker(sig, plugin)
 
     async def complete(value: str, other: Mapping[str, str], ctx: Context) -> Sequence[str]:
         kwargs: dict[str, Any] = {value_param: value}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ import anyio
 import pytest
 
 from mcp_host import Plugin, Registry
+from mcp_host._compile import WORKER_THREADS_PER_PLUGIN
 from mcp_host.catalog import CatalogHolder
 from mcp_host.catalog_build import build_catalog
 from mcp_host.plugins.handle import PluginHandle
@@ -369,3 +371,30 @@ async def test_a_result_json_cannot_carry_is_still_answered(legacy_faulty: Clien
         "(PydanticSerializationError). The server log has the details.",
     }
     assert (await call(legacy_faulty, "ping"))["content"][0]["text"] == "pong"
+
+
+@pytest.mark.anyio
+async def test_hung_sync_handlers_leave_the_other_plugins_their_threads() -> None:
+    GATE["thread_release"] = threading.Event()
+    hung = WORKER_THREADS_PER_PLUGIN + 5
+    async with _legacy(engine_for(faulty, steady)) as client:
+        answers: list[Any] = []
+
+        async def wait() -> None:
+            answers.append(await call(client, "wait_for_release"))
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(hung):
+                    tg.start_soon(wait)
+                with anyio.fail_after(10):
+                    while GATE.get("threads_started", 0) < WORKER_THREADS_PER_PLUGIN:
+                        await anyio.sleep(0.01)
+                    # faulty's threads are all taken; steady's sync tool still gets one
+                    result = await call(client, "ping_sync")
+                assert result["content"][0]["text"] == "pong"
+                assert GATE["threads_started"] == WORKER_THREADS_PER_PLUGIN
+                GATE["thread_release"].set()
+        finally:
+            GATE["thread_release"].set()
+        assert [a["content"][0]["text"] for a in answers] == ["released"] * hung
