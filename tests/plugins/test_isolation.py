@@ -241,3 +241,23 @@ def test_a_plugin_calling_sys_exit_on_import_or_register_fails_alone() -> None:
     assert "failed while registering: SystemExit: 4" in status["exit-on-register"][1]
     assert status["steady"][0] == "enabled"
     assert "ping" in host.catalog.current.tools
+
+
+@pytest.mark.anyio
+async def test_a_long_stall_is_reported_while_it_lasts(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_host.plugins import isolation
+
+    monkeypatch.setattr(isolation, "STILL_BLOCKED_AFTER", 0.3)
+    async with _legacy(engine_for(faulty)) as client, watch_event_loop(0.02):
+        await call(client, "block_loop", {"seconds": 1.0})
+        # logged by the watchdog thread while the loop was still blocked
+        during = [r for r in caplog.records if "has not run for" in r.getMessage()]
+        assert len(during) == 1
+        assert during[0].getMessage().startswith("The event loop has not run for ")
+        assert "blocked by plugin 'faulty': Tool 'block_loop' (at " in during[0].getMessage()
+        await anyio.sleep(0.1)
+    assert any(
+        "Tool 'block_loop' blocked the event loop for" in m for m in blocked_warnings(caplog)
+    )
