@@ -147,3 +147,20 @@ def test_errors_from_the_environment_name_the_variable(run) -> None:  # type: ig
     assert flagged.exit_code == 1
     assert "[http] port" in flagged.output
     assert "(set by the option --port)" in flagged.output
+
+
+def test_config_show_lists_plugin_budgets_with_their_sources(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text("[plugins.slowpoke]\ncall_timeout = 30\n")
+    human = run("config", "show", "--config", str(config)).output
+    table = human.split("[plugins.slowpoke]\n", 1)[1].split("\n\n", 1)[0]
+    assert f"call_timeout = 30.0    # file:{config}" in table
+    assert "max_concurrency = null    # default" in table
+    others = human.split("[plugins.*]    # any other plugin\n", 1)[1]
+    assert "call_timeout = null    # default" in others
+    assert "max_concurrency = null    # default" in others
+    assert "blocking_threshold = 0.5    # default" in human
+    data = json.loads(run("config", "show", "--json", "--config", str(config)).output)
+    assert data["config"]["plugins"]["slowpoke"]["call_timeout"] == 30
+    assert data["plugin_defaults"]["max_concurrency"] is None
+    assert data["sources"]["plugins.slowpoke.call_timeout"] == f"file:{config}"

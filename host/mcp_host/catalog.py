@@ -41,6 +41,8 @@ class CatalogTool:
     """``spec.call`` wrapped in the host's middleware chain; what the protocol layer awaits."""
     param_headers: tuple[ParamHeader, ...] = ()
     """Its ``x-mcp-header`` parameters, which HTTP clients mirror into ``Mcp-Param-*``."""
+    subject: str = ""
+    """``Tool 'NAME'``: how messages and the log name it (built once, not per call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ class ResolvedResource:
     """The spec's ``read(uri, variables, ctx)`` callable."""
     plugin_uri: str
     variables: Mapping[str, str]
+    subject: str = "Resource"
+    """What is read, for messages: ``Resource 'URI'`` or ``Resource template 'TEMPLATE'``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +112,18 @@ class Catalog:
         """A static resource by exact URI first, then the first template that matches."""
         static = self.resources.get(uri)
         if static is not None:
-            return ResolvedResource(static.owner, static.spec.read, static.spec.uri, {})
+            return ResolvedResource(
+                static.owner, static.spec.read, static.spec.uri, {}, f"Resource '{uri}'"
+            )
         for template in self.templates:
             variables = template.match(uri)
             if variables is not None:
                 return ResolvedResource(
-                    template.owner, template.spec.read, template.plugin_uri(uri), variables
+                    template.owner,
+                    template.spec.read,
+                    template.plugin_uri(uri),
+                    variables,
+                    f"Resource template '{template.uri_template}'",
                 )
         return None
 

@@ -41,6 +41,7 @@ from .catalog import (
 )
 from .errors import CatalogError
 from .plugins.handle import PluginHandle
+from .plugins.isolation import marks_call_next, register_middleware
 from .uritemplate import compile_template
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -99,6 +100,7 @@ def _with_middleware(
     for mw in reversed(middleware):
 
         def wrap(mw: Middleware, inner: ToolCall) -> ToolCall:
+            @marks_call_next  # what raises or blocks below it is not the middleware's doing
             async def call_next(invocation: ToolInvocation) -> ToolOutcome:
                 return await inner(invocation.arguments, invocation.ctx)
 
@@ -178,7 +180,7 @@ def _tool(
         raise CatalogError(
             f"Plugin {handle.describe()}: the input schema of tool {name!r} is invalid: {exc}."
         ) from None
-    return CatalogTool(name, handle, spec, descriptor, call, headers)
+    return CatalogTool(name, handle, spec, descriptor, call, headers, f"Tool '{name}'")
 
 
 def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str, texts: _Texts) -> CatalogResource:
@@ -277,6 +279,9 @@ def build_catalog(
         for handle, registry in contributions
     }
     middleware = [mw for _handle, registry in contributions for mw in registry.middleware]
+    for handle, registry in contributions:
+        for mw in registry.middleware:
+            register_middleware(mw, handle.name)
     tools: dict[str, CatalogTool] = {}
     resources: dict[str, CatalogResource] = {}
     templates: dict[str, CatalogTemplate] = {}

@@ -17,7 +17,7 @@ import anyio
 import click
 
 from . import __version__
-from .config import LoadedConfig, RedactingFilter, load_config
+from .config import LoadedConfig, PluginSettings, RedactingFilter, load_config
 from .errors import MCPHostError
 from .host import Host
 
@@ -337,11 +337,13 @@ def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """Print the effective configuration, secrets redacted, with where each value came from."""
     loaded = _load(ctx, {})
     data = loaded.redacted()
+    plugin_defaults = PluginSettings().model_dump(mode="json")
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "config": data,
+                    "plugin_defaults": plugin_defaults,
                     "sources": dict(loaded.provenance),
                     "file": str(loaded.file) if loaded.file else None,
                 },
@@ -358,7 +360,11 @@ def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     for name, settings in data.get("plugins", {}).items():
         click.echo(f"\n[plugins.{name}]")
         for key, value in settings.items():
-            click.echo(f"{key} = {json.dumps(value)}")
+            source = loaded.provenance.get(f"plugins.{name}.{key}", "default")
+            click.echo(f"{key} = {json.dumps(value)}    # {source}")
+    click.echo("\n[plugins.*]    # any other plugin")
+    for key, value in plugin_defaults.items():
+        click.echo(f"{key} = {json.dumps(value)}    # default")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ contribution out and records it (``PluginRecord.dropped``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +31,13 @@ from .config import LoadedConfig
 from .errors import CatalogError, PluginError, PluginLoadError
 from .plugins.discovery import Candidate, Decision, UnknownName, decide, discover, unknown_names
 from .plugins.handle import PluginHandle
+from .plugins.isolation import (
+    CallBudget,
+    cancelled_for_real,
+    is_cancellation,
+    marks_plugin_calls,
+    watch_event_loop,
+)
 from .plugins.loader import PluginHooks, disable_hint, load_candidate, make_plugin_manager
 
 log = logging.getLogger("mcp_host")
@@ -208,6 +215,7 @@ class Host:
     async def running(self) -> AsyncIterator[Host]:
         """Enter every enabled plugin's lifespan in plugin order; exit them in reverse."""
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(watch_event_loop(self.config.host.blocking_threshold))
             failed = False
             for record in self._active():
                 handle = record.handle
@@ -218,7 +226,13 @@ class Host:
                     if manager is None:
                         continue
                     handle.state = await stack.enter_async_context(manager)
-                except Exception as exc:
+                except BaseException as exc:
+                    # SystemExit, GeneratorExit or a stray CancelledError from a plugin's start
+                    # is that plugin's failure; Ctrl-C and a real cancellation stop the host.
+                    if isinstance(exc, KeyboardInterrupt) or (
+                        is_cancellation(exc) and cancelled_for_real()
+                    ):
+                        raise
                     message = (
                         f"Plugin {handle.describe()} failed to start: {type(exc).__name__}: {exc}. "
                         + disable_hint(record.name)
@@ -258,10 +272,12 @@ class Host:
             for check in record.registry.readiness_checks:
                 try:
                     with anyio.fail_after(check_timeout):
-                        reason = await check(handle.state)
+                        reason = await _check_readiness(handle, "Readiness check", check)
                 except TimeoutError:
                     reason = f"readiness check did not answer within {check_timeout:g} s"
-                except Exception as exc:
+                except BaseException as exc:
+                    if is_cancellation(exc) and cancelled_for_real():
+                        raise
                     reason = f"readiness check failed: {type(exc).__name__}: {exc}"
                 if reason:
                     break
@@ -312,6 +328,14 @@ def _served(catalog: Catalog, record: PluginRecord) -> dict[str, int]:
         "prompts": count(p.owner for p in catalog.prompts.values()),
         "completions": count(c.owner for c in catalog.completions.values()),
     }
+
+
+@marks_plugin_calls
+async def _check_readiness(
+    owner: PluginHandle, subject: str, check: Callable[[Any], Awaitable[str | None]]
+) -> str | None:
+    """Run one readiness check (a frame the event-loop watchdog can attribute)."""
+    return await check(owner.state)
 
 
 class _Events:
@@ -391,13 +415,14 @@ def _load_one(
         prefix=settings.prefix,
         tools_allow=tuple(settings.tools.allow),
         tools_deny=tuple(settings.tools.deny),
+        budget=CallBudget.of(settings.call_timeout, settings.max_concurrency),
     )
     registry = Registry(candidate.name)
     try:
         hooks.register(candidate.name, registry, config)
     except PluginError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise PluginError(
             f"Plugin {handle.describe()} failed while registering: "
             f"{type(exc).__name__}: {exc}. {hint}",

@@ -62,6 +62,13 @@ class HostSettings(_Section):
     max_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest message accepted (stdio line, HTTP body)."
     )
+    blocking_threshold: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a plugin's async handler may keep the event loop from running "
+        "before the host logs which plugin and handler blocked it (once per handler). "
+        "0: no check.",
+    )
 
 
 class HttpSettings(_Section):
@@ -129,6 +136,19 @@ class PluginSettings(_Section):
         "(prefix+scheme://...).",
     )
     tools: ToolFilter = Field(default_factory=ToolFilter)
+    call_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds one call into this plugin (a tool with its middleware, a prompt, "
+        "a resource read, a completion) may take, waiting for a free slot included; past it "
+        "the call is cancelled and answered 'timed out after N s'. Unset: no limit.",
+    )
+    max_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Calls into this plugin running at once; more wait for a free slot, "
+        "within call_timeout. Unset: no limit.",
+    )
     config: dict[str, Any] = Field(
         default_factory=dict, description="The plugin's own settings, checked by its model."
     )
