@@ -151,16 +151,47 @@ async def test_row_cap(postgres: Cluster) -> None:
     ],
 )
 async def test_query_is_read_only_even_for_a_writer(postgres: Cluster, sql: str) -> None:
-    # The writer role may write; the read-only transaction is what refuses.
+    # The writer role may write; the statement check refuses first, and the read-only
+    # transaction below it would (test_read_only_transaction_below_the_statement_check).
     settings = shop(postgres, user="writer", read_only=False)
     async with serve("mcp-host-sql", config=config(shop=settings), env=ENV) as mcp:
         message = await fails(mcp, "query", sql=sql)
-        assert "read-only" in message or "cannot insert multiple commands" in message
+        assert "read-only" in message or "holds 2 statements" in message
     conn = await postgres.connect("shop")
     try:
         assert await conn.fetchval("SELECT count(*) FROM orders") == 200
         assert await conn.fetchval("SELECT count(*) FROM customers") == 50
         assert await conn.fetchval("SELECT to_regclass('intruder')") is None
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM orders",
+        "DO $$ BEGIN SET TRANSACTION READ WRITE; DELETE FROM orders; END $$",
+        "WITH gone AS (DELETE FROM orders RETURNING id) SELECT count(*) FROM gone",
+    ],
+)
+async def test_read_only_transaction_below_the_statement_check(postgres: Cluster, sql: str) -> None:
+    # The same writes, sent past the statement check: PostgreSQL's read-only transaction
+    # refuses them on its own.
+    from mcp_host_sql.config import DatabaseConfig
+    from mcp_host_sql.databases import SqlError
+    from mcp_host_sql.postgres import PostgresDatabase
+
+    settings = shop(postgres, user="writer", read_only=False, password=WRITER_PASSWORD)
+    db = PostgresDatabase("shop", DatabaseConfig(**settings))
+    try:
+        with pytest.raises(SqlError) as refused:
+            await db._in_transaction(lambda conn: conn.execute(sql), readonly=True)
+        assert "read-only transaction" in str(refused.value)
+    finally:
+        await db.close()
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 200
     finally:
         await conn.close()
 

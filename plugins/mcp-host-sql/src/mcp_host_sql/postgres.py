@@ -3,7 +3,9 @@
 Reads (``query``, ``explain``, the catalog) run in read-only transactions, so PostgreSQL
 itself refuses writes, with ``SET LOCAL statement_timeout`` bounding each statement.
 Parameters are bound, never interpolated: the statement is prepared, PostgreSQL says which
-type each ``$n`` has, and the JSON values are converted to those types.
+type each ``$n`` has, and the JSON values are converted to those types. What ``query``,
+``explain`` and ``execute`` may send is decided by PostgreSQL's own parser
+(:mod:`.pg_statements`).
 
 A database that is down at start leaves the plugin running: the pool is created on the next
 call (or readiness check) that finds the server up. A pool whose server restarted drops its
@@ -12,6 +14,7 @@ dead connections and a read is retried once.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +25,7 @@ import asyncpg
 
 from .config import DatabaseConfig
 from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, Unavailable
+from .pg_statements import check_read, check_write, explain_text
 from .values import ParameterError, coerce_pg, to_json
 
 log = logging.getLogger("mcp_host_sql")
@@ -48,6 +52,9 @@ _LOST = (
     asyncpg.CrashShutdownError,
 )
 """What a connection to a server that went away raises."""
+
+PARSE_IN_THREAD = 20_000
+"""Characters of SQL from which the statement is parsed in a worker thread, off the loop."""
 
 _TABLES = """
 SELECT n.nspname, c.relname, c.relkind::text
@@ -262,7 +269,15 @@ class PostgresDatabase(Database):
             coerce_pg(v, t.name, i) for i, (v, t) in enumerate(zip(params, types, strict=False), 1)
         ]
 
+    async def _checked(self, check: Callable[..., T], sql: str, **options: Any) -> T:
+        """``check(sql, database=..., **options)``, in a worker thread for long SQL."""
+        call = functools.partial(check, sql, database=self.name, **options)
+        if len(sql) < PARSE_IN_THREAD:
+            return call()
+        return await anyio.to_thread.run_sync(call)
+
     async def query(self, sql: str, params: list[Any]) -> Rows:
+        await self._checked(check_read, sql, writable=not self.config.read_only)
         limit = self.config.max_rows
 
         async def run(conn: asyncpg.Connection) -> Rows:
@@ -279,8 +294,10 @@ class PostgresDatabase(Database):
         return await self._in_transaction(run, readonly=True)
 
     async def explain(self, sql: str, params: list[Any]) -> str:
+        text = await self._checked(explain_text, sql, writable=not self.config.read_only)
+
         async def run(conn: asyncpg.Connection) -> str:
-            statement, args = await self._prepared(conn, "EXPLAIN " + sql, params)
+            statement, args = await self._prepared(conn, text, params)
             return "\n".join(record[0] for record in await statement.fetch(*args))
 
         return await self._in_transaction(run, readonly=True)
@@ -288,6 +305,7 @@ class PostgresDatabase(Database):
     async def execute(self, sql: str, params: list[Any]) -> Executed:
         if self.config.read_only:
             raise SqlError(f"Database {self.name!r} is configured read_only; execute is off.")
+        await self._checked(check_write, sql)
         limit = self.config.max_rows
 
         async def run(conn: asyncpg.Connection) -> Executed:
