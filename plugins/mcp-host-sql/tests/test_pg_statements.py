@@ -120,6 +120,8 @@ def test_writable_databases_are_pointed_to_execute() -> None:
         ("SELECT query_to_xml('SELECT pg_read_file(''x'')', true, true, '')", "query_to_xml"),
         ("SELECT pg_notify('channel', 'x')", "pg_notify"),
         ("SELECT pg_switch_wal()", "pg_switch_wal"),
+        ("SELECT pg_stat_reset()", "pg_stat_reset"),
+        ("SELECT public.pg_stat_statements_reset()", "pg_stat_statements_reset"),
         ("SELECT pg_create_logical_replication_slot('s', 'pgoutput')", "pg_create_"),
         ("SELECT pg_file_write('x', 'y', false)", "pg_file_write"),
         ("SELECT 1 WHERE EXISTS (SELECT pg_read_file('/etc/passwd'))", "pg_read_file"),

@@ -227,6 +227,39 @@ async def test_explain(postgres: Cluster) -> None:
         assert "Scan" in result.text
 
 
+async def test_every_kind_of_read_statement(postgres: Cluster) -> None:
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        shown = await call(mcp, "query", sql="SHOW statement_timeout")
+        assert shown == {"columns": ["statement_timeout"], "rows": [["5s"]], "truncated": False}
+        values = await call(mcp, "query", sql="VALUES (1, 'a'), ($1::int, 'b')", params=[2])
+        assert values["rows"] == [[1, "a"], [2, "b"]]
+        table = await call(mcp, "query", sql='TABLE "Weird Name"')
+        assert table["rows"] == [[1, "quoted"]]
+        with_select = await call(
+            mcp,
+            "query",
+            sql="WITH big AS (SELECT * FROM orders WHERE total > $1) SELECT count(*) FROM big",
+            params=["600"],
+        )
+        assert with_select["rows"] == [[16]]
+        analyzed = await mcp.call_tool(
+            "explain", {"sql": "EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM orders"}
+        )
+        assert not analyzed.is_error, analyzed.text
+        assert "actual" in analyzed.text
+        as_json = await mcp.call_tool("explain", {"sql": "EXPLAIN (FORMAT JSON) TABLE orders"})
+        assert json.loads(as_json.text)[0]["Plan"]["Relation Name"] == "orders"
+        copy = await fails(mcp, "query", sql="COPY orders TO STDOUT")
+        assert copy.startswith("COPY is refused on database 'shop'")
+        analyze_write = await fails(mcp, "explain", sql="EXPLAIN ANALYZE DELETE FROM orders")
+        assert "EXPLAIN of DELETE is not one" in analyze_write
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 200
+    finally:
+        await conn.close()
+
+
 async def test_execute_only_on_writable_databases(postgres: Cluster) -> None:
     databases = {
         "reports": shop(postgres),

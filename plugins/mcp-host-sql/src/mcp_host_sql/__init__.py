@@ -3,7 +3,9 @@
 Configure databases under ``[plugins.mcp-host-sql.config.databases.NAME]``; with none, the
 plugin serves an embedded SQLite demo shop. Every read runs read-only at the database level
 (read-only transactions on PostgreSQL, ``mode=ro`` connections on SQLite); ``execute``
-exists only when some database is configured with ``read_only = false``.
+exists only when some database is configured with ``read_only = false``. A PostgreSQL database
+whose role has rights outside the database (a superuser, say) is not served unless
+``allow_privileged_role = true``.
 """
 
 from __future__ import annotations

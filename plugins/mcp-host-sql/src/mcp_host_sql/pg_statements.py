@@ -66,6 +66,7 @@ DENIED_FUNCTIONS = frozenset(
         "pg_wal_replay_resume",
         "pg_log_standby_snapshot",
         "pg_import_system_collations",
+        "pg_stat_statements_reset",
         "pg_drop_replication_slot",
         "pg_sync_replication_slots",
         # SQL given as a string, which this check would not see
