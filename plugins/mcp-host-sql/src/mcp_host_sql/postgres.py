@@ -215,8 +215,10 @@ class PostgresDatabase(Database):
     async def check(self) -> str | None:
         try:
             await self._in_transaction(lambda conn: conn.fetchval("SELECT 1"), readonly=True)
-        except SqlError as exc:
+        except Unavailable as exc:
             return self.last_error or str(exc)
+        except SqlError as exc:
+            return str(exc)
         return None
 
     # -------------------------------------------------------------------------- statements
