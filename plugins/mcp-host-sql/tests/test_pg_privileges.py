@@ -94,7 +94,14 @@ async def test_a_superuser_is_not_served_by_default(
         ]:
             assert await fails(mcp, tool, database="admin", **arguments) == why
         assert await fails(mcp, "execute", sql="SELECT 1", database="admin_rw") == writable
+        insert = "INSERT INTO audit.events (what) VALUES ('written by a refused role')"
+        assert await fails(mcp, "execute", sql=insert, database="admin_rw") == writable
         assert (await call(mcp, "query", sql="SELECT 1 AS x", database="shop"))["rows"] == [[1]]
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM audit.events") == 2
+    finally:
+        await conn.close()
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert why in errors
     assert errors.count(why) == 1  # logged at start, not again for each refused call
