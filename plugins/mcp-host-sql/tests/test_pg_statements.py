@@ -152,6 +152,18 @@ def test_password_hashes_and_server_files_are_refused(sql: str) -> None:
     assert "is refused" in refused(check_read, sql, writable=False)
 
 
+def test_text_the_parser_would_read_differently_is_refused() -> None:
+    # libpg_query reads a C string: past a NUL it would check nothing.
+    for check, options in [
+        (check_read, {"writable": False}),
+        (explain_text, {"writable": False}),
+        (check_write, {}),
+    ]:
+        message = refused(check, "SELECT 1\x00; DELETE FROM orders", **options)
+        assert "contains a NUL character" in message
+        assert "not valid Unicode" in refused(check, "SELECT '\ud800'", **options)
+
+
 def test_sql_is_bounded_before_it_is_parsed() -> None:
     # 4 MB of SELECT 1,1,1,... took 40 s and 2 GB to check; the text is measured first.
     huge = "SELECT " + ",".join(["1"] * 2_000_000)

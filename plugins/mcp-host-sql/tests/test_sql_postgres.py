@@ -251,6 +251,8 @@ async def test_every_kind_of_read_statement(postgres: Cluster) -> None:
         assert json.loads(as_json.text)[0]["Plan"]["Relation Name"] == "orders"
         copy = await fails(mcp, "query", sql="COPY orders TO STDOUT")
         assert copy.startswith("COPY is refused on database 'shop'")
+        nul = await fails(mcp, "query", sql="SELECT 1\x00; DELETE FROM orders")
+        assert "contains a NUL character" in nul
         analyze_write = await fails(mcp, "explain", sql="EXPLAIN ANALYZE DELETE FROM orders")
         assert "EXPLAIN of DELETE is not one" in analyze_write
     conn = await postgres.connect("shop")

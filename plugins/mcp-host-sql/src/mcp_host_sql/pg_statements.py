@@ -141,6 +141,16 @@ def _parse(sql: str, database: str) -> list[dict[str, Any]]:
             f"The SQL for database {database!r} is {len(sql):,} characters long; the tools take "
             f"at most {MAX_SQL_CHARS:,}. Split it into smaller statements."
         )
+    if "\x00" in sql:
+        # The C parser would stop reading at it and check only what comes before.
+        raise SqlError(f"The SQL for database {database!r} contains a NUL character; remove it.")
+    try:
+        sql.encode()
+    except UnicodeEncodeError:
+        raise SqlError(
+            f"The SQL for database {database!r} is not valid Unicode text (it holds a lone "
+            "surrogate); send it as UTF-8."
+        ) from None
     try:
         tree = json.loads(parse_sql_json(sql))
     except ParseError as exc:
