@@ -4,6 +4,7 @@ superuser URL are refused by the statement checks when the operator serves one a
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -27,6 +28,8 @@ CREATE ROLE checkpointer LOGIN PASSWORD '{ROLE_PASSWORD}' IN ROLE pg_checkpoint;
 CREATE ROLE programmer LOGIN PASSWORD '{ROLE_PASSWORD}' IN ROLE pg_execute_server_program;
 CREATE ROLE reader LOGIN PASSWORD '{ROLE_PASSWORD}' IN ROLE pg_read_all_data;
 CREATE ROLE shifty LOGIN PASSWORD '{ROLE_PASSWORD}';
+CREATE ROLE legacy LOGIN SUPERUSER PASSWORD '{ROLE_PASSWORD}';
+ALTER ROLE legacy SET standard_conforming_strings = off;
 GRANT CONNECT ON DATABASE shop TO filer, nested, creator, replicator, checkpointer, programmer,
     reader, shifty;
 GRANT USAGE ON SCHEMA public TO shifty;
@@ -306,3 +309,14 @@ async def test_the_attacks_would_work_without_the_checks(postgres: Cluster) -> N
         assert "root:" in passwd
     finally:
         await db.close()
+
+
+async def test_string_literals_are_read_as_the_checks_read_them(roles: Cluster) -> None:
+    # With standard_conforming_strings off (here the role's default), 'a\' would not end
+    # where the parser ended it: the server would run as code what was checked as text.
+    smuggled = "SELECT 'a\\', ' , pg_read_file($$/etc/passwd$$) AS f --' AS b"
+    settings = as_role(roles, "legacy", allow_privileged_role=True)
+    async with serve("mcp-host-sql", config=config(legacy=settings), env=ENV) as mcp:
+        result = await call(mcp, "query", sql=smuggled)
+        assert result["rows"] == [["a\\", " , pg_read_file($$/etc/passwd$$) AS f --"]]
+        assert "root:" not in json.dumps(result)

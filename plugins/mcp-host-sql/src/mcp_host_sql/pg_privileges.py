@@ -43,7 +43,8 @@ PREDEFINED_ROLES = {
 """Predefined roles whose rights reach outside the database, and what they allow."""
 
 ROLE_QUERY = """
-SELECT set_config('statement_timeout', $1, true),
+SELECT set_config('statement_timeout', $1, true)
+       || set_config('standard_conforming_strings', 'on', true),
        session_user::text,
        current_user::text,
        current_database()::text,
@@ -60,7 +61,11 @@ WHERE r.rolname IN (session_user, current_user)
 """
 """Sets the statement timeout of the transaction and reads the role's rights. Being a
 ``SELECT``, it also takes the transaction's snapshot, after which PostgreSQL refuses ``SET
-TRANSACTION READ WRITE`` (even from a ``DO`` block). ``$1``: the timeout in milliseconds;
+TRANSACTION READ WRITE`` (even from a ``DO`` block). It also makes backslashes in string
+literals plain characters, as the statement checks' parser reads them: with
+``standard_conforming_strings`` off (a role's or database's default, say) the server would end
+a literal like ``'a\\'`` later than the parser did, and read as code what was checked as text.
+``$1``: the timeout in milliseconds;
 ``$2``: :data:`PREDEFINED_ROLES`' names (the ones the server does not have are left out)."""
 
 
