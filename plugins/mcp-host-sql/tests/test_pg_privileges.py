@@ -207,6 +207,8 @@ async def test_the_attacks_seen_are_refused_even_for_a_served_superuser(
             "SELECT convert_from(pg_read_binary_file('/etc/passwd'), 'UTF8')",
             "SELECT * FROM (SELECT pg_catalog.PG_READ_FILE('/etc/passwd') AS f) AS s",
             "SELECT pg_ls_dir('.')",
+            "SELECT ('.'::text).pg_ls_dir",
+            "SELECT ('/etc/passwd'::text).pg_read_file",
             "WITH d AS (SELECT pg_ls_dir('/') AS n) SELECT n FROM d",
             f"SELECT pg_terminate_backend({victim_pid})",
             f"SELECT pg_cancel_backend({victim_pid})",
@@ -302,6 +304,11 @@ async def test_the_attacks_would_work_without_the_checks(postgres: Cluster) -> N
             readonly=True,
         )
         assert "postgresql.conf" in listing
+        # Field notation is a function call too.
+        listing = await db._in_transaction(
+            lambda conn: conn.fetch("SELECT ('.'::text).pg_ls_dir"), readonly=True
+        )
+        assert "postgresql.conf" in [row[0] for row in listing]
         with anyio.fail_after(10):
             passwd = await db._in_transaction(
                 lambda conn: conn.fetchval("SELECT pg_read_file('/etc/passwd')"), readonly=True

@@ -129,6 +129,12 @@ def test_writable_databases_are_pointed_to_execute() -> None:
         ("SELECT count(*) FILTER (WHERE pg_reload_conf()) FROM orders", "pg_reload_conf"),
         ("SELECT * FROM orders ORDER BY pg_advisory_lock(id)", "pg_advisory_lock"),
         ("VALUES (pg_read_file('/etc/passwd'))", "pg_read_file"),
+        # Field notation calls a function of one argument: (value).function.
+        ("SELECT ('.'::text).pg_ls_dir", "pg_ls_dir"),
+        ("SELECT (('/etc/passwd'::text)).PG_READ_FILE", "pg_read_file"),
+        ("SELECT (name).pg_read_file FROM customers", "pg_read_file"),
+        ("SELECT (c).name.pg_stat_file FROM customers c", "pg_stat_file"),
+        ("SELECT * FROM orders WHERE ((details->>'f')).pg_ls_dir IS NOT NULL", "pg_ls_dir"),
     ],
 )
 def test_server_functions_are_refused_wherever_they_hide(sql: str, function: str) -> None:

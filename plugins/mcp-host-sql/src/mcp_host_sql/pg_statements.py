@@ -219,17 +219,26 @@ def denied_function(name: str) -> bool:
     return lowered in DENIED_FUNCTIONS or lowered.startswith(DENIED_PREFIXES)
 
 
+def _check_function(name: str, database: str) -> None:
+    if denied_function(name):
+        raise SqlError(
+            f"The function {name.lower()}() is refused on database {database!r}: its effects "
+            "reach outside the database (server files, programs, other sessions, the server's "
+            "configuration, locks or other servers)."
+        )
+
+
 def _check_tree(tree: Any, database: str, *, read: bool, writable: bool) -> None:
     """Refuse what no tool may reach anywhere in ``tree``; ``read`` adds the read-only rules."""
     for kind, fields in _nodes(tree):
         if kind == "FuncCall":
-            name = _function_name(fields)
-            if denied_function(name):
-                raise SqlError(
-                    f"The function {name}() is refused on database {database!r}: its effects "
-                    "reach outside the database (server files, programs, other sessions, the "
-                    "server's configuration, locks or other servers)."
-                )
+            _check_function(_function_name(fields), database)
+        elif kind == "A_Indirection":
+            # (value).name calls the function name(value): ('.'::text).pg_ls_dir lists a
+            # directory, so every field name selected from a value is checked.
+            for part in fields.get("indirection", []):
+                if isinstance(part, dict) and "String" in part:
+                    _check_function(str(part["String"].get("sval", "")), database)
         elif kind == "RangeVar" and str(fields.get("relname", "")).lower() in DENIED_RELATIONS:
             raise SqlError(
                 f"Reading {fields['relname']} is refused on database {database!r}: it holds "
