@@ -86,6 +86,7 @@ DENIED_FUNCTIONS = frozenset(
 
 DENIED_PREFIXES = (
     "lo_",  # large objects: lo_import and lo_export read and write server files
+    "pg_read_",  # pg_read_file, pg_read_binary_file and any variant to come
     "pg_ls_",  # directory listings of the server
     "pg_file_",  # adminpack: writes, renames and removes server files
     "pg_advisory_",  # advisory locks outlive the statement and block other sessions
