@@ -3,7 +3,9 @@
 Configure databases under ``[plugins.mcp-host-sql.config.databases.NAME]``; with none, the
 plugin serves an embedded SQLite demo shop. Every read runs read-only at the database level
 (read-only transactions on PostgreSQL, ``mode=ro`` connections on SQLite); ``execute``
-exists only when some database is configured with ``read_only = false``.
+exists only when some database is configured with ``read_only = false``. A PostgreSQL database
+whose role has rights outside the database (a superuser, say) is not served unless
+``allow_privileged_role = true``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel, Field
@@ -132,7 +134,13 @@ class DatabaseInfo(BaseModel):
     read_only: bool
     max_rows: int
     statement_timeout: float = Field(description="Seconds")
-    problem: str | None = Field(None, description="Why the database is unreachable, if it is.")
+    status: Literal["ready", "unreachable", "not served"] = Field(
+        description="As checked just now: 'not served' when the database's role has rights "
+        "outside the database (see problem)."
+    )
+    problem: str | None = Field(
+        None, description="Why the database is unreachable or not served, if it is."
+    )
 
 
 class DatabaseList(BaseModel):
@@ -176,10 +184,34 @@ def _failed(exc: SqlError) -> ToolError:
     return ToolError(str(exc))
 
 
+STATUS_CHECK_TIMEOUT = 3.0
+"""Seconds list_databases waits for each database to answer its check."""
+
+
+async def _status(database: Database) -> tuple[str, str | None]:
+    """``(status, problem)`` of a database, checked now, not remembered."""
+    problem: str | None = (
+        f"database {database.name!r} did not answer within {STATUS_CHECK_TIMEOUT:g} s"
+    )
+    with anyio.move_on_after(STATUS_CHECK_TIMEOUT):
+        problem = await database.check()
+    if problem is None:
+        return "ready", None
+    return ("not served" if database.refusal else "unreachable"), problem
+
+
 @plugin.tool(annotations=READS)
 async def list_databases(*, ctx: Context) -> DatabaseList:
     """The databases this server can query, with their limits and whether they are reachable."""
     state: SqlState = ctx.state
+    statuses: dict[str, tuple[str, str | None]] = {}
+
+    async def check(database: Database) -> None:
+        statuses[database.name] = await _status(database)
+
+    async with anyio.create_task_group() as tg:
+        for database in state.databases.values():
+            tg.start_soon(check, database)
     return DatabaseList(
         databases=[
             DatabaseInfo(
@@ -189,7 +221,8 @@ async def list_databases(*, ctx: Context) -> DatabaseList:
                 read_only=db.config.read_only,
                 max_rows=db.config.max_rows,
                 statement_timeout=db.config.statement_timeout,
-                problem=db.last_error,
+                status=statuses[db.name][0],
+                problem=statuses[db.name][1],
             )
             for db in state.databases.values()
         ]

@@ -46,6 +46,14 @@ class DatabaseConfig(BaseModel):
     pool_timeout: float = Field(
         10.0, gt=0, description="Seconds a call waits for a free connection before failing."
     )
+    allow_privileged_role: bool = Field(
+        False,
+        description=(
+            "Serve this PostgreSQL database even though its role has rights outside the "
+            "database (superuser, pg_execute_server_program, pg_read_server_files, ...), "
+            "with a warning at every start. Leave false and connect as a least-privileged role."
+        ),
+    )
     schemas: NameFilter = Field(
         default_factory=NameFilter, description="Which schemas are listed (PostgreSQL)."
     )

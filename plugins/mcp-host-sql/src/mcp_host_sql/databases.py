@@ -70,6 +70,9 @@ class Database(abc.ABC):
         self.name = name
         self.config = config
         self.last_error: str | None = None
+        self.refusal: str | None = None
+        """Why the database is not served although it is reachable (its role has rights
+        outside the database), or ``None``."""
 
     @property
     def display_url(self) -> str:
