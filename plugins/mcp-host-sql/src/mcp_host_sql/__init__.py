@@ -14,16 +14,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 import anyio
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from mcp_host import Context, Plugin, PromptError, ResourceNotFound, ToolError
 
 from . import demo
 from .config import DatabaseConfig, NameFilter, SqlConfig
-from .databases import Database, SqlError
+from .databases import Database, Rows, SqlError
 
 __all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlState", "plugin"]
 
@@ -130,6 +131,7 @@ class DatabaseInfo(BaseModel):
     description: str | None = None
     read_only: bool
     max_rows: int
+    max_result_bytes: int = Field(description="Bytes of JSON a result holds at most")
     statement_timeout: float = Field(description="Seconds")
     problem: str | None = Field(None, description="Why the database is unreachable, if it is.")
 
@@ -159,10 +161,26 @@ class TableDescription(BaseModel):
     row_estimate: int | None = None
 
 
-class QueryResult(BaseModel):
+class QueryResult(TypedDict):
     columns: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description="True when more rows matched than max_rows allows.")
+    truncated: Annotated[
+        bool,
+        Field(
+            description="True when the result was cut short: more rows matched than max_rows "
+            "allows, or the rows reached max_result_bytes."
+        ),
+    ]
+    truncated_reason: NotRequired[
+        Annotated[str, Field(description="Why the result was cut short; only when truncated.")]
+    ]
+
+
+def _query_result(rows: Rows) -> QueryResult:
+    result = QueryResult(columns=rows.columns, rows=rows.rows, truncated=rows.truncated)
+    if rows.truncated and rows.reason:
+        result["truncated_reason"] = rows.reason
+    return result
 
 
 class ExecuteResult(BaseModel):
@@ -187,6 +205,7 @@ async def list_databases(*, ctx: Context) -> DatabaseList:
                 description=db.config.description,
                 read_only=db.config.read_only,
                 max_rows=db.config.max_rows,
+                max_result_bytes=db.config.max_result_bytes,
                 statement_timeout=db.config.statement_timeout,
                 problem=db.last_error,
             )
@@ -256,10 +275,8 @@ async def query(
     except SqlError as exc:
         raise _failed(exc) from None
     if rows.truncated:
-        await ctx.info(
-            f"query on {db.name!r} stopped at max_rows={db.config.max_rows}", logger="mcp-host-sql"
-        )
-    return QueryResult(columns=rows.columns, rows=rows.rows, truncated=rows.truncated)
+        await ctx.info(f"query on {db.name!r} was truncated: {rows.reason}", logger="mcp-host-sql")
+    return _query_result(rows)
 
 
 @plugin.tool(annotations=READS)
@@ -321,10 +338,7 @@ async def execute(
         done = await db.execute(sql, list(params or []))
     except SqlError as exc:
         raise _failed(exc) from None
-    returned = None
-    if done.returned is not None:
-        r = done.returned
-        returned = QueryResult(columns=r.columns, rows=r.rows, truncated=r.truncated)
+    returned = None if done.returned is None else _query_result(done.returned)
     return ExecuteResult(status=done.status, rows_affected=done.rows_affected, returned=returned)
 
 
