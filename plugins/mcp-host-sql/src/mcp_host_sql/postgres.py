@@ -13,6 +13,7 @@ dead connections and a read is retried once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -20,9 +21,11 @@ from typing import Any, TypeVar
 import anyio
 import asyncpg
 
+from . import pg_results
 from .config import DatabaseConfig
 from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, Unavailable
-from .values import ParameterError, coerce_pg, to_json
+from .results import Collector, Expired
+from .values import ParameterError, coerce_pg
 
 log = logging.getLogger("mcp_host_sql")
 
@@ -262,8 +265,28 @@ class PostgresDatabase(Database):
             coerce_pg(v, t.name, i) for i, (v, t) in enumerate(zip(params, types, strict=False), 1)
         ]
 
+    def _collector(self) -> Collector:
+        """Rows within max_rows and max_result_bytes, fetched and converted before the
+        statement timeout (counted from now, as the server counts it)."""
+        config = self.config
+        deadline = time.monotonic() + config.statement_timeout
+        return Collector(config.max_rows, config.max_result_bytes, deadline)
+
+    async def _fetch(
+        self,
+        conn: asyncpg.Connection,
+        statement: Any,
+        args: list[Any],
+        guard: pg_results.Guard | None,
+        into: Collector,
+    ) -> int:
+        try:
+            return await pg_results.fetch(conn, statement, args, guard, into)
+        except Expired:
+            raise self._timed_out() from None
+
     async def query(self, sql: str, params: list[Any]) -> Rows:
-        limit = self.config.max_rows
+        cap = self.config.max_result_bytes
 
         async def run(conn: asyncpg.Connection) -> Rows:
             statement, args = await self._prepared(conn, sql, params)
@@ -271,39 +294,59 @@ class PostgresDatabase(Database):
             if not attributes:
                 await statement.fetch(*args)
                 return Rows([], [], False)
-            cursor = await statement.cursor(*args)
-            fetched = await cursor.fetch(limit + 1)
-            rows = [[to_json(v) for v in record.values()] for record in fetched[:limit]]
-            return Rows([a.name for a in attributes], rows, len(fetched) > limit)
+            collector = self._collector()
+            wrapped, guard = await pg_results.prepare_guarded(conn, sql, attributes, cap)
+            await self._fetch(conn, wrapped or statement, args, guard, collector)
+            return pg_results.rows_of(attributes, collector)
 
         return await self._in_transaction(run, readonly=True)
 
     async def explain(self, sql: str, params: list[Any]) -> str:
         async def run(conn: asyncpg.Connection) -> str:
             statement, args = await self._prepared(conn, "EXPLAIN " + sql, params)
-            return "\n".join(record[0] for record in await statement.fetch(*args))
+            collector = self._collector()
+            await self._fetch(conn, statement, args, None, collector)
+            lines = [str(row[0]) for row in collector.rows]
+            if collector.reason:
+                lines.append(f"(plan cut: {collector.reason})")
+            return "\n".join(lines)
 
         return await self._in_transaction(run, readonly=True)
 
     async def execute(self, sql: str, params: list[Any]) -> Executed:
         if self.config.read_only:
             raise SqlError(f"Database {self.name!r} is configured read_only; execute is off.")
-        limit = self.config.max_rows
+        cap = self.config.max_result_bytes
 
         async def run(conn: asyncpg.Connection) -> Executed:
             statement, args = await self._prepared(conn, sql, params)
-            fetched = await statement.fetch(*args)
-            status = statement.get_statusmsg() or ""
-            count = status.rsplit(" ", 1)[-1]
             attributes = statement.get_attributes()
-            returned = None
+            wrapped, guard = None, None
             if attributes:
-                returned = Rows(
-                    [a.name for a in attributes],
-                    [[to_json(v) for v in record.values()] for record in fetched[:limit]],
-                    len(fetched) > limit,
+                wrapped, guard = await pg_results.prepare_guarded(
+                    conn, sql, attributes, cap, count=True, strict=False
                 )
-            return Executed(status, int(count) if count.isdigit() else None, returned)
+            if guard is None:
+                # No rows, or a statement that cannot be wrapped (a data-modifying WITH
+                # inside it): run as written, which also gives PostgreSQL's own status.
+                fetched = await statement.fetch(*args)
+                status = statement.get_statusmsg() or ""
+                count = status.rsplit(" ", 1)[-1]
+                returned = None
+                if attributes:
+                    collector = self._collector()
+                    for record in fetched:
+                        if not collector.add(list(record.values())):
+                            break
+                    returned = pg_results.rows_of(attributes, collector)
+                return Executed(status, int(count) if count.isdigit() else None, returned)
+            collector = self._collector()
+            total = await self._fetch(conn, wrapped, args, guard, collector)
+            return Executed(
+                pg_results.status_of(sql, total),
+                total,
+                pg_results.rows_of(attributes, collector),
+            )
 
         return await self._in_transaction(run, readonly=False)
 

@@ -4,7 +4,7 @@ Rows are converted to JSON values one at a time as they are fetched, and their s
 bytes of their JSON text) is counted. Rows are kept whole while they fit; the first row that
 does not fit ends the result (``truncated``, with the reason). When the very first row alone is
 larger than the cap, its largest values are cut so that one row still comes back: a cut value
-ends with the marker ``…[cut: N bytes in all]`` (N is the size of the whole value: UTF-8 bytes
+ends with the marker ``...[cut: N bytes in all]`` (N is the size of the whole value: UTF-8 bytes
 of text, raw bytes of binary data; the kept part of binary data stays valid base64).
 """
 
@@ -19,7 +19,9 @@ from typing import Any
 
 from .values import to_json
 
-MARKER = "…[cut: {total} bytes in all]"
+MARKER_HEAD = "...[cut: "
+MARKER_TAIL = " bytes in all]"
+MARKER = MARKER_HEAD + "{total}" + MARKER_TAIL
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +31,16 @@ class Cut:
     head: str | bytes
     total: int
     """Bytes of the whole value."""
+    marked: bool = False
+    """Whether ``head`` is already the final text: cut, in base64 if binary, and marked."""
 
 
 class Expired(Exception):
     """The statement timeout passed while rows were being fetched or converted."""
+
+
+_CONTROL = [chr(c) for c in range(32)]
+_SHORT_ESCAPES = frozenset("\b\t\n\f\r")
 
 
 def json_size(value: Any) -> int:
@@ -41,7 +49,20 @@ def json_size(value: Any) -> int:
         return 5
     if isinstance(value, int | float):
         return len(repr(value))
+    if isinstance(value, str):
+        return _text_size(value)
     return len(json.dumps(value, ensure_ascii=False).encode())
+
+
+def _text_size(text: str) -> int:
+    # Counted without building the JSON text: a large value is counted in place.
+    size = (len(text) if text.isascii() else len(text.encode())) + 2
+    size += text.count('"') + text.count("\\")
+    for control in _CONTROL:
+        found = text.count(control)
+        if found:
+            size += found * (1 if control in _SHORT_ESCAPES else 5)
+    return size
 
 
 def cut_text(text: str, total: int, room: int) -> str:
@@ -63,6 +84,10 @@ def cut_binary(data: bytes, total: int, room: int) -> str:
 
 
 def _cut(raw: Any, converted: Any, room: int) -> str:
+    if isinstance(raw, Cut) and raw.marked and isinstance(raw.head, str):
+        if json_size(raw.head) <= room:
+            return raw.head
+        return cut_text(raw.head[: raw.head.rfind(MARKER_HEAD)], raw.total, room)
     if isinstance(raw, Cut):
         if isinstance(raw.head, bytes):
             return cut_binary(raw.head, raw.total, room)
@@ -132,7 +157,7 @@ class Collector:
         self.used += sum(json_size(v) for v in converted) + len(converted) + 2
         self.reason = (
             f"the first row is larger than max_result_bytes ({self.max_bytes} bytes): its "
-            "largest values were cut, each marked with …[cut: N bytes in all]; select fewer "
+            "largest values were cut, each marked with ...[cut: N bytes in all]; select fewer "
             "columns or a part of the values (e.g. substr) to see more"
         )
         return False

@@ -46,6 +46,9 @@ class _Connection(sqlite3.Connection):
     retired = False
     """Set when its state may have changed: closed instead of pooled again."""
     value_limit: int
+    """SQLITE_LIMIT_LENGTH between calls."""
+    call_limit: int
+    """SQLITE_LIMIT_LENGTH of the current (or last) caller's statement."""
 
     def state(self) -> tuple[object, ...]:
         found = fingerprint(self)
@@ -219,6 +222,7 @@ class SqliteDatabase(Database):
                 conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
                 conn.guard.refusal = None
                 conn.guard.active = caller
+                conn.call_limit = conn.value_limit
                 clean = False
                 try:
                     result = work(conn)
@@ -256,7 +260,7 @@ class SqliteDatabase(Database):
                 if "too big" in str(exc):
                     raise SqlError(
                         f"A value in the result is larger than database {self.name!r} allows "
-                        f"for one value ({conn.value_limit} bytes: max_result_bytes shared "
+                        f"for one value ({conn.call_limit} bytes: max_result_bytes shared "
                         "among the columns); select a part of it, e.g. substr(column, 1, 1000), "
                         "or fewer columns."
                     ) from exc
@@ -383,10 +387,8 @@ class SqliteDatabase(Database):
         # However many columns the statement returns, their values together stay within
         # max_result_bytes (and no single value can be built larger), so SQLite never holds
         # more than a small multiple of the cap in memory for one row.
-        conn.setlimit(
-            sqlite3.SQLITE_LIMIT_LENGTH,
-            max(self.config.max_result_bytes // max(width, 1), _MIN_VALUE_LIMIT),
-        )
+        conn.call_limit = max(self.config.max_result_bytes // max(width, 1), _MIN_VALUE_LIMIT)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, conn.call_limit)
         collector = Collector(
             self.config.max_rows,
             self.config.max_result_bytes,
