@@ -124,6 +124,14 @@ async def test_sqlite_execute_returning_is_capped(notes: Path) -> None:
         assert rows_size(done["returned"]["rows"]) <= 4096
         count = await call(mcp, "query", sql="SELECT count(*) FROM notes WHERE body LIKE 'NOTE%'")
         assert count["rows"] == [[3000]]
+        # A write that returns no rows may still store a value larger than the cap.
+        stored = await call(
+            mcp, "execute", sql="UPDATE big SET data = zeroblob(100000) WHERE id = 1"
+        )
+        assert stored["rows_affected"] == 1
+        assert "returned" not in stored or stored["returned"] is None
+        listed = (await call(mcp, "list_databases"))["databases"]
+        assert listed[0]["max_result_bytes"] == 4096
 
 
 # -------------------------------------------------------------------------------- PostgreSQL

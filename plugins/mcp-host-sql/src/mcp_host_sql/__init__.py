@@ -38,7 +38,8 @@ plugin = Plugin(
     config=SqlConfig,
     instructions=(
         "SQL databases: call list_databases, then list_tables and describe_table to learn a "
-        "schema before writing a query. query is read-only and returns at most max_rows rows; "
+        "schema before writing a query. query is read-only and returns at most max_rows rows "
+        "and max_result_bytes of JSON; "
         "pass values through params ($1, $2 on PostgreSQL; ? on SQLite), never inside the SQL."
     ),
 )

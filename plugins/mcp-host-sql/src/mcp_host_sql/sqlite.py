@@ -166,8 +166,11 @@ class SqliteDatabase(Database):
             # authorizer also refuses the load_extension() SQL function).
             if hasattr(conn, "enable_load_extension"):
                 conn.enable_load_extension(False)
-            conn.value_limit = self.config.max_result_bytes
-            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, conn.value_limit)
+            # Reads never need a value larger than the cap; the writer keeps SQLite's own
+            # limit so that it can store large values.
+            if mode == "ro":
+                conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, self.config.max_result_bytes)
+            conn.value_limit = conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
             conn.guard = StatementGuard(writer=mode != "ro")
             conn.set_authorizer(conn.guard)
             conn.baseline = conn.state()
@@ -383,12 +386,15 @@ class SqliteDatabase(Database):
         """Run ``sql`` and keep its rows within max_rows and max_result_bytes; also the cursor,
         still open, for a writer that needs its row count."""
         program = self._program(conn, sql, params)
-        width = max((op[3] for op in program if op[1] == "ResultRow"), default=1)
-        # However many columns the statement returns, their values together stay within
-        # max_result_bytes (and no single value can be built larger), so SQLite never holds
-        # more than a small multiple of the cap in memory for one row.
-        conn.call_limit = max(self.config.max_result_bytes // max(width, 1), _MIN_VALUE_LIMIT)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, conn.call_limit)
+        widths = [op[3] for op in program if op[1] == "ResultRow"]
+        if widths or not conn.guard.writer:
+            # However many columns the statement returns, their values together stay within
+            # max_result_bytes (and no single value can be built larger), so SQLite never
+            # holds more than a small multiple of the cap in memory for one row. A writer's
+            # statement that returns no rows keeps SQLite's own limit.
+            width = max(widths, default=1)
+            conn.call_limit = max(self.config.max_result_bytes // max(width, 1), _MIN_VALUE_LIMIT)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, conn.call_limit)
         collector = Collector(
             self.config.max_rows,
             self.config.max_result_bytes,
