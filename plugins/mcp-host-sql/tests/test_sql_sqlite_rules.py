@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp_host_sql.config import DatabaseConfig
 from mcp_host_sql.sqlite import SqliteDatabase
@@ -270,5 +271,20 @@ async def test_an_interrupted_connection_is_replaced(shop: Path) -> None:
         with pytest.raises(Exception, match="no such table"):
             await db.query("SELECT * FROM nowhere", [])
         assert await _connection_ids(db) == kept
+    finally:
+        await db.close()
+
+
+async def test_a_cancelled_call_interrupts_its_statement(shop: Path) -> None:
+    db = SqliteDatabase("shop", DatabaseConfig(**settings(shop, statement_timeout=600)))
+    await db.start()
+    slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    try:
+        with anyio.fail_after(30):  # without the interrupt this would run for 600 s
+            with anyio.move_on_after(0.3) as scope:
+                await db.query(slow, [])
+        assert scope.cancelled_caught
+        assert db._readers.open_connections == 0
+        assert (await db.query("SELECT 1", [])).rows == [[1]]
     finally:
         await db.close()

@@ -72,6 +72,37 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
+async def _interruptible(conn: _Connection, work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread; if the call is cancelled meanwhile (the client
+    cancelled it, or the host's call timeout passed), the statement is interrupted and the
+    connection retired, instead of running on until its own timeout."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    finished = anyio.Event()
+
+    async def run() -> None:
+        try:
+            outcome.append(await anyio.to_thread.run_sync(work))
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        try:
+            await finished.wait()
+        except anyio.get_cancelled_exc_class():
+            conn.interrupt()
+            conn.retired = True
+            with anyio.CancelScope(shield=True):
+                await finished.wait()
+            raise
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
 class _Pool:
     """At most ``size`` connections; a caller waits ``timeout`` seconds for a free one."""
 
@@ -256,7 +287,7 @@ class SqliteDatabase(Database):
                         conn.retired = True
 
             try:
-                return await anyio.to_thread.run_sync(guarded)
+                return await _interruptible(conn, guarded)
             except Expired:
                 raise self._timed_out() from None
             except sqlite3.DataError as exc:
