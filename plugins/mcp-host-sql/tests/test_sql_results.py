@@ -287,6 +287,7 @@ def test_host_memory_stays_within_a_small_multiple_of_the_cap(
 url = "{postgres.url("app", "shop")}"
 password = {{ env = "SHOP_PASSWORD" }}
 statement_timeout = 20
+max_rows = 100000
 
 [plugins.mcp-host-sql.config.databases.lite]
 url = "sqlite:///{notes}"
@@ -358,6 +359,7 @@ def _measure(process: subprocess.Popen[bytes], cap: int) -> None:
         ),
         ("shop", "SELECT repeat('y', 3000000) || i, i FROM generate_series(1, 50) i", False),
         ("shop", "SELECT i, md5(i::text) FROM generate_series(1, 400000) i", False),
+        ("shop", f"SELECT {', '.join(['i'] * 40)} FROM generate_series(1, 200000) i", False),
     ]
     for number, (database, sql, fails_) in enumerate(attacks, 10):
         result = query(number, database, sql)

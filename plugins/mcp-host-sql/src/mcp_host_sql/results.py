@@ -1,8 +1,9 @@
 """Collecting a result within ``max_rows`` and ``max_result_bytes``.
 
 Rows are converted to JSON values one at a time as they are fetched, and their size (the
-bytes of their JSON text) is counted. Rows are kept whole while they fit; the first row that
-does not fit ends the result (``truncated``, with the reason). When the very first row alone is
+bytes of their JSON text, each value counting at least :data:`MIN_VALUE_BYTES`) is counted.
+Rows are kept whole while they fit; the first row that does not fit ends the result
+(``truncated``, with the reason). When the very first row alone is
 larger than the cap, its largest values are cut so that one row still comes back: a cut value
 ends with the marker ``...[cut: N bytes in all]`` (N is the size of the whole value: UTF-8 bytes
 of text, raw bytes of binary data; the kept part of binary data stays valid base64).
@@ -33,6 +34,11 @@ class Cut:
     """Bytes of the whole value."""
     marked: bool = False
     """Whether ``head`` is already the final text: cut, in base64 if binary, and marked."""
+
+
+MIN_VALUE_BYTES = 16
+"""What each value counts at least: a tiny value's JSON is a few bytes, but holding it costs
+the host tens of bytes, so a result of many tiny values must stop sooner to stay small."""
 
 
 class Expired(Exception):
@@ -131,7 +137,7 @@ class Collector:
             return False
         # A value the database cut is a placeholder here; it is always cut below.
         converted = ["" if isinstance(raw, Cut) else to_json(raw) for raw in row]
-        sizes = [json_size(v) for v in converted]
+        sizes = [max(json_size(v), MIN_VALUE_BYTES) for v in converted]
         size = sum(sizes) + len(sizes) + 1  # separators and brackets
         self.largest_row = max(self.largest_row, size)
         precut = any(isinstance(raw, Cut) for raw in row)
