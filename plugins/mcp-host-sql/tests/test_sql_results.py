@@ -204,6 +204,8 @@ async def test_postgres_many_small_rows_and_types(postgres: Cluster) -> None:
         same = await call(mcp, "query", sql="SELECT 'a' AS x, 'b' AS x;")
         assert same == {"columns": ["x", "x"], "rows": [["a", "b"]], "truncated": False}
         assert (await call(mcp, "query", sql="SHOW max_connections"))["rows"]
+        empty = await call(mcp, "query", sql="SELECT FROM generate_series(1, 3000000)")
+        assert empty == {"columns": [], "rows": [], "truncated": False}
         refused = await fails(mcp, "query", sql="SELECT 'a'; -- trailing comment")
         assert "cannot run within max_result_bytes" in refused
         assert "Remove anything after the statement's end" in refused
@@ -366,5 +368,8 @@ def _measure(process: subprocess.Popen[bytes], cap: int) -> None:
         assert result.get("isError", False) is fails_, result
         if not fails_:
             assert result["structuredContent"]["truncated"] is True
+    # Rows without columns: nothing to return, and nothing is fetched.
+    empty = query(99, "shop", "SELECT FROM generate_series(1, 3000000)")
+    assert empty["structuredContent"] == {"columns": [], "rows": [], "truncated": False}
     grown = _peak_rss(process.pid) - baseline
     assert grown < 10 * cap, f"peak RSS grew by {grown / 2**20:.0f} MiB"

@@ -292,7 +292,8 @@ class PostgresDatabase(Database):
             statement, args = await self._prepared(conn, sql, params)
             attributes = statement.get_attributes()
             if not attributes:
-                await statement.fetch(*args)
+                # Rows without columns (SELECT FROM t) carry nothing; ask for one, not all.
+                await statement.fetchrow(*args)
                 return Rows([], [], False)
             collector = self._collector()
             wrapped, guard = await pg_results.prepare_guarded(conn, sql, attributes, cap)
