@@ -329,8 +329,13 @@ class PostgresDatabase(Database):
                 )
             if guard is None:
                 # No rows, or a statement that cannot be wrapped (a data-modifying WITH
-                # inside it): run as written, which also gives PostgreSQL's own status.
-                fetched = await statement.fetch(*args)
+                # inside it): run as written, which also gives PostgreSQL's own status. Rows
+                # without columns carry nothing: one is asked for, not all.
+                if attributes:
+                    fetched = await statement.fetch(*args)
+                else:
+                    fetched = []
+                    await statement.fetchrow(*args)
                 status = statement.get_statusmsg() or ""
                 count = status.rsplit(" ", 1)[-1]
                 returned = None
