@@ -261,7 +261,8 @@ async def query(
     *,
     ctx: Context,
 ) -> QueryResult:
-    """Run one read-only SQL statement and return its rows (at most the database's max_rows).
+    """Run one read-only SQL statement and return its rows (at most the database's max_rows
+    and max_result_bytes; truncated_reason says when the result was cut short).
 
     Args:
         sql: One SQL statement, e.g. a SELECT. Put values in params, not in the text.

@@ -6,22 +6,26 @@ value out of the host's memory: by the time the client could look at it, it is t
 (the message buffer and the decoded value). Nor does PostgreSQL have a setting that caps the
 size of a value or a row it sends. The bound therefore has to be in the statement the server
 runs. The statement as written is first prepared (never run) to learn its result columns and
-their types; then what actually runs is the statement as a common table expression with an
-outer query that measures and, where needed, cuts every value of variable size:
+their types; then what actually runs is the statement as a common table expression under three
+levels that measure and, where needed, cut every value of variable size:
 
     WITH q(c0, c1, ...) AS (<the statement>)
-    SELECT c0, <c1 when it fits>, <c1 cut, when it does not>, <c1's full size>, ..., over
-    FROM (SELECT q.*, octet_length(...) AS s1, <row size>,
-                 sum(<row size>) OVER (ROWS UNBOUNDED PRECEDING) - <row size>
-          FROM q)
+    SELECT c0, <c1 if it fits>, <c1 cut and marked if not>, <c1's full size>, ..., <over>
+    FROM (SELECT *, <row size>, sum(<row size>) OVER (ROWS UNBOUNDED PRECEDING) - <row size>
+          FROM (SELECT c0, <c1 if at most the cap>, <c1 cut to the cap>, octet_length(c1), ...
+                FROM (SELECT * FROM q OFFSET 0) OFFSET 0))
 
-A running sum of the sizes of the rows before each row tells the server how much room is left;
-a row that fits comes back with its values unchanged (same types, same conversion), and in the
-first row that does not fit each large value is cut on the server (``left``/``substring``) to
-its share of the room left, so that no more than about ``max_result_bytes`` of large values is
-ever sent, in all rows together. The window has no ORDER BY and its frame ends at the current
-row, so it streams in the statement's own order and does not reorder it. Values of
-fixed-size types (numbers, dates, uuids, ...) are passed through unmeasured.
+The innermost level computes each of the statement's values once (``OFFSET 0`` keeps the
+planner from copying an expression into every place that uses it) and cuts a value larger than
+the whole cap right away, so that the window never holds or spills a huge value. The window's
+running sum of the sizes of the rows before each row tells the server how much room is left: a
+row that fits comes back with its values unchanged (same types, same conversion), and in a row
+that does not, each large value is cut on the server (``left``/``substring``, base64 for binary
+data) to its share of the room left, with the marker appended, so that no more than about
+``max_result_bytes`` of large values is ever sent, in all rows together, and the host receives
+the final text rather than cutting and copying it again. The window has no ORDER BY and its
+frame ends at the current row, so it streams in the statement's own order and does not reorder
+it. Values of fixed-size types (numbers, dates, uuids, ...) are passed through unmeasured.
 
 Rows are then read through a cursor in batches inside the read-only transaction, sized so that
 a batch fits in the room left, and each row is converted as it arrives (:mod:`.results`).
