@@ -16,16 +16,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 import anyio
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from mcp_host import Context, Plugin, PromptError, ResourceNotFound, ToolError
 
 from . import demo
 from .config import DatabaseConfig, NameFilter, SqlConfig
-from .databases import Database, SqlError
+from .databases import Database, Rows, SqlError
 
 __all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlState", "plugin"]
 
@@ -41,8 +42,8 @@ plugin = Plugin(
         # {tool:NAME} is replaced by the name clients see (with the operator's prefix).
         "SQL databases: call {tool:list_databases}, then {tool:list_tables} and "
         "{tool:describe_table} to learn a schema before writing a query. {tool:query} is "
-        "read-only and returns at most max_rows rows; pass values through params ($1, $2 on "
-        "PostgreSQL; ? on SQLite), never inside the SQL."
+        "read-only and returns at most max_rows rows and max_result_bytes of JSON; pass "
+        "values through params ($1, $2 on PostgreSQL; ? on SQLite), never inside the SQL."
     ),
 )
 
@@ -133,6 +134,7 @@ class DatabaseInfo(BaseModel):
     description: str | None = None
     read_only: bool
     max_rows: int
+    max_result_bytes: int = Field(description="Bytes of JSON a result holds at most")
     statement_timeout: float = Field(description="Seconds")
     status: Literal["ready", "unreachable", "not served"] = Field(
         description="As checked just now: 'not served' when the database's role has rights "
@@ -168,10 +170,26 @@ class TableDescription(BaseModel):
     row_estimate: int | None = None
 
 
-class QueryResult(BaseModel):
+class QueryResult(TypedDict):
     columns: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description="True when more rows matched than max_rows allows.")
+    truncated: Annotated[
+        bool,
+        Field(
+            description="True when the result was cut short: more rows matched than max_rows "
+            "allows, or the rows reached max_result_bytes."
+        ),
+    ]
+    truncated_reason: NotRequired[
+        Annotated[str, Field(description="Why the result was cut short; only when truncated.")]
+    ]
+
+
+def _query_result(rows: Rows) -> QueryResult:
+    result = QueryResult(columns=rows.columns, rows=rows.rows, truncated=rows.truncated)
+    if rows.truncated and rows.reason:
+        result["truncated_reason"] = rows.reason
+    return result
 
 
 class ExecuteResult(BaseModel):
@@ -220,6 +238,7 @@ async def list_databases(*, ctx: Context) -> DatabaseList:
                 description=db.config.description,
                 read_only=db.config.read_only,
                 max_rows=db.config.max_rows,
+                max_result_bytes=db.config.max_result_bytes,
                 statement_timeout=db.config.statement_timeout,
                 status=statuses[db.name][0],
                 problem=statuses[db.name][1],
@@ -275,7 +294,8 @@ async def query(
     *,
     ctx: Context,
 ) -> QueryResult:
-    """Run one read-only SQL statement and return its rows (at most the database's max_rows).
+    """Run one read-only SQL statement and return its rows (at most the database's max_rows
+    and max_result_bytes; truncated_reason says when the result was cut short).
 
     Args:
         sql: One SQL statement, e.g. a SELECT. Put values in params, not in the text.
@@ -290,10 +310,8 @@ async def query(
     except SqlError as exc:
         raise _failed(exc) from None
     if rows.truncated:
-        await ctx.info(
-            f"query on {db.name!r} stopped at max_rows={db.config.max_rows}", logger="mcp-host-sql"
-        )
-    return QueryResult(columns=rows.columns, rows=rows.rows, truncated=rows.truncated)
+        await ctx.info(f"query on {db.name!r} was truncated: {rows.reason}", logger="mcp-host-sql")
+    return _query_result(rows)
 
 
 @plugin.tool(annotations=READS)
@@ -355,10 +373,7 @@ async def execute(
         done = await db.execute(sql, list(params or []))
     except SqlError as exc:
         raise _failed(exc) from None
-    returned = None
-    if done.returned is not None:
-        r = done.returned
-        returned = QueryResult(columns=r.columns, rows=r.rows, truncated=r.truncated)
+    returned = None if done.returned is None else _query_result(done.returned)
     return ExecuteResult(status=done.status, rows_affected=done.rows_affected, returned=returned)
 
 

@@ -52,6 +52,8 @@ class Rows:
     columns: list[str]
     rows: list[list[Any]]
     truncated: bool
+    reason: str | None = None
+    """Why the result is truncated (``max_rows``, ``max_result_bytes``), when it is."""
 
 
 @dataclass(frozen=True, slots=True)

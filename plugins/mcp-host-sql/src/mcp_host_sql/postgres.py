@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -30,11 +31,13 @@ from typing import Any, TypeVar
 import anyio
 import asyncpg
 
+from . import pg_results
 from .config import DatabaseConfig
 from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, Unavailable
 from .pg_privileges import PREDEFINED_ROLES, ROLE_QUERY, NotServed, RoleRights, refusal, warning
 from .pg_statements import check_read, check_write, explain_text
-from .values import ParameterError, coerce_pg, to_json
+from .results import Collector, Expired
+from .values import ParameterError, coerce_pg
 
 log = logging.getLogger("mcp_host_sql")
 
@@ -243,6 +246,10 @@ class PostgresDatabase(Database):
                             stage = _Stage.COMMITTING
                 self.last_error = None
                 return result
+            except TimeoutError:
+                # Before _LOST, which holds OSError: a timeout is not a lost connection, and
+                # a statement past its time is never sent again.
+                raise self._timed_out() from None
             except _LOST as exc:
                 if self._pool is not None:
                     await self._pool.expire_connections()
@@ -254,8 +261,6 @@ class PostgresDatabase(Database):
                     # Committing a read-only transaction changes nothing: the answer stands.
                     return result
                 raise self._lost(exc, stage, readonly=readonly) from None
-            except TimeoutError:
-                raise self._timed_out() from None
             except asyncpg.PostgresError as exc:
                 raise self._explain_error(exc) from None
             except ParameterError as exc:
@@ -370,20 +375,41 @@ class PostgresDatabase(Database):
             return call()
         return await anyio.to_thread.run_sync(call)
 
+    def _collector(self) -> Collector:
+        """Rows within max_rows and max_result_bytes, fetched and converted before the
+        statement timeout (counted from now, as the server counts it)."""
+        config = self.config
+        deadline = time.monotonic() + config.statement_timeout
+        return Collector(config.max_rows, config.max_result_bytes, deadline)
+
+    async def _fetch(
+        self,
+        conn: asyncpg.Connection,
+        statement: Any,
+        args: list[Any],
+        guard: pg_results.Guard | None,
+        into: Collector,
+    ) -> int:
+        try:
+            return await pg_results.fetch(conn, statement, args, guard, into)
+        except Expired:
+            raise self._timed_out() from None
+
     async def query(self, sql: str, params: list[Any]) -> Rows:
         await self._checked(check_read, sql, writable=not self.config.read_only)
-        limit = self.config.max_rows
+        cap = self.config.max_result_bytes
 
         async def run(conn: asyncpg.Connection) -> Rows:
             statement, args = await self._prepared(conn, sql, params)
             attributes = statement.get_attributes()
             if not attributes:
-                await statement.fetch(*args)
+                # Rows without columns (SELECT FROM t) carry nothing; ask for one, not all.
+                await statement.fetchrow(*args)
                 return Rows([], [], False)
-            cursor = await statement.cursor(*args)
-            fetched = await cursor.fetch(limit + 1)
-            rows = [[to_json(v) for v in record.values()] for record in fetched[:limit]]
-            return Rows([a.name for a in attributes], rows, len(fetched) > limit)
+            collector = self._collector()
+            wrapped, guard = await pg_results.prepare_guarded(conn, sql, attributes, cap)
+            await self._fetch(conn, wrapped or statement, args, guard, collector)
+            return pg_results.rows_of(attributes, collector)
 
         return await self._in_transaction(run, readonly=True)
 
@@ -392,7 +418,12 @@ class PostgresDatabase(Database):
 
         async def run(conn: asyncpg.Connection) -> str:
             statement, args = await self._prepared(conn, text, params)
-            return "\n".join(record[0] for record in await statement.fetch(*args))
+            collector = self._collector()
+            await self._fetch(conn, statement, args, None, collector)
+            lines = [str(row[0]) for row in collector.rows]
+            if collector.reason:
+                lines.append(f"(plan cut: {collector.reason})")
+            return "\n".join(lines)
 
         return await self._in_transaction(run, readonly=True)
 
@@ -400,22 +431,42 @@ class PostgresDatabase(Database):
         if self.config.read_only:
             raise SqlError(f"Database {self.name!r} is configured read_only; execute is off.")
         await self._checked(check_write, sql)
-        limit = self.config.max_rows
+        cap = self.config.max_result_bytes
 
         async def run(conn: asyncpg.Connection) -> Executed:
             statement, args = await self._prepared(conn, sql, params)
-            fetched = await statement.fetch(*args)
-            status = statement.get_statusmsg() or ""
-            count = status.rsplit(" ", 1)[-1]
             attributes = statement.get_attributes()
-            returned = None
+            wrapped, guard = None, None
             if attributes:
-                returned = Rows(
-                    [a.name for a in attributes],
-                    [[to_json(v) for v in record.values()] for record in fetched[:limit]],
-                    len(fetched) > limit,
+                wrapped, guard = await pg_results.prepare_guarded(
+                    conn, sql, attributes, cap, count=True, strict=False
                 )
-            return Executed(status, int(count) if count.isdigit() else None, returned)
+            if guard is None:
+                # No rows, or a statement that cannot be wrapped (a data-modifying WITH
+                # inside it): run as written, which also gives PostgreSQL's own status. Rows
+                # without columns carry nothing: one is asked for, not all.
+                if attributes:
+                    fetched = await statement.fetch(*args)
+                else:
+                    fetched = []
+                    await statement.fetchrow(*args)
+                status = statement.get_statusmsg() or ""
+                count = status.rsplit(" ", 1)[-1]
+                returned = None
+                if attributes:
+                    collector = self._collector()
+                    for record in fetched:
+                        if not collector.add(list(record.values())):
+                            break
+                    returned = pg_results.rows_of(attributes, collector)
+                return Executed(status, int(count) if count.isdigit() else None, returned)
+            collector = self._collector()
+            total = await self._fetch(conn, wrapped, args, guard, collector)
+            return Executed(
+                pg_results.status_of(sql, total),
+                total,
+                pg_results.rows_of(attributes, collector),
+            )
 
         return await self._in_transaction(run, readonly=False)
 
