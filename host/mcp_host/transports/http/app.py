@@ -205,7 +205,11 @@ class McpHttp:
         mismatch = headers.mismatch(request.headers, message, version, self.engine.catalog.current)
         if mismatch is not None:
             return error_response(400, HEADER_MISMATCH, mismatch, request_id=message.get("id"))
-        connection = self.engine.connection(_discard, era="modern", protocol_version=version)
+        # The caller's principal binds the sealed requestState of multi round-trip requests:
+        # a state issued to one credential is refused from another, or from none.
+        connection = self.engine.connection(
+            _discard, era="modern", protocol_version=version, principal=_credential(request)
+        )
         if message_kind == "notification":
             await connection.handle(message)
             return Response(status_code=202)

@@ -420,8 +420,10 @@ __all__ = ["STANDALONE", "EventBuffer", "Session", "SessionLimitReached", "Sessi
 
 
 def credential_of(authorization: str | None) -> str | None:
-    """What binds a session to its caller: a digest of the ``Authorization`` header, so the
-    credential itself is never kept."""
+    """The caller's principal, which binds legacy sessions and sealed ``requestState`` to it:
+    ``authorization-sha256:<digest>`` of the ``Authorization`` header (``None`` without one),
+    so the credential itself is never kept. Once the transport authenticates requests, the
+    authenticated principal takes this place (a different prefix, never mistaken for this)."""
     if not authorization:
         return None
-    return hashlib.sha256(authorization.encode()).hexdigest()
+    return "authorization-sha256:" + hashlib.sha256(authorization.encode()).hexdigest()
