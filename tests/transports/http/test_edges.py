@@ -248,6 +248,17 @@ def test_health_and_readiness(url: str) -> None:
     assert ready.json() == {"ready": True, "plugins": {"mcp-host-example": "ready"}}
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_and_readiness_obey_the_host_and_origin_checks(url: str, path: str) -> None:
+    base = url.removesuffix("/mcp")
+    rebinding = httpx.get(base + path, headers={"host": "evil.example:80"}, timeout=10)
+    assert rebinding.status_code == 421
+    assert "allowed_hosts" in rebinding.json()["error"]["message"]
+    cross_site = httpx.get(base + path, headers={"origin": "http://evil.example"}, timeout=10)
+    assert cross_site.status_code == 403
+    assert httpx.get(base + path, timeout=10).status_code == 200
+
+
 def test_legacy_sessions(url: str) -> None:
     no_session = httpx.post(
         url,

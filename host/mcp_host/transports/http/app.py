@@ -8,9 +8,11 @@ handled statelessly; absent (taken as 2025-03-26) or a legacy version goes throu
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
@@ -71,11 +73,24 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, read from ASGI ``receive`` (most bodies come in one message)."""
+class BodyTooSlow(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int, deadline: float = math.inf) -> bytes:
+    """The request body, read from ASGI ``receive`` (most bodies come in one message);
+    ``BodyTooSlow`` when it has not arrived complete within ``deadline`` seconds."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    try:
+        with anyio.fail_after(deadline):
+            return await _read_body(request, limit)
+    except TimeoutError as exc:
+        raise BodyTooSlow from exc
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     receive = request.receive
     chunks: list[bytes] = []
     size = 0
@@ -116,7 +131,18 @@ class McpHttp:
                 415, INVALID_REQUEST, "Content-Type must be application/json for a JSON-RPC message"
             )
         try:
-            body = await read_body(request, self.settings.max_body_bytes)
+            body = await read_body(
+                request, self.settings.max_body_bytes, self.settings.body_timeout_seconds
+            )
+        except BodyTooSlow:
+            response = error_response(
+                408,
+                INVALID_REQUEST,
+                f"The request body did not arrive complete within "
+                f"{self.settings.body_timeout_seconds:g} s ([http] body_timeout_seconds)",
+            )
+            response.headers["connection"] = "close"
+            return None, response
         except BodyTooLarge:
             return None, error_response(
                 413,

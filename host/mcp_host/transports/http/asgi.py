@@ -69,7 +69,8 @@ def create_app(
         settings.allowed_origins,
     )
     app = _McpStarlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(OriginGuard, policy=policy, exempt=("/healthz", "/readyz"))
+    # Health and readiness too: a rebinding page must not probe them either.
+    app.add_middleware(OriginGuard, policy=policy)
     app.state.mcp = mcp
     if streamable:
         direct = OriginGuard(_Contained(_AsgiEndpoint(mcp.endpoint)), policy=policy)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 
@@ -16,8 +17,12 @@ from mcp_host.protocol import Engine
 
 from .app import Readiness
 from .asgi import create_app
+from .limits import ConnectionLimits, connection_cap, limited_protocol, raise_descriptor_limit
 
 log = logging.getLogger("mcp_host.transports.http")
+
+SHUTDOWN_MARGIN = 2
+"""Seconds uvicorn waits past the grace before it cancels what is left."""
 
 
 class _Server(uvicorn.Server):
@@ -53,13 +58,25 @@ async def serve_http(
 ) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
     app = create_app(engine, settings, readiness, streamable=not legacy_only)
+    cap = connection_cap(settings.max_connections, raise_descriptor_limit())
+    if cap < settings.max_connections:
+        log.warning(
+            "serving at most %d HTTP connections, not %d ([http] max_connections): the "
+            "open-file limit leaves no room for more (raise it with ulimit -n or LimitNOFILE=)",
+            cap,
+            settings.max_connections,
+        )
+    limits = ConnectionLimits(settings.header_timeout_seconds, cap)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=limited_protocol(limits),
         log_level="warning",
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        # The app answers what is still running at the end of the grace itself (a JSON-RPC
+        # error with each request's id); uvicorn's own deadline, a little later, is a backstop.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds) + SHUTDOWN_MARGIN,
         access_log=False,
     )
     server = _Server(config)

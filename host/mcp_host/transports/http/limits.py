@@ -1,0 +1,239 @@
+"""What one HTTP connection may cost: a deadline for its request head, a cap on open
+connections, and the process's descriptor limit raised at start.
+
+uvicorn times a connection out only while it idles between two requests
+(``timeout_keep_alive``): a client that connects and sends nothing, or half a request head,
+holds a socket and a descriptor for as long as it likes, and enough of them leave ``accept()``
+without descriptors, which stops all service. uvicorn's ``limit_concurrency`` does not help:
+it answers 503 to *requests* over the limit but still accepts and keeps every *connection*.
+So the HTTP/1.1 protocol class uvicorn would pick (httptools when installed, else h11) is
+extended, whichever it is, at the three points both share (a connection is made, data comes
+in, a response is complete):
+
+- **Head deadline.** A connection waiting for a request head (just opened, or its previous
+  response sent) must deliver the whole head within ``[http] header_timeout_seconds``; else
+  it is answered 408 and closed. The deadline is not renewed by partial data, so trickling a
+  byte at a time does not keep a connection alive.
+- **Connection cap.** At most ``max_connections`` are open (``[http] max_connections``, and
+  never more than the descriptor limit leaves room for). A connection beyond it takes the
+  place of the one that has waited longest for a request head (an idle or slow client; it is
+  answered 408 and closed); when every open connection is busy with a request, the new one
+  is answered 503 at once and closed. Either way nobody waits in a queue that never moves.
+
+Slow bodies are the ASGI application's to time out (``[http] body_timeout_seconds``, see
+``app.read_body``): it is the one that reads them, and that also holds when the app is
+mounted in another server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import time
+from typing import Any, ClassVar
+
+log = logging.getLogger("mcp_host.transports.http")
+
+RESERVED_DESCRIPTORS = 64
+"""Descriptors kept out of the connection cap: the listening socket, log files, the plugins'
+files and database connections."""
+
+REPORT_EVERY_SECONDS = 10.0
+"""How often, at most, closed and refused connections are summarised in the log."""
+
+
+def raise_descriptor_limit() -> int | None:
+    """Raise the soft limit on open descriptors to the hard limit (logged); the soft limit
+    now in force, or ``None`` where there is no such limit (Windows)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as exc:  # e.g. macOS caps it below an unlimited hard
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, exc)
+            return int(soft)
+        log.info("raised the open-file limit (RLIMIT_NOFILE) from %d to %d", soft, target)
+        return int(target)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def connection_cap(max_connections: int, descriptor_limit: int | None) -> int:
+    """``max_connections``, lowered so that the connections leave descriptors for the rest."""
+    if descriptor_limit is None:
+        return max_connections
+    room = descriptor_limit - max(RESERVED_DESCRIPTORS, descriptor_limit // 8)
+    return max(1, min(max_connections, room))
+
+
+def _response(status: int, reason: str, message: str) -> bytes:
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class ConnectionLimits:
+    """The state one server's connections share."""
+
+    def __init__(self, header_timeout: float, max_connections: int) -> None:
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.open = 0
+        self.waiting: dict[Any, None] = {}
+        """Connections waiting for a request head, the longest-waiting first."""
+        self.timed_out = 0
+        self.evicted = 0
+        self.refused = 0
+        self._reported = 0.0
+        self.timeout_response = _response(
+            408,
+            "Request Timeout",
+            f"The request head did not arrive within {header_timeout:g} s "
+            "([http] header_timeout_seconds); the connection is closed",
+        )
+        self.evicted_response = _response(
+            408,
+            "Request Timeout",
+            "The server is at its connection limit ([http] max_connections) and this "
+            "connection had sent no request; it is closed",
+        )
+        self.refused_response = _response(
+            503,
+            "Service Unavailable",
+            f"The server is at its limit of {max_connections} open connections "
+            "([http] max_connections), all busy; try again shortly",
+        )
+
+    def report(self) -> None:
+        """Summarise closed and refused connections in the log, at most every few seconds
+        (a flood of them would otherwise flood the log)."""
+        now = time.monotonic()
+        if now - self._reported < REPORT_EVERY_SECONDS:
+            return
+        self._reported = now
+        if self.timed_out or self.evicted or self.refused:
+            log.warning(
+                "HTTP connections closed: %d sent no complete request head within %g s "
+                "([http] header_timeout_seconds), %d idle ones made room and %d were refused at "
+                "the limit of %d open connections ([http] max_connections)",
+                self.timed_out,
+                self.header_timeout,
+                self.evicted,
+                self.refused,
+                self.max_connections,
+            )
+            self.timed_out = self.evicted = self.refused = 0
+
+
+class _Limited:
+    """The additions to uvicorn's HTTP protocol class (mixed in before it)."""
+
+    limits: ClassVar[ConnectionLimits]
+    _head_deadline: asyncio.TimerHandle | None = None
+    _counted = False
+
+    # uvicorn's protocol classes have these (typed loosely: this mixes into both)
+    transport: Any
+    cycle: Any
+    loop: Any
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        limits = self.limits
+        if limits.open >= limits.max_connections:
+            oldest = next(iter(limits.waiting), None)
+            if oldest is None:
+                limits.refused += 1
+                limits.report()
+                transport.write(limits.refused_response)
+                transport.close()
+                return
+            limits.evicted += 1
+            limits.report()
+            oldest._close_waiting(limits.evicted_response)
+        limits.open += 1
+        self._counted = True
+        self._watch_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        self._watch_head()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._watch_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_deadline()
+        if self._counted:
+            self._counted = False
+            self.limits.open -= 1
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _watch_head(self) -> None:
+        """Start the head deadline when the connection waits for a request head; stop it
+        once a head has arrived."""
+        waiting = (self.cycle is None or self.cycle.response_complete) and not (
+            self.transport.is_closing()
+        )
+        if waiting and self._head_deadline is None:
+            self._head_deadline = self.loop.call_later(self.limits.header_timeout, self._expire)
+            self.limits.waiting[self] = None
+        elif not waiting and self._head_deadline is not None:
+            self._stop_head_deadline()
+
+    def _stop_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+        self.limits.waiting.pop(self, None)
+
+    def _expire(self) -> None:
+        self._head_deadline = None
+        self.limits.timed_out += 1
+        self.limits.report()
+        self._close_waiting(self.limits.timeout_response)
+
+    def _close_waiting(self, response: bytes) -> None:
+        self._stop_head_deadline()
+        if self._counted:  # the slot is free at once, whenever the peer acknowledges
+            self._counted = False
+            self.limits.open -= 1
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+
+
+def limited_protocol(limits: ConnectionLimits, parser: str = "auto") -> type[asyncio.Protocol]:
+    """The HTTP protocol class with ``limits``: httptools or h11, or for ``"auto"`` the one
+    uvicorn's ``http="auto"`` would pick (httptools when it is installed)."""
+    base: type[asyncio.Protocol]
+    if parser == "h11" or (parser == "auto" and importlib.util.find_spec("httptools") is None):
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+    else:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    # The name keeps the parser's, which the start-up log reports.
+    return type(f"{base.__name__}WithLimits", (_Limited, base), {"limits": limits})
+
+
+__all__ = [
+    "ConnectionLimits",
+    "connection_cap",
+    "limited_protocol",
+    "raise_descriptor_limit",
+]

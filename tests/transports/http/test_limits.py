@@ -1,0 +1,275 @@
+"""What a connection may cost, attacked over real sockets against a real uvicorn on 127.0.0.1:
+slow request heads, slow bodies, idle sockets by the thousand, the connection cap, and the
+descriptor limit."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from mcp_host.config import HttpSettings
+from mcp_host.transports.http import create_app
+from mcp_host.transports.http.limits import (
+    ConnectionLimits,
+    connection_cap,
+    limited_protocol,
+    raise_descriptor_limit,
+)
+from tests import messages
+from tests.protocol.conftest import Probe, build_engine, demo_plugin
+
+from .conftest import start
+
+pytestmark = pytest.mark.slow
+
+PARSERS = ["h11", "httptools"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Sockets:
+    """Client connections to the test server, all closed when the test ends."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.opened: list[anyio.abc.SocketStream] = []
+
+    async def connect(self) -> anyio.abc.SocketStream:
+        stream = await anyio.connect_tcp("127.0.0.1", self.port)
+        self.opened.append(stream)
+        return stream
+
+
+@contextlib.asynccontextmanager
+async def _server(
+    parser: str, *, header_timeout: float = 30.0, max_connections: int = 100, **settings: Any
+) -> AsyncIterator[_Sockets]:
+    """A real uvicorn serving the demo plugin with the host's connection limits; its port."""
+    port = _free_port()
+    app = create_app(build_engine(demo_plugin(Probe())), HttpSettings(port=port, **settings))
+    limits = ConnectionLimits(header_timeout, max_connections)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=limited_protocol(limits, parser),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.01)
+        sockets = _Sockets(port)
+        try:
+            yield sockets
+        finally:
+            for stream in sockets.opened:
+                await stream.aclose()
+            server.should_exit = True
+
+
+async def _read_all(stream: anyio.abc.SocketStream) -> bytes:
+    """Everything the server sends until it closes the connection (bounded: never hangs)."""
+    received = b""
+    with anyio.fail_after(10):
+        while True:
+            try:
+                received += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+                return received
+
+
+def _status_and_json(raw: bytes) -> tuple[int, Any]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_a_request_head_trickled_byte_by_byte_is_cut_off(parser: str) -> None:
+    async with _server(parser, header_timeout=0.5) as sockets:
+        port = sockets.port
+        stream = await sockets.connect()
+        head = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode()
+        closed = False
+        # Trickle a byte every 0.1 s for longer than the deadline: partial data does not renew it.
+        for byte in head + b"a" * 40:
+            try:
+                await stream.send(bytes([byte]))
+            except (anyio.BrokenResourceError, ConnectionResetError):
+                closed = True
+                break
+            await anyio.sleep(0.05)
+        raw = await _read_all(stream)
+        assert closed or raw, "the server kept a trickling connection open"
+        if raw:
+            status, body = _status_and_json(raw)
+            assert status == 408
+            assert "header_timeout_seconds" in body["error"]["message"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_a_silent_connection_is_closed_and_a_kept_alive_one_too(parser: str) -> None:
+    async with _server(parser, header_timeout=0.5) as sockets:
+        port = sockets.port
+        silent = await sockets.connect()
+        status, body = _status_and_json(await _read_all(silent))
+        assert status == 408
+        assert "header_timeout_seconds" in body["error"]["message"]
+        # A connection that was served once and then sends half a head is cut off as well.
+        served = await sockets.connect()
+        await served.send(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        first = b""
+        with anyio.fail_after(10):
+            while b'"ok"' not in first:
+                first += await served.receive()
+        await served.send(b"GET /healthz HTTP/1.1\r\nHost: 127")
+        raw = await _read_all(served)
+        assert raw == b"" or raw.startswith(b"HTTP/1.1 408")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_a_slow_body_gets_408_with_a_sentence(parser: str) -> None:
+    async with _server(parser, body_timeout_seconds=0.5) as sockets:
+        port = sockets.port
+        stream = await sockets.connect()
+        body = json.dumps(messages.initialize()).encode()
+        head = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+            f"accept: application/json, text/event-stream\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode()
+        await stream.send(head + body[:10])  # and the rest never comes
+        status, answer = _status_and_json(await _read_all(stream))
+        assert status == 408
+        assert "body_timeout_seconds" in answer["error"]["message"]
+        assert answer["error"]["code"] == -32600
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_at_the_cap_an_idle_connection_makes_room_for_a_new_client(parser: str) -> None:
+    async with _server(parser, max_connections=20) as sockets:
+        port = sockets.port
+        idle = [await sockets.connect() for _ in range(40)]
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(f"http://127.0.0.1:{port}/healthz")
+        assert response.json() == {"status": "ok"}
+        # The oldest idle connections were closed with 408 to make room.
+        status, body = _status_and_json(await _read_all(idle[0]))
+        assert status == 408
+        assert "max_connections" in body["error"]["message"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503_at_once(
+    parser: str,
+) -> None:
+    async with _server(parser, max_connections=3) as sockets:
+        port = sockets.port
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+            for _ in range(3):  # three HTTP+SSE streams: busy connections, not idle ones
+                stream = await stack.enter_async_context(
+                    client.stream("GET", f"http://127.0.0.1:{port}/sse")
+                )
+                assert stream.status_code == 200
+            late = await sockets.connect()
+            status, body = _status_and_json(await _read_all(late))
+            assert status == 503
+            assert "max_connections" in body["error"]["message"]
+
+
+def test_the_connection_cap_leaves_room_under_the_descriptor_limit() -> None:
+    assert connection_cap(4096, 1024) == 1024 - 128
+    assert connection_cap(100, 1024) == 100
+    assert connection_cap(4096, None) == 4096
+    assert connection_cap(4096, 100) == 100 - 64
+    assert connection_cap(4096, 10) == 1
+
+
+def test_the_soft_descriptor_limit_is_raised_to_the_hard_one() -> None:
+    script = (
+        "import resource, logging\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "from mcp_host.transports.http.limits import raise_descriptor_limit\n"
+        "now = raise_descriptor_limit()\n"
+        "assert now == hard == resource.getrlimit(resource.RLIMIT_NOFILE)[0], (now, hard)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "raised the open-file limit (RLIMIT_NOFILE) from 256 to" in done.stderr
+    assert raise_descriptor_limit() == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# -------------------------------------------------------------- the whole server, 1,100 idle
+
+
+def _limit_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+
+@contextlib.contextmanager
+def _idle_sockets(port: int, count: int) -> Iterator[list[socket.socket]]:
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            opened.append(sock)
+        yield opened
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def test_1100_idle_sockets_against_1024_descriptors_do_not_stop_service() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1400:  # this test process needs a descriptor per idle socket
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    proc, endpoint = start("--transport", "http", preexec_fn=_limit_descriptors)
+    try:
+        port = int(endpoint.rsplit(":", 1)[1].split("/")[0])
+        with _idle_sockets(port, 1100), httpx.Client(timeout=15) as client:
+            for _ in range(3):  # served (or refused fast), never hung (the timeout says)
+                response = client.post(
+                    endpoint,
+                    json=messages.initialize(),
+                    headers={"accept": "application/json, text/event-stream"},
+                )
+                assert response.status_code == 200, response.text
+                assert "result" in response.json()
+                health = client.get(endpoint.removesuffix("/mcp") + "/healthz")
+                assert health.json() == {"status": "ok"}
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.stderr is not None
+        with proc.stderr:
+            log = proc.stderr.read()
+        proc.wait(timeout=15)
+    assert proc.returncode == 0
+    assert "out of system resource" not in log
+    assert "idle ones made room" in log
