@@ -368,10 +368,16 @@ def test_mcp_param_headers_must_match_the_arguments() -> None:
 def test_session_cap() -> None:
     proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_MAX_SESSIONS="1")
     try:
-        assert initialize(endpoint).status_code == 200
+        alice = {"accept": ACCEPT, "authorization": "Bearer alice"}
+        created = httpx.post(endpoint, json=messages.initialize(), headers=alice, timeout=10)
+        used = {**alice, "mcp-session-id": created.headers["mcp-session-id"]}
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert httpx.post(endpoint, json=initialized, headers=used, timeout=10).status_code == 202
+        # The one session is identified and in use: nothing may take its place.
         refused = initialize(endpoint)
         assert refused.status_code == 503
         assert "max_sessions" in refused.json()["error"]["message"]
+        assert refused.json()["id"] == 1
     finally:
         stop(proc)
 

@@ -33,7 +33,13 @@ from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, 
 
 from . import headers
 from .exchange import Exchange, SessionExchange
-from .sessions import Session, SessionLimitReached, Sessions, credential_of
+from .sessions import (
+    ClientSessionLimitReached,
+    Session,
+    SessionLimitReached,
+    Sessions,
+    credential_of,
+)
 from .sse import EventStream, event
 
 Readiness = Callable[[], Awaitable[dict[str, str | None]]]
@@ -120,6 +126,8 @@ class McpHttp:
             idle_timeout=settings.session_idle_timeout_seconds,
             buffer_events=settings.resume_buffer_events,
             retry_ms=settings.sse_retry_ms,
+            max_per_client=settings.max_sessions_per_client,
+            unused_timeout=settings.unused_session_timeout_seconds,
         )
 
     # -------------------------------------------------------------------------- helpers
@@ -172,15 +180,33 @@ class McpHttp:
         except MessageError as exc:
             return None, "", error_response(400, exc.code, exc.message, request_id=exc.request_id)
 
-    def _new_session(self, request: Request, *, resumable: bool = True) -> Session | Response:
+    def _new_session(
+        self, request: Request, *, resumable: bool = True, request_id: Any = None
+    ) -> Session | Response:
+        address = request.client.host if request.client else None
         try:
-            return self.sessions.create(credential=_credential(request), resumable=resumable)
+            return self.sessions.create(
+                credential=_credential(request), address=address, resumable=resumable
+            )
+        except ClientSessionLimitReached:
+            response = error_response(
+                429,
+                INVALID_REQUEST,
+                f"This client already has {self.settings.max_sessions_per_client} sessions "
+                "open, its limit ([http] max_sessions_per_client), and all are busy; end one "
+                "(DELETE with its Mcp-Session-Id) or try again later",
+                request_id=request_id,
+            )
+            response.headers["retry-after"] = "5"
+            return response
         except SessionLimitReached:
             return error_response(
                 503,
                 INVALID_REQUEST,
                 f"The server has {self.settings.max_sessions} sessions open, its limit "
-                "([http] max_sessions); try again later",
+                "([http] max_sessions), and none is idle and anonymous or unused; try again "
+                "later",
+                request_id=request_id,
             )
 
     @staticmethod
@@ -266,7 +292,7 @@ class McpHttp:
                 return Response(status_code=202)
             return Exchange(connection, message, status_for=legacy_status, streaming=False)
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
-            session = self._new_session(request)
+            session = self._new_session(request, request_id=message.get("id"))
             if isinstance(session, Response):
                 return session
             return SessionExchange(
