@@ -83,7 +83,7 @@ class HttpSettings(_Section):
     )
     max_sessions: int = Field(10_000, ge=1, description="Cap on concurrent legacy sessions.")
     max_sessions_per_client: int = Field(
-        100,
+        1000,
         ge=1,
         description="Cap on one client's concurrent legacy sessions: per Authorization "
         "credential, or per client address without one. Beyond it the client's own "

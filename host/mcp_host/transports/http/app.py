@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from mcp_host.config import HttpSettings
-from mcp_host.protocol import Engine
+from mcp_host.protocol import Engine, Reply
 from mcp_host.protocol.jsonrpc import (
     HEADER_MISMATCH,
     INVALID_REQUEST,
@@ -33,6 +33,7 @@ from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, 
 
 from . import headers
 from .exchange import Exchange, SessionExchange
+from .inflight import SHUTDOWN_STATUS, Inflight, fault_reply
 from .sessions import (
     ClientSessionLimitReached,
     Session,
@@ -120,6 +121,7 @@ class McpHttp:
         self.engine = engine
         self.settings = settings
         self.readiness = readiness
+        self.inflight = Inflight()
         self.sessions = Sessions(
             engine,
             max_sessions=settings.max_sessions,
@@ -171,14 +173,30 @@ class McpHttp:
         return message, None
 
     async def _classified(self, request: Request) -> tuple[Any, str, Response | None]:
-        """The body's message and whether it is a request, a notification or a response."""
+        """The body's message and whether it is a request, a notification or a response;
+        during shutdown a request is refused (responses and notifications still go in: an
+        in-flight request may be waiting for them)."""
         message, problem = await self._message(request)
         if problem is not None:
             return None, "", problem
         try:
-            return message, kind(message), None
+            message_kind = kind(message)
         except MessageError as exc:
             return None, "", error_response(400, exc.code, exc.message, request_id=exc.request_id)
+        if message_kind == "request" and self.inflight.closing:
+            return None, "", self._closing_response(message)
+        return message, message_kind, None
+
+    def _closing_response(self, message: dict[str, Any]) -> Response:
+        reply = self.inflight.shutdown_reply(message.get("id"), started=False)
+        return Response(reply.data, status_code=SHUTDOWN_STATUS, media_type="application/json")
+
+    def begin_shutdown(self) -> None:
+        """Shutdown has begun: take no new requests, and end the standalone streams that
+        carry no answer still owed (they never finish by themselves and would hold the
+        shutdown for the whole grace period)."""
+        self.inflight.closing = True
+        self.sessions.close_standalone_streams()
 
     def _new_session(
         self, request: Request, *, resumable: bool = True, request_id: Any = None
@@ -266,7 +284,11 @@ class McpHttp:
             await connection.handle(message)
             return Response(status_code=202)
         return Exchange(
-            connection, message, status_for=modern_status, streaming=self._streaming(request)
+            connection,
+            message,
+            status_for=modern_status,
+            streaming=self._streaming(request),
+            inflight=self.inflight,
         )
 
     async def _legacy(self, request: Request, version: str) -> Response | ASGIApp:
@@ -290,7 +312,13 @@ class McpHttp:
             if message_kind != "request":
                 await connection.handle(message)
                 return Response(status_code=202)
-            return Exchange(connection, message, status_for=legacy_status, streaming=False)
+            return Exchange(
+                connection,
+                message,
+                status_for=legacy_status,
+                streaming=False,
+                inflight=self.inflight,
+            )
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
             session = self._new_session(request, request_id=message.get("id"))
             if isinstance(session, Response):
@@ -301,6 +329,7 @@ class McpHttp:
                 status_for=legacy_status,
                 streaming=self._streaming(request) and not self.settings.json_response,
                 headers={"Mcp-Session-Id": session.id},
+                inflight=self.inflight,
             )
         if not session_id:
             return error_response(
@@ -319,6 +348,7 @@ class McpHttp:
             message,
             status_for=legacy_status,
             streaming=self._streaming(request) and not self.settings.json_response,
+            inflight=self.inflight,
         )
 
     def _get_stream(
@@ -373,11 +403,25 @@ class McpHttp:
         message, problem = await self._message(request)
         if problem is not None:
             return problem
+        request_id = message.get("id") if isinstance(message, dict) else None
+        if request_id is not None and "method" in message and self.inflight.closing:
+            return self._closing_response(message)
 
         async def work() -> None:
-            reply = await session.connection.handle(message)
+            # The answer goes on the session's stream, whatever happens to the request.
+            reply: Reply | None = None
+            with anyio.CancelScope() as scope, self.inflight.track(scope) as tracked:
+                try:
+                    reply = await session.connection.handle(message, cancel_scope=scope)
+                except Exception:
+                    log.exception("unexpected error while answering request %r", request_id)
+                    reply = fault_reply(request_id)
+            if tracked.cut:
+                reply = self.inflight.shutdown_reply(request_id)
             if reply is not None:
                 await session.deliver(reply.data)
+            if self.inflight.closing and not session.connection.inflight:
+                session.close_stream()  # its last answer is sent: nothing holds it open
 
         session.spawn(work)
         return Response(status_code=202)

@@ -68,7 +68,9 @@ def create_app(
         settings.allowed_hosts,
         settings.allowed_origins,
     )
-    app = _McpStarlette(routes=routes, lifespan=lifespan)
+    app = _McpStarlette(
+        routes=routes, lifespan=lifespan, exception_handlers={Exception: _server_error}
+    )
     # Health and readiness too: a rebinding page must not probe them either.
     app.add_middleware(OriginGuard, policy=policy)
     app.state.mcp = mcp
@@ -76,6 +78,12 @@ def create_app(
         direct = OriginGuard(_Contained(_AsgiEndpoint(mcp.endpoint)), policy=policy)
         app.direct = {path: direct, path + "/": direct}
     return app
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected error outside the MCP endpoint (health, HTTP+SSE): JSON, like every other
+    answer, not starlette's plain-text 500 (starlette logs the error)."""
+    return error_response(500, INTERNAL_ERROR, "Internal error: the server log has the details")
 
 
 class _McpStarlette(Starlette):

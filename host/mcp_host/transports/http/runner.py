@@ -99,10 +99,18 @@ async def serve_http(
     original_shutdown = server.shutdown
 
     async def shutdown(sockets: object = None) -> None:
-        # Streams that only wait for server messages would hold the shutdown for the whole
-        # grace period; end them first, then let in-flight requests finish.
-        app.state.mcp.sessions.close_standalone_streams()
-        await original_shutdown(sockets)  # type: ignore[arg-type]
+        # Take no new requests, end the streams that only wait for server messages (they
+        # would hold the shutdown for the whole grace period), let in-flight requests finish
+        # within the grace, then answer the rest with an error carrying their ids.
+        mcp = app.state.mcp
+        mcp.begin_shutdown()
+        deadline = asyncio.get_running_loop().call_later(
+            settings.shutdown_grace_seconds, mcp.inflight.cut
+        )
+        try:
+            await original_shutdown(sockets)  # type: ignore[arg-type]
+        finally:
+            deadline.cancel()
 
     server.startup = startup  # type: ignore[method-assign]
     server.shutdown = shutdown  # type: ignore[method-assign]

@@ -324,6 +324,10 @@ class Session:
         assert self._spawn is not None, "the session was not created by Sessions"
         self._spawn(work)
 
+    def close_stream(self) -> None:
+        """End the standalone stream's HTTP response, if one is attached."""
+        self._release(self.standalone)
+
     def touch(self) -> None:
         self.last_used = time.monotonic()
         self.messages += 1
@@ -400,9 +404,12 @@ class Sessions:
 
     def close_standalone_streams(self) -> None:
         """At shutdown: end every session's standalone stream (they never finish by
-        themselves), so only requests still being answered use the grace period."""
+        themselves), so only requests still being answered use the grace period. An HTTP+SSE
+        session's stream carries the answers to its requests: it stays open until the last
+        one is answered."""
         for session in self._sessions.values():
-            session._release(session.standalone)
+            if session.resumable or not session.connection.inflight:
+                session.close_stream()
 
     def create(
         self, *, credential: str | None, address: str | None = None, resumable: bool = True

@@ -1,0 +1,95 @@
+"""The requests being answered over HTTP, so that none goes unanswered.
+
+Every request the HTTP transports run is tracked here while its handler runs. At shutdown
+the transports stop taking new requests (``closing``: they are answered at once with the
+shutdown error), and at the end of the grace period ``cut()`` cancels whatever still runs:
+each of those requests is answered with a JSON-RPC error carrying its id, saying the server is
+shutting down, instead of uvicorn's plain-text 500 or a silently dropped stream. An
+unexpected fault while answering is likewise a JSON-RPC error with the request's id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+
+from mcp_host.protocol import Reply
+from mcp_host.protocol.jsonrpc import INTERNAL_ERROR, error_bytes
+
+log = logging.getLogger("mcp_host.transports.http")
+
+SHUTDOWN_STATUS = 503
+FAULT_STATUS = 500
+
+
+class Handling:
+    """One tracked request: its cancel scope, and whether shutdown cut it."""
+
+    __slots__ = ("cut", "scope")
+
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self.scope = scope
+        self.cut = False
+
+
+class Inflight:
+    def __init__(self, grace_setting: str = "[http] shutdown_grace_seconds") -> None:
+        self.grace_setting = grace_setting
+        self.closing = False
+        """Shutdown has begun: new requests are refused."""
+        self._cut = False
+        self._running: dict[Handling, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    @contextmanager
+    def track(self, scope: anyio.CancelScope) -> Iterator[Handling]:
+        """Track the request running in ``scope`` (which the caller has entered)."""
+        handling = Handling(scope)
+        if self._cut:  # too late: cut at once
+            handling.cut = True
+            scope.cancel()
+        self._running[handling] = None
+        try:
+            yield handling
+        finally:
+            self._running.pop(handling, None)
+
+    def cut(self) -> None:
+        """The grace period is over: cancel every request still running (each is answered
+        with ``shutdown_reply``)."""
+        self._cut = True
+        if self._running:
+            log.warning(
+                "shutting down: answering %d request(s) still running after the grace period "
+                "(%s) with an error",
+                len(self._running),
+                self.grace_setting,
+            )
+        for handling in list(self._running):
+            handling.cut = True
+            handling.scope.cancel()
+
+    def shutdown_reply(self, request_id: Any, *, started: bool = True) -> Reply:
+        if started:
+            text = (
+                "The server is shutting down: the request did not finish within the shutdown "
+                f"grace period ({self.grace_setting}) and was stopped; send it again"
+            )
+        else:
+            text = "The server is shutting down and takes no new requests; send it again later"
+        return Reply(error_bytes(request_id, INTERNAL_ERROR, text), INTERNAL_ERROR)
+
+
+def fault_reply(request_id: Any) -> Reply:
+    """The answer to a request whose handling failed unexpectedly (logged by the caller)."""
+    text = "Internal error: the server failed while answering this request; its log has details"
+    return Reply(error_bytes(request_id, INTERNAL_ERROR, text), INTERNAL_ERROR)
+
+
+__all__ = ["FAULT_STATUS", "SHUTDOWN_STATUS", "Handling", "Inflight", "fault_reply"]

@@ -1,0 +1,223 @@
+"""Every error after the request was read is a JSON-RPC error carrying the request's id: a
+request cut by shutdown (real server, a slow tool past the grace, on every HTTP transport),
+a request arriving during shutdown, and an unexpected server fault."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from mcp_host.config import HttpSettings
+from mcp_host.protocol import Connection
+from mcp_host.transports.http import create_app
+from tests import messages
+from tests.protocol.conftest import Probe, build_engine, demo_plugin
+
+from .conftest import start
+
+MODERN = "2026-07-28"
+BOTH = "application/json, text/event-stream"
+SLOW = {"name": "count_down", "arguments": {"start": 100, "delay": 1}}
+
+
+def _modern_call(request_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {**params, "_meta": meta},
+    }
+
+
+def _modern_headers(name: str, accept: str = "application/json") -> dict[str, str]:
+    return {
+        "accept": accept,
+        "mcp-protocol-version": MODERN,
+        "mcp-method": "tools/call",
+        "mcp-name": name,
+    }
+
+
+def _events(response: httpx.Response) -> list[dict[str, Any]]:
+    """The JSON messages of an SSE response, read until it ends."""
+    found = []
+    for line in response.iter_lines():
+        if line.startswith("data: ") and line[6:].strip():
+            found.append(json.loads(line[6:]))
+    return found
+
+
+def _assert_shutdown_error(message: dict[str, Any], request_id: int) -> None:
+    assert message["id"] == request_id
+    assert message["error"]["code"] == -32603
+    assert "shutting down" in message["error"]["message"]
+    assert "shutdown_grace" in message["error"]["message"]
+    assert "Traceback" not in json.dumps(message)
+
+
+@pytest.mark.slow
+def test_requests_past_the_shutdown_grace_get_a_json_rpc_error_with_their_id() -> None:
+    proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_SHUTDOWN_GRACE_SECONDS="1")
+    base = endpoint.removesuffix("/mcp")
+    started = threading.Event()
+    try:
+        with httpx.Client(timeout=30) as client, ThreadPoolExecutor(4) as pool:
+            # 2026-07-28, a JSON answer still pending.
+            modern: Future[httpx.Response] = pool.submit(
+                client.post,
+                endpoint,
+                json=_modern_call(11, SLOW),
+                headers=_modern_headers("count_down"),
+            )
+            # A legacy session whose answer is an SSE stream (progress comes first).
+            created = client.post(endpoint, json=messages.initialize(), headers={"accept": BOTH})
+            session = {"accept": BOTH, "mcp-session-id": created.headers["mcp-session-id"]}
+            initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            client.post(endpoint, json=initialized, headers=session)
+            call = {
+                "jsonrpc": "2.0",
+                "id": 12,
+                "method": "tools/call",
+                "params": {**SLOW, "_meta": {"progressToken": "p"}},
+            }
+
+            def legacy_stream() -> list[dict[str, Any]]:
+                with client.stream("POST", endpoint, json=call, headers=session) as response:
+                    assert response.headers["content-type"].startswith("text/event-stream")
+                    return _events(response)
+
+            legacy = pool.submit(legacy_stream)
+
+            # HTTP+SSE: the answer travels on the GET stream.
+            def sse_stream(ready: Callable[[str], None]) -> list[dict[str, Any]]:
+                found: list[dict[str, Any]] = []
+                with client.stream("GET", base + "/sse") as response:
+                    for line in response.iter_lines():
+                        if line.startswith("data: /messages"):
+                            ready(line[6:])
+                        elif line.startswith("data: "):
+                            found.append(json.loads(line[6:]))
+                return found
+
+            posted: Future[str] = Future()
+            sse = pool.submit(sse_stream, posted.set_result)
+            messages_url = base + posted.result(timeout=10)
+            for message in (
+                messages.initialize(request_id=1),
+                initialized,
+                {"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": SLOW},
+            ):
+                assert client.post(messages_url, json=message).status_code == 202
+            started.wait(1.0)  # let the three calls get going
+            proc.terminate()  # SIGTERM: the grace is 1 s, the calls need 100 s
+
+            answer = modern.result(timeout=30)
+            assert answer.status_code == 503
+            _assert_shutdown_error(answer.json(), 11)
+            streamed = legacy.result(timeout=30)
+            assert streamed[0]["method"] == "notifications/progress"
+            _assert_shutdown_error(streamed[-1], 12)
+            on_sse = [m for m in sse.result(timeout=30) if m.get("id") == 13]
+            assert len(on_sse) == 1
+            _assert_shutdown_error(on_sse[0], 13)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stderr is not None
+        with proc.stderr:
+            log = proc.stderr.read()
+    assert "Exception in ASGI application" not in log
+    assert "still running after the grace period" in log
+
+
+# ------------------------------------------------------------------------------ in-process
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[Any]:
+    application = create_app(build_engine(demo_plugin(Probe())), HttpSettings())
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def _client(application: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+
+
+@pytest.mark.anyio
+async def test_a_request_arriving_during_shutdown_is_refused_with_its_id(app: Any) -> None:
+    app.state.mcp.begin_shutdown()
+    async with _client(app) as client:
+        modern = await client.post(
+            "/mcp", json=_modern_call(21, {"name": "add"}), headers=_modern_headers("add")
+        )
+        assert modern.status_code == 503
+        assert modern.json()["id"] == 21
+        assert "takes no new requests" in modern.json()["error"]["message"]
+        legacy = await client.post(
+            "/mcp", json=messages.initialize(request_id=22), headers={"accept": BOTH}
+        )
+        assert legacy.status_code == 503
+        assert legacy.json()["id"] == 22
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+async def test_an_unexpected_fault_is_a_json_rpc_error_with_the_id(
+    app: Any, monkeypatch: pytest.MonkeyPatch, era: str
+) -> None:
+    async with _client(app) as client:
+        session: dict[str, str] = {}
+        if era == "legacy":
+            created = await client.post(
+                "/mcp", json=messages.initialize(), headers={"accept": "application/json"}
+            )
+            session = {"mcp-session-id": created.headers["mcp-session-id"]}
+
+        async def broken(self: Connection, message: Any, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setattr(Connection, "handle", broken)
+        if era == "modern":
+            response = await client.post(
+                "/mcp", json=_modern_call(31, {"name": "add"}), headers=_modern_headers("add")
+            )
+        else:
+            call = {"jsonrpc": "2.0", "id": 31, "method": "tools/list"}
+            response = await client.post(
+                "/mcp", json=call, headers={"accept": "application/json", **session}
+            )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["id"] == 31
+    assert body["error"]["code"] == -32603
+    assert "secret internals" not in response.text
+
+
+@pytest.mark.anyio
+async def test_an_unexpected_fault_outside_the_mcp_endpoint_is_json(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken() -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.state.mcp, "readiness", broken)
+    async with _client(app) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == -32603
+    assert "secret internals" not in response.text
