@@ -107,6 +107,12 @@ class HttpSettings(_Section):
         description="A request body must arrive complete this soon after its head; else 408 "
         "and closed.",
     )
+    send_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A client that reads nothing of its response for this long (the "
+        "connection's send buffer stays full) is disconnected.",
+    )
     max_connections: int = Field(
         4096,
         ge=1,

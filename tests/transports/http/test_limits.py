@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
+from mcp_host import Plugin
 from mcp_host.config import HttpSettings
 from mcp_host.transports.http import create_app
 from mcp_host.transports.http.limits import (
@@ -45,8 +46,9 @@ def _free_port() -> int:
 class _Sockets:
     """Client connections to the test server, all closed when the test ends."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, limits: ConnectionLimits) -> None:
         self.port = port
+        self.limits = limits
         self.opened: list[anyio.abc.SocketStream] = []
 
     async def connect(self) -> anyio.abc.SocketStream:
@@ -57,12 +59,20 @@ class _Sockets:
 
 @contextlib.asynccontextmanager
 async def _server(
-    parser: str, *, header_timeout: float = 30.0, max_connections: int = 100, **settings: Any
+    parser: str,
+    *,
+    header_timeout: float = 30.0,
+    max_connections: int = 100,
+    send_timeout: float = 60.0,
+    plugin: Plugin | None = None,
+    **settings: Any,
 ) -> AsyncIterator[_Sockets]:
-    """A real uvicorn serving the demo plugin with the host's connection limits; its port."""
+    """A real uvicorn serving the demo plugin (or ``plugin``) with the host's connection
+    limits."""
     port = _free_port()
-    app = create_app(build_engine(demo_plugin(Probe())), HttpSettings(port=port, **settings))
-    limits = ConnectionLimits(header_timeout, max_connections)
+    engine = build_engine(plugin or demo_plugin(Probe()))
+    app = create_app(engine, HttpSettings(port=port, **settings))
+    limits = ConnectionLimits(header_timeout, max_connections, send_timeout)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -78,7 +88,7 @@ async def _server(
         with anyio.fail_after(10):
             while not server.started:
                 await anyio.sleep(0.01)
-        sockets = _Sockets(port)
+        sockets = _Sockets(port, limits)
         try:
             yield sockets
         finally:
@@ -199,6 +209,54 @@ async def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503_at_once(
             status, body = _status_and_json(await _read_all(late))
             assert status == 503
             assert "max_connections" in body["error"]["message"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_a_client_that_reads_nothing_of_its_answer_is_disconnected(
+    parser: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    plugin = Plugin("big")
+
+    @plugin.tool()
+    def big(size: int) -> str:
+        """A long text."""
+        return "x" * size
+
+    async with _server(parser, send_timeout=0.5, plugin=plugin) as sockets:
+        call = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "name": "big",
+                "arguments": {"size": 32 * 1024 * 1024},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }
+        body = json.dumps(call).encode()
+        head = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{sockets.port}\r\n"
+            "content-type: application/json\r\naccept: application/json\r\n"
+            "mcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: big\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode()
+        with socket.socket() as reader_that_never_reads:
+            reader_that_never_reads.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader_that_never_reads.connect(("127.0.0.1", sockets.port))
+            reader_that_never_reads.sendall(head + body)
+            with anyio.fail_after(20):
+                while not sockets.limits.open:  # the server has taken the connection
+                    await anyio.sleep(0.01)
+                while sockets.limits.open:  # ... and lets it go, though it is never read
+                    await anyio.sleep(0.05)
+        assert "read nothing of their response" in caplog.text
+        async with httpx.AsyncClient(timeout=10) as client:
+            health = await client.get(f"http://127.0.0.1:{sockets.port}/healthz")
+        assert health.json() == {"status": "ok"}
 
 
 def test_the_connection_cap_leaves_room_under_the_descriptor_limit() -> None:

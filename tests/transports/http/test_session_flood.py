@@ -196,3 +196,12 @@ async def test_http_sse_streams_from_one_client_are_capped(table: Sessions) -> N
     table.create(credential=None, address="10.0.0.2", resumable=False)  # another client may
     for events in streams:
         events.close()
+
+
+async def test_an_ipv6_client_counts_as_its_whole_64(table: Sessions) -> None:
+    for n in range(2):
+        table.create(credential=None, address=f"2001:db8:1:2::{n + 1}")
+    table.create(credential=None, address="2001:db8:1:2:ffff::9")  # same /64: makes room
+    assert len(table) == 2
+    table.create(credential=None, address="2001:db8:1:3::1")  # another /64: another client
+    assert len(table) == 3

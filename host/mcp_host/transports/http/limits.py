@@ -14,6 +14,9 @@ in, a response is complete):
   response sent) must deliver the whole head within ``[http] header_timeout_seconds``; else
   it is answered 408 and closed. The deadline is not renewed by partial data, so trickling a
   byte at a time does not keep a connection alive.
+- **Send deadline.** A client that stops reading its response (the connection's write
+  buffer stays full) for ``[http] send_timeout_seconds`` is disconnected, so it cannot hold
+  a connection, and the request behind it, by not reading.
 - **Connection cap.** At most ``max_connections`` are open (``[http] max_connections``, and
   never more than the descriptor limit leaves room for). A connection beyond it takes the
   place of the one that has waited longest for a request head (an idle or slow client; it is
@@ -86,9 +89,13 @@ def _response(status: int, reason: str, message: str) -> bytes:
 class ConnectionLimits:
     """The state one server's connections share."""
 
-    def __init__(self, header_timeout: float, max_connections: int) -> None:
+    def __init__(
+        self, header_timeout: float, max_connections: int, send_timeout: float = 60.0
+    ) -> None:
         self.header_timeout = header_timeout
         self.max_connections = max_connections
+        self.send_timeout = send_timeout
+        self.stalled = 0
         self.open = 0
         self.waiting: dict[Any, None] = {}
         """Connections waiting for a request head, the longest-waiting first."""
@@ -122,18 +129,21 @@ class ConnectionLimits:
         if now - self._reported < REPORT_EVERY_SECONDS:
             return
         self._reported = now
-        if self.timed_out or self.evicted or self.refused:
+        if self.timed_out or self.evicted or self.refused or self.stalled:
             log.warning(
                 "HTTP connections closed: %d sent no complete request head within %g s "
-                "([http] header_timeout_seconds), %d idle ones made room and %d were refused at "
+                "([http] header_timeout_seconds), %d read nothing of their response for %g s "
+                "([http] send_timeout_seconds), %d idle ones made room and %d were refused at "
                 "the limit of %d open connections ([http] max_connections)",
                 self.timed_out,
                 self.header_timeout,
+                self.stalled,
+                self.send_timeout,
                 self.evicted,
                 self.refused,
                 self.max_connections,
             )
-            self.timed_out = self.evicted = self.refused = 0
+            self.timed_out = self.evicted = self.refused = self.stalled = 0
 
 
 class _Limited:
@@ -141,6 +151,7 @@ class _Limited:
 
     limits: ClassVar[ConnectionLimits]
     _head_deadline: asyncio.TimerHandle | None = None
+    _send_deadline: asyncio.TimerHandle | None = None
     _counted = False
 
     # uvicorn's protocol classes have these (typed loosely: this mixes into both)
@@ -174,8 +185,29 @@ class _Limited:
         super().on_response_complete()  # type: ignore[misc]
         self._watch_head()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()  # type: ignore[misc]
+        if self._send_deadline is None:
+            self._send_deadline = self.loop.call_later(self.limits.send_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()  # type: ignore[misc]
+        self._stop_send_deadline()
+
+    def _stop_send_deadline(self) -> None:
+        if self._send_deadline is not None:
+            self._send_deadline.cancel()
+            self._send_deadline = None
+
+    def _stalled(self) -> None:
+        self._send_deadline = None
+        self.limits.stalled += 1
+        self.limits.report()
+        self.transport.abort()  # close() would wait for the full buffer to drain: never
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_deadline()
+        self._stop_send_deadline()
         if self._counted:
             self._counted = False
             self.limits.open -= 1

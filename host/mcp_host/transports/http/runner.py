@@ -66,7 +66,7 @@ async def serve_http(
             cap,
             settings.max_connections,
         )
-    limits = ConnectionLimits(settings.header_timeout_seconds, cap)
+    limits = ConnectionLimits(settings.header_timeout_seconds, cap, settings.send_timeout_seconds)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
@@ -419,7 +420,7 @@ class Sessions:
         session and is its first message; an HTTP+SSE session is created by its GET, before
         any message (``resumable=False``)."""
         assert self._tg is not None, "Sessions.running() must be entered first"
-        owner = credential or f"address:{address or 'unknown'}"
+        owner = credential or f"address:{_network_of(address)}"
         self._make_room(owner)
         session = Session(
             secrets.token_urlsafe(24),
@@ -520,6 +521,22 @@ class Sessions:
                 if not session.stream_open and now - session.last_used > self.idle_timeout:
                     log.info("session %s…: ended after being idle", session.id[:8])
                     self.end(session.id, check=False)
+
+
+def _network_of(address: str | None) -> str:
+    """What counts as one anonymous client: an IPv4 address, or an IPv6 /64 (one host
+    commonly holds a whole /64, and could otherwise pose as countless clients)."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _last_used(session: Session) -> float:
