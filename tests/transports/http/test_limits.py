@@ -160,6 +160,55 @@ async def test_a_silent_connection_is_closed_and_a_kept_alive_one_too(parser: st
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("parser", PARSERS)
+async def test_an_endless_request_head_is_refused(parser: str) -> None:
+    async with _server(parser) as sockets:
+        stream = await sockets.connect()
+        await stream.send(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{sockets.port}\r\n".encode())
+        header = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+        try:
+            for _ in range(200):  # 200 KB of headers, never ending
+                await stream.send(header)
+        except (anyio.BrokenResourceError, ConnectionResetError):
+            pass  # closed while still sending: also refused
+        raw = await _read_all(stream)
+        assert raw == b"" or raw.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400"))
+        assert not sockets.limits.open
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_a_large_body_in_the_same_packets_as_its_head_is_fine(parser: str) -> None:
+    async with _server(parser) as sockets:
+        stream = await sockets.connect()
+        arguments = {"a": 1, "b": 2, "padding": "x" * 200_000}
+        call = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "name": "add",
+                "arguments": arguments,
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }
+        body = json.dumps(call).encode()
+        head = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{sockets.port}\r\n"
+            "content-type: application/json\r\naccept: application/json\r\n"
+            "mcp-protocol-version: 2026-07-28\r\nmcp-method: tools/call\r\nmcp-name: add\r\n"
+            f"connection: close\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode()
+        await stream.send(head + body)
+        raw = await _read_all(stream)
+        assert raw.startswith(b"HTTP/1.1 "), raw[:100]
+        assert not raw.startswith((b"HTTP/1.1 431", b"HTTP/1.1 408")), raw[:200]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("parser", PARSERS)
 async def test_a_slow_body_gets_408_with_a_sentence(parser: str) -> None:
     async with _server(parser, body_timeout_seconds=0.5) as sockets:
         port = sockets.port

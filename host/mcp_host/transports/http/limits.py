@@ -14,6 +14,7 @@ in, a response is complete):
   response sent) must deliver the whole head within ``[http] header_timeout_seconds``; else
   it is answered 408 and closed. The deadline is not renewed by partial data, so trickling a
   byte at a time does not keep a connection alive.
+- **Head size.** A request head larger than ``MAX_HEAD_BYTES`` is answered 431 and closed.
 - **Send deadline.** A client that stops reading its response (the connection's write
   buffer stays full) for ``[http] send_timeout_seconds`` is disconnected, so it cannot hold
   a connection, and the request behind it, by not reading.
@@ -42,6 +43,10 @@ log = logging.getLogger("mcp_host.transports.http")
 RESERVED_DESCRIPTORS = 64
 """Descriptors kept out of the connection cap: the listening socket, log files, the plugins'
 files and database connections."""
+
+MAX_HEAD_BYTES = 64 * 1024
+"""A request head (request line and headers) larger than this is refused with 431. h11 caps
+heads itself (16 KiB); httptools does not, and would buffer whatever arrives in time."""
 
 REPORT_EVERY_SECONDS = 10.0
 """How often, at most, closed and refused connections are summarised in the log."""
@@ -115,6 +120,11 @@ class ConnectionLimits:
             "The server is at its connection limit ([http] max_connections) and this "
             "connection had sent no request; it is closed",
         )
+        self.too_large_response = _response(
+            431,
+            "Request Header Fields Too Large",
+            f"The request head is larger than {MAX_HEAD_BYTES} bytes",
+        )
         self.refused_response = _response(
             503,
             "Service Unavailable",
@@ -152,6 +162,7 @@ class _Limited:
     limits: ClassVar[ConnectionLimits]
     _head_deadline: asyncio.TimerHandle | None = None
     _send_deadline: asyncio.TimerHandle | None = None
+    _head_bytes = 0
     _counted = False
 
     # uvicorn's protocol classes have these (typed loosely: this mixes into both)
@@ -180,6 +191,10 @@ class _Limited:
     def data_received(self, data: bytes) -> None:
         super().data_received(data)  # type: ignore[misc]
         self._watch_head()
+        if self._head_deadline is not None:  # still no complete head
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._close_waiting(self.limits.too_large_response)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
@@ -220,6 +235,7 @@ class _Limited:
             self.transport.is_closing()
         )
         if waiting and self._head_deadline is None:
+            self._head_bytes = 0
             self._head_deadline = self.loop.call_later(self.limits.header_timeout, self._expire)
             self.limits.waiting[self] = None
         elif not waiting and self._head_deadline is not None:
