@@ -72,6 +72,9 @@ async def serve_http(
         host=settings.host,
         port=settings.port,
         http=limited_protocol(limits),
+        # MCP has no WebSocket transport; an upgrade would also hand the connection to a
+        # protocol class outside the connection limits.
+        ws="none",
         log_level="warning",
         lifespan="on",
         # The app answers what is still running at the end of the grace itself (a JSON-RPC
