@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import resource
 import socket
 import subprocess
@@ -223,6 +224,37 @@ async def test_a_slow_body_gets_408_with_a_sentence(parser: str) -> None:
         assert status == 408
         assert "body_timeout_seconds" in answer["error"]["message"]
         assert answer["error"]["code"] == -32600
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/mcp", "/messages?session_id=x"])
+async def test_a_client_leaving_halfway_through_its_body_is_no_error(
+    path: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A real HTTP+SSE session, so that /messages reads the body.
+    async with (
+        _server("httptools") as sockets,
+        httpx.AsyncClient(timeout=10) as client,
+        client.stream("GET", f"http://127.0.0.1:{sockets.port}/sse") as events,
+    ):
+        async for line in events.aiter_lines():
+            if line.startswith("data: /messages"):
+                path = path.replace("/messages?session_id=x", line[6:])
+                break
+        stream = await sockets.connect()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{sockets.port}\r\n"
+            "content-type: application/json\r\naccept: application/json\r\n"
+            "content-length: 1000\r\n\r\n"
+        ).encode()
+        await stream.send(head + b'{"jsonrpc": "2.0", ')
+        await anyio.sleep(0.2)
+        await stream.aclose()
+        await anyio.sleep(0.2)
+        health = await client.get(f"http://127.0.0.1:{sockets.port}/healthz")
+        assert health.status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "Exception in ASGI application" not in capfd.readouterr().err  # uvicorn's own log
 
 
 @pytest.mark.anyio
