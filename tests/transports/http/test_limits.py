@@ -231,6 +231,7 @@ async def test_a_slow_body_gets_408_with_a_sentence(parser: str) -> None:
 async def test_a_client_leaving_halfway_through_its_body_is_no_error(
     path: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="mcp_host")  # whatever earlier tests configured
     # A real HTTP+SSE session, so that /messages reads the body.
     async with (
         _server("httptools") as sockets,
@@ -294,9 +295,7 @@ async def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503_at_once(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("parser", PARSERS)
-async def test_a_client_that_reads_nothing_of_its_answer_is_disconnected(
-    parser: str, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_client_that_reads_nothing_of_its_answer_is_disconnected(parser: str) -> None:
     plugin = Plugin("big")
 
     @plugin.tool()
@@ -334,7 +333,7 @@ async def test_a_client_that_reads_nothing_of_its_answer_is_disconnected(
                     await anyio.sleep(0.01)
                 while sockets.limits.open:  # ... and lets it go, though it is never read
                     await anyio.sleep(0.05)
-        assert "read nothing of their response" in caplog.text
+        assert sockets.limits.stalled == 1
         async with httpx.AsyncClient(timeout=10) as client:
             health = await client.get(f"http://127.0.0.1:{sockets.port}/healthz")
         assert health.json() == {"status": "ok"}

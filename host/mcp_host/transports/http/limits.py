@@ -107,7 +107,8 @@ class ConnectionLimits:
         self.timed_out = 0
         self.evicted = 0
         self.refused = 0
-        self._reported = 0.0
+        self._reported = -REPORT_EVERY_SECONDS
+        self._last_counts = (0, 0, 0, 0)
         self.timeout_response = _response(
             408,
             "Request Timeout",
@@ -134,26 +135,28 @@ class ConnectionLimits:
 
     def report(self) -> None:
         """Summarise closed and refused connections in the log, at most every few seconds
-        (a flood of them would otherwise flood the log)."""
+        (a flood of them would otherwise flood the log). The counters only grow."""
         now = time.monotonic()
         if now - self._reported < REPORT_EVERY_SECONDS:
             return
         self._reported = now
-        if self.timed_out or self.evicted or self.refused or self.stalled:
+        counts = (self.timed_out, self.stalled, self.evicted, self.refused)
+        new = [count - last for count, last in zip(counts, self._last_counts, strict=True)]
+        self._last_counts = counts
+        if any(new):
             log.warning(
                 "HTTP connections closed: %d sent no complete request head within %g s "
                 "([http] header_timeout_seconds), %d read nothing of their response for %g s "
                 "([http] send_timeout_seconds), %d idle ones made room and %d were refused at "
                 "the limit of %d open connections ([http] max_connections)",
-                self.timed_out,
+                new[0],
                 self.header_timeout,
-                self.stalled,
+                new[1],
                 self.send_timeout,
-                self.evicted,
-                self.refused,
+                new[2],
+                new[3],
                 self.max_connections,
             )
-            self.timed_out = self.evicted = self.refused = self.stalled = 0
 
 
 class _Limited:
