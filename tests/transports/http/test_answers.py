@@ -221,3 +221,17 @@ async def test_an_unexpected_fault_outside_the_mcp_endpoint_is_json(
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == -32603
     assert "secret internals" not in response.text
+
+
+@pytest.mark.anyio
+async def test_session_errors_carry_the_request_id(app: Any) -> None:
+    call = {"jsonrpc": "2.0", "id": 41, "method": "tools/list"}
+    async with _client(app) as client:
+        missing = await client.post("/mcp", json=call, headers={"accept": BOTH})
+        assert missing.status_code == 400
+        assert missing.json()["id"] == 41
+        unknown = await client.post(
+            "/mcp", json=call, headers={"accept": BOTH, "mcp-session-id": "nope"}
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["id"] == 41

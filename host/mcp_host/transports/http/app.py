@@ -333,12 +333,18 @@ class McpHttp:
             )
         if not session_id:
             return error_response(
-                400, INVALID_REQUEST, "Mcp-Session-Id header is required; send initialize first"
+                400,
+                INVALID_REQUEST,
+                "Mcp-Session-Id header is required; send initialize first",
+                request_id=message.get("id"),
             )
         found = self.sessions.get(session_id, _credential(request))
         if found is None:
             return error_response(
-                404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
+                404,
+                INVALID_REQUEST,
+                "Session not found; it ended or expired. Initialize again.",
+                request_id=message.get("id"),
             )
         if message_kind != "request":
             await found.connection.handle(message)
