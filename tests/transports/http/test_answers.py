@@ -5,13 +5,16 @@ a request arriving during shutdown, and an unexpected server fault."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+import uvicorn
 
 from mcp_host.config import HttpSettings
 from mcp_host.protocol import Connection
@@ -235,3 +238,39 @@ async def test_session_errors_carry_the_request_id(app: Any) -> None:
         )
         assert unknown.status_code == 404
         assert unknown.json()["id"] == 41
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_listening_request_ends_when_shutdown_begins_with_its_id() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    application = create_app(build_engine(demo_plugin(Probe())), HttpSettings(port=port))
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning")
+    )
+    listen = _modern_call(51, {"notifications": {"toolsListChanged": True}})
+    listen["method"] = "subscriptions/listen"
+    headers = {**_modern_headers("", accept=BOTH), "mcp-method": "subscriptions/listen"}
+    del headers["mcp-name"]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.01)
+        found: list[dict[str, Any]] = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            url = f"http://127.0.0.1:{port}/mcp"
+            async with client.stream("POST", url, json=listen, headers=headers) as response:
+                assert response.status_code == 200
+                with anyio.fail_after(10):
+                    async for line in response.aiter_lines():
+                        if line.startswith("data: ") and line[6:].strip():
+                            found.append(json.loads(line[6:]))
+                            if len(found) == 1:  # acknowledged: now shut down
+                                application.state.mcp.begin_shutdown()
+        server.should_exit = True
+    assert found[0]["method"] == "notifications/subscriptions/acknowledged"
+    assert found[-1]["id"] == 51
+    assert "shutting down" in found[-1]["error"]["message"]

@@ -192,10 +192,10 @@ class McpHttp:
         return Response(reply.data, status_code=SHUTDOWN_STATUS, media_type="application/json")
 
     def begin_shutdown(self) -> None:
-        """Shutdown has begun: take no new requests, and end the standalone streams that
-        carry no answer still owed (they never finish by themselves and would hold the
-        shutdown for the whole grace period)."""
-        self.inflight.closing = True
+        """Shutdown has begun: take no new requests, and end the streams that carry no
+        answer still owed, standalone streams and ``subscriptions/listen`` (they never
+        finish by themselves and would hold the shutdown for the whole grace period)."""
+        self.inflight.close()
         self.sessions.close_standalone_streams()
 
     def _new_session(
@@ -410,13 +410,17 @@ class McpHttp:
         if problem is not None:
             return problem
         request_id = message.get("id") if isinstance(message, dict) else None
-        if request_id is not None and "method" in message and self.inflight.closing:
+        method = message.get("method") if isinstance(message, dict) else None
+        if request_id is not None and method is not None and self.inflight.closing:
             return self._closing_response(message)
 
         async def work() -> None:
             # The answer goes on the session's stream, whatever happens to the request.
             reply: Reply | None = None
-            with anyio.CancelScope() as scope, self.inflight.track(scope) as tracked:
+            with (
+                anyio.CancelScope() as scope,
+                self.inflight.track(scope, method) as tracked,
+            ):
                 try:
                     reply = await session.connection.handle(message, cancel_scope=scope)
                 except Exception:

@@ -41,6 +41,10 @@ def _id(message: object) -> Any:
     return message.get("id") if isinstance(message, dict) else None
 
 
+def _method(message: object) -> Any:
+    return message.get("method") if isinstance(message, dict) else None
+
+
 async def send_json(
     send: Send,
     reply: Reply | None,
@@ -104,7 +108,10 @@ class Exchange:
 
         reply: Reply | None = None  # stays None when notifications/cancelled cancels it
         status: int | None = None
-        with anyio.CancelScope() as handling, self.inflight.track(handling) as tracked:
+        with (
+            anyio.CancelScope() as handling,
+            self.inflight.track(handling, _method(self.message)) as tracked,
+        ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
                 reply = await self.connection.handle(self.message, sink, cancel_scope=handling)
@@ -259,7 +266,10 @@ class SessionExchange:
         reply: Reply | None = None  # stays None when notifications/cancelled cancels it
         status: int | None = None
         request_id = self.message.get("id")
-        with anyio.CancelScope() as handling, self.inflight.track(handling) as tracked:
+        with (
+            anyio.CancelScope() as handling,
+            self.inflight.track(handling, _method(self.message)) as tracked,
+        ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
                 reply = await session.connection.handle(self.message, sink, cancel_scope=handling)

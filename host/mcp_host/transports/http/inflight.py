@@ -26,14 +26,24 @@ SHUTDOWN_STATUS = 503
 FAULT_STATUS = 500
 
 
+LISTENING = frozenset({"subscriptions/listen"})
+"""Requests that only carry notifications and never finish by themselves: at shutdown they
+are ended at once instead of holding the shutdown for the whole grace period."""
+
+
 class Handling:
     """One tracked request: its cancel scope, and whether shutdown cut it."""
 
-    __slots__ = ("cut", "scope")
+    __slots__ = ("cut", "listening", "scope")
 
-    def __init__(self, scope: anyio.CancelScope) -> None:
+    def __init__(self, scope: anyio.CancelScope, listening: bool) -> None:
         self.scope = scope
+        self.listening = listening
         self.cut = False
+
+    def stop(self) -> None:
+        self.cut = True
+        self.scope.cancel()
 
 
 class Inflight:
@@ -48,17 +58,24 @@ class Inflight:
         return len(self._running)
 
     @contextmanager
-    def track(self, scope: anyio.CancelScope) -> Iterator[Handling]:
-        """Track the request running in ``scope`` (which the caller has entered)."""
-        handling = Handling(scope)
-        if self._cut:  # too late: cut at once
-            handling.cut = True
-            scope.cancel()
+    def track(self, scope: anyio.CancelScope, method: object = None) -> Iterator[Handling]:
+        """Track the request (of ``method``) running in ``scope``, which the caller has
+        entered."""
+        handling = Handling(scope, method in LISTENING)
+        if self._cut or (self.closing and handling.listening):  # too late: cut at once
+            handling.stop()
         self._running[handling] = None
         try:
             yield handling
         finally:
             self._running.pop(handling, None)
+
+    def close(self) -> None:
+        """Shutdown has begun: take no new requests, and end the listening ones now."""
+        self.closing = True
+        for handling in list(self._running):
+            if handling.listening:
+                handling.stop()
 
     def cut(self) -> None:
         """The grace period is over: cancel every request still running (each is answered
@@ -72,8 +89,7 @@ class Inflight:
                 self.grace_setting,
             )
         for handling in list(self._running):
-            handling.cut = True
-            handling.scope.cancel()
+            handling.stop()
 
     def shutdown_reply(self, request_id: Any, *, started: bool = True) -> Reply:
         if started:
