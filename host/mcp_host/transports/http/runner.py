@@ -58,7 +58,16 @@ async def serve_http(
 ) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
     app = create_app(engine, settings, readiness, streamable=not legacy_only)
-    cap = connection_cap(settings.max_connections, raise_descriptor_limit())
+    descriptors = raise_descriptor_limit()
+    cap = connection_cap(settings.max_connections, descriptors)
+    log.info(
+        "HTTP limits: %d connections, request heads within %g s, bodies within %g s "
+        "(open-file limit %s)",
+        cap,
+        settings.header_timeout_seconds,
+        settings.body_timeout_seconds,
+        descriptors if descriptors is not None else "none",
+    )
     if cap < settings.max_connections:
         log.warning(
             "serving at most %d HTTP connections, not %d ([http] max_connections): the "
