@@ -74,7 +74,7 @@ def test_requests_past_the_shutdown_grace_get_a_json_rpc_error_with_their_id() -
     base = endpoint.removesuffix("/mcp")
     started = threading.Event()
     try:
-        with httpx.Client(timeout=30) as client, ThreadPoolExecutor(4) as pool:
+        with httpx.Client(timeout=30) as client, ThreadPoolExecutor(5) as pool:
             # 2026-07-28, a JSON answer still pending.
             modern: Future[httpx.Response] = pool.submit(
                 client.post,
@@ -100,6 +100,14 @@ def test_requests_past_the_shutdown_grace_get_a_json_rpc_error_with_their_id() -
                     return _events(response)
 
             legacy = pool.submit(legacy_stream)
+            # The same session, a client that takes JSON only.
+            json_call = {**call, "id": 14, "params": SLOW}
+            legacy_json: Future[httpx.Response] = pool.submit(
+                client.post,
+                endpoint,
+                json=json_call,
+                headers={**session, "accept": "application/json"},
+            )
 
             # HTTP+SSE: the answer travels on the GET stream.
             def sse_stream(ready: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -130,6 +138,9 @@ def test_requests_past_the_shutdown_grace_get_a_json_rpc_error_with_their_id() -
             streamed = legacy.result(timeout=30)
             assert streamed[0]["method"] == "notifications/progress"
             _assert_shutdown_error(streamed[-1], 12)
+            answered = legacy_json.result(timeout=30)
+            assert answered.status_code == 503
+            _assert_shutdown_error(answered.json(), 14)
             on_sse = [m for m in sse.result(timeout=30) if m.get("id") == 13]
             assert len(on_sse) == 1
             _assert_shutdown_error(on_sse[0], 13)
