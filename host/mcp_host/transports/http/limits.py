@@ -52,24 +52,22 @@ REPORT_EVERY_SECONDS = 10.0
 """How often, at most, closed and refused connections are summarised in the log."""
 
 
-def raise_descriptor_limit() -> int | None:
-    """Raise the soft limit on open descriptors to the hard limit (logged); the soft limit
-    now in force, or ``None`` where there is no such limit (Windows)."""
+def raise_descriptor_limit() -> tuple[int | None, str | None]:
+    """Raise the soft limit on open descriptors to the hard limit. The soft limit now in
+    force (``None`` where there is no such limit, as on Windows), and what was done, to log."""
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
-        return None
+        return None, None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
     if soft != resource.RLIM_INFINITY and soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (OSError, ValueError) as exc:  # e.g. macOS caps it below an unlimited hard
-            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, exc)
-            return int(soft)
-        log.info("raised the open-file limit (RLIMIT_NOFILE) from %d to %d", soft, target)
-        return int(target)
-    return None if soft == resource.RLIM_INFINITY else int(soft)
+            return int(soft), f"could not raise the open-file limit from {soft} to {target}: {exc}"
+        return int(target), f"raised the open-file limit (RLIMIT_NOFILE) from {soft} to {target}"
+    return (None if soft == resource.RLIM_INFINITY else int(soft)), None
 
 
 def connection_cap(max_connections: int, descriptor_limit: int | None) -> int:

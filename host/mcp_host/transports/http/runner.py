@@ -58,23 +58,8 @@ async def serve_http(
 ) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
     app = create_app(engine, settings, readiness, streamable=not legacy_only)
-    descriptors = raise_descriptor_limit()
+    descriptors, raised = raise_descriptor_limit()
     cap = connection_cap(settings.max_connections, descriptors)
-    log.info(
-        "HTTP limits: %d connections, request heads within %g s, bodies within %g s "
-        "(open-file limit %s)",
-        cap,
-        settings.header_timeout_seconds,
-        settings.body_timeout_seconds,
-        descriptors if descriptors is not None else "none",
-    )
-    if cap < settings.max_connections:
-        log.warning(
-            "serving at most %d HTTP connections, not %d ([http] max_connections): the "
-            "open-file limit leaves no room for more (raise it with ulimit -n or LimitNOFILE=)",
-            cap,
-            settings.max_connections,
-        )
     limits = ConnectionLimits(settings.header_timeout_seconds, cap, settings.send_timeout_seconds)
     config = uvicorn.Config(
         app,
@@ -107,6 +92,24 @@ async def serve_http(
                     flush=True,
                 )
         log.info("HTTP served on %s", stack_description(config))
+        # After the start-up line, which people and tools look for first.
+        if raised:
+            log.info("%s", raised)
+        log.info(
+            "HTTP limits: %d connections, request heads within %g s, bodies within %g s "
+            "(open-file limit %s)",
+            cap,
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+            descriptors if descriptors is not None else "none",
+        )
+        if cap < settings.max_connections:
+            log.warning(
+                "serving at most %d HTTP connections, not %d ([http] max_connections): the "
+                "open-file limit leaves no room for more (raise it: ulimit -n, LimitNOFILE=)",
+                cap,
+                settings.max_connections,
+            )
 
     original_shutdown = server.shutdown
 
