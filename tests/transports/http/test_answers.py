@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import uvicorn
@@ -19,6 +20,7 @@ import uvicorn
 from mcp_host.config import HttpSettings
 from mcp_host.protocol import Connection
 from mcp_host.transports.http import create_app
+from mcp_host.transports.http.inflight import Inflight
 from tests import messages
 from tests.protocol.conftest import Probe, build_engine, demo_plugin
 
@@ -285,3 +287,19 @@ async def test_a_listening_request_ends_when_shutdown_begins_with_its_id() -> No
     assert found[0]["method"] == "notifications/subscriptions/acknowledged"
     assert found[-1]["id"] == 51
     assert "shutting down" in found[-1]["error"]["message"]
+
+
+@pytest.mark.anyio
+async def test_tracking_a_request_with_a_malformed_method_is_harmless() -> None:
+    inflight = Inflight()
+    inflight.close()
+    for method in (["subscriptions/listen"], {"a": 1}, None, 3):
+        with anyio.CancelScope() as scope, inflight.track(scope, method) as handling:
+            assert not handling.cut
+            assert len(inflight) == 1
+            await anyio.lowlevel.checkpoint()
+        assert len(inflight) == 0
+    with anyio.CancelScope() as scope, inflight.track(scope, "subscriptions/listen") as listen:
+        await anyio.sleep(1)  # cancelled at once: shutdown has begun
+    assert listen.cut
+    assert scope.cancelled_caught

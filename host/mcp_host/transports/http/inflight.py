@@ -11,8 +11,6 @@ unexpected fault while answering is likewise a JSON-RPC error with the request's
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -32,11 +30,13 @@ are ended at once instead of holding the shutdown for the whole grace period."""
 
 
 class Handling:
-    """One tracked request: its cancel scope, and whether shutdown cut it."""
+    """One tracked request: its cancel scope, and whether shutdown cut it. A context manager
+    (a class, not a generator: it wraps every request) that tracks it while entered."""
 
-    __slots__ = ("cut", "listening", "scope")
+    __slots__ = ("cut", "listening", "owner", "scope")
 
-    def __init__(self, scope: anyio.CancelScope, listening: bool) -> None:
+    def __init__(self, owner: Inflight, scope: anyio.CancelScope, listening: bool) -> None:
+        self.owner = owner
         self.scope = scope
         self.listening = listening
         self.cut = False
@@ -44,6 +44,16 @@ class Handling:
     def stop(self) -> None:
         self.cut = True
         self.scope.cancel()
+
+    def __enter__(self) -> Handling:
+        owner = self.owner
+        if owner._cut or (owner.closing and self.listening):  # too late: cut at once
+            self.stop()
+        owner._running[self] = None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.owner._running.pop(self, None)
 
 
 class Inflight:
@@ -57,18 +67,10 @@ class Inflight:
     def __len__(self) -> int:
         return len(self._running)
 
-    @contextmanager
-    def track(self, scope: anyio.CancelScope, method: object = None) -> Iterator[Handling]:
+    def track(self, scope: anyio.CancelScope, method: object = None) -> Handling:
         """Track the request (of ``method``) running in ``scope``, which the caller has
-        entered."""
-        handling = Handling(scope, method in LISTENING)
-        if self._cut or (self.closing and handling.listening):  # too late: cut at once
-            handling.stop()
-        self._running[handling] = None
-        try:
-            yield handling
-        finally:
-            self._running.pop(handling, None)
+        entered, while the returned context manager is entered."""
+        return Handling(self, scope, isinstance(method, str) and method in LISTENING)
 
     def close(self) -> None:
         """Shutdown has begun: take no new requests, and end the listening ones now."""
