@@ -94,6 +94,44 @@ class HttpSettings(_Section):
         1800, ge=1, description="A legacy session unused this long ends."
     )
     max_sessions: int = Field(10_000, ge=1, description="Cap on concurrent legacy sessions.")
+    max_sessions_per_client: int = Field(
+        1000,
+        ge=1,
+        description="Cap on one client's concurrent legacy sessions: per Authorization "
+        "credential, or per client address without one. Beyond it the client's own "
+        "least recently used idle session makes room (else 429).",
+    )
+    unused_session_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A legacy session that sent no message after the one that created it "
+        "(initialize, or the HTTP+SSE GET) ends after this long.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A connection must deliver a complete request head this soon after it "
+        "opens or after its previous response; else 408 and closed.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A request body must arrive complete this soon after its head; else 408 "
+        "and closed.",
+    )
+    send_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A client that reads nothing of its response for this long (the "
+        "connection's send buffer stays full) is disconnected.",
+    )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="Cap on open HTTP connections (also kept below the open-file limit). "
+        "Beyond it a new connection replaces the one that has waited longest without sending "
+        "a request, or is refused with 503 when all are busy.",
+    )
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="How long in-flight requests may finish on shutdown."
     )

@@ -19,6 +19,7 @@ quickly: that is most of them, and tasks cost more than the rest of the request.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -27,14 +28,29 @@ from starlette.types import Receive, Scope, Send
 
 from mcp_host.protocol import Connection, Reply
 
+from .inflight import FAULT_STATUS, SHUTDOWN_STATUS, Inflight, fault_reply
 from .sessions import Session, Stream
 from .sse import KEEPALIVE, KEEPALIVE_SECONDS, SSE_HEADERS, EventStream, event, raw_headers
 
 StatusFor = Callable[[int | None], int]
 
+log = logging.getLogger("mcp_host.transports.http")
+
+
+def _id(message: object) -> Any:
+    return message.get("id") if isinstance(message, dict) else None
+
+
+def _method(message: object) -> Any:
+    return message.get("method") if isinstance(message, dict) else None
+
 
 async def send_json(
-    send: Send, reply: Reply | None, status_for: StatusFor, headers: dict[str, str]
+    send: Send,
+    reply: Reply | None,
+    status_for: StatusFor,
+    headers: dict[str, str],
+    status: int | None = None,
 ) -> None:
     """The whole answer as JSON (204 without a body for a cancelled request)."""
     if reply is None:  # a cancelled request: nothing to say
@@ -50,7 +66,7 @@ async def send_json(
     await send(
         {
             "type": "http.response.start",
-            "status": status_for(reply.error_code),
+            "status": status or status_for(reply.error_code),
             "headers": raw_headers(b"application/json", headers),
         }
     )
@@ -74,12 +90,14 @@ class Exchange:
         status_for: StatusFor,
         streaming: bool,
         headers: dict[str, str] | None = None,
+        inflight: Inflight | None = None,
     ) -> None:
         self.connection = connection
         self.message = message
         self.status_for = status_for
         self.streaming = streaming
         self.headers = headers or {}
+        self.inflight = Inflight() if inflight is None else inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream = _LazyStream(send, self.headers) if self.streaming else None
@@ -89,20 +107,29 @@ class Exchange:
                 await stream.send(data)
 
         reply: Reply | None = None  # stays None when notifications/cancelled cancels it
-        with anyio.CancelScope() as handling:
+        status: int | None = None
+        with (
+            anyio.CancelScope() as handling,
+            self.inflight.track(handling, _method(self.message)) as tracked,
+        ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
                 reply = await self.connection.handle(self.message, sink, cancel_scope=handling)
+            except Exception:
+                log.exception("unexpected error while answering request %r", _id(self.message))
+                reply, status = fault_reply(_id(self.message)), FAULT_STATUS
             finally:
                 watcher.stop()
                 if stream is not None:
                     stream.stop_keepalive()
+        if tracked.cut:
+            reply, status = self.inflight.shutdown_reply(_id(self.message)), SHUTDOWN_STATUS
         if watcher.disconnected:  # the client went away: nobody to answer
             return
         if stream is not None and stream.started:
             await stream.finish(reply)
         else:
-            await send_json(send, reply, self.status_for, self.headers)
+            await send_json(send, reply, self.status_for, self.headers, status)
 
 
 class _LazyStream:
@@ -203,12 +230,14 @@ class SessionExchange:
         status_for: StatusFor,
         streaming: bool,
         headers: dict[str, str] | None = None,
+        inflight: Inflight | None = None,
     ) -> None:
         self.session = session
         self.message = message
         self.status_for = status_for
         self.streaming = streaming
         self.headers = headers or {}
+        self.inflight = Inflight() if inflight is None else inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.session
@@ -235,15 +264,25 @@ class SessionExchange:
                 responding = asyncio.get_running_loop().create_task(response(scope, receive, send))
 
         reply: Reply | None = None  # stays None when notifications/cancelled cancels it
-        with anyio.CancelScope() as handling:
+        status: int | None = None
+        request_id = self.message.get("id")
+        with (
+            anyio.CancelScope() as handling,
+            self.inflight.track(handling, _method(self.message)) as tracked,
+        ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
                 reply = await session.connection.handle(self.message, sink, cancel_scope=handling)
+            except Exception:
+                log.exception("unexpected error while answering request %r", request_id)
+                reply, status = fault_reply(request_id), FAULT_STATUS
             finally:
                 watcher.stop()
+                if tracked.cut:
+                    reply, status = self.inflight.shutdown_reply(request_id), SHUTDOWN_STATUS
                 if stream is not None:
                     session.finish(stream, reply)
         if responding is not None:
             await responding  # ends once the stream is finished, or its client has left
         elif not watcher.disconnected:
-            await send_json(send, reply, self.status_for, self.headers)
+            await send_json(send, reply, self.status_for, self.headers, status)

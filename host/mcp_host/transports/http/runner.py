@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 
@@ -16,8 +17,12 @@ from mcp_host.protocol import Engine
 
 from .app import Readiness
 from .asgi import create_app
+from .limits import ConnectionLimits, connection_cap, limited_protocol, raise_descriptor_limit
 
 log = logging.getLogger("mcp_host.transports.http")
+
+SHUTDOWN_MARGIN = 2
+"""Seconds uvicorn waits past the grace before it cancels what is left."""
 
 
 class _Server(uvicorn.Server):
@@ -53,13 +58,22 @@ async def serve_http(
 ) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
     app = create_app(engine, settings, readiness, streamable=not legacy_only)
+    descriptors, raised = raise_descriptor_limit()
+    cap = connection_cap(settings.max_connections, descriptors)
+    limits = ConnectionLimits(settings.header_timeout_seconds, cap, settings.send_timeout_seconds)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=limited_protocol(limits),
+        # MCP has no WebSocket transport; an upgrade would also hand the connection to a
+        # protocol class outside the connection limits.
+        ws="none",
         log_level="warning",
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        # The app answers what is still running at the end of the grace itself (a JSON-RPC
+        # error with each request's id); uvicorn's own deadline, a little later, is a backstop.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds) + SHUTDOWN_MARGIN,
         access_log=False,
     )
     server = _Server(config)
@@ -78,14 +92,40 @@ async def serve_http(
                     flush=True,
                 )
         log.info("HTTP served on %s", stack_description(config))
+        # After the start-up line, which people and tools look for first.
+        if raised:
+            log.info("%s", raised)
+        log.info(
+            "HTTP limits: %d connections, request heads within %g s, bodies within %g s "
+            "(open-file limit %s)",
+            cap,
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+            descriptors if descriptors is not None else "none",
+        )
+        if cap < settings.max_connections:
+            log.warning(
+                "serving at most %d HTTP connections, not %d ([http] max_connections): the "
+                "open-file limit leaves no room for more (raise it: ulimit -n, LimitNOFILE=)",
+                cap,
+                settings.max_connections,
+            )
 
     original_shutdown = server.shutdown
 
     async def shutdown(sockets: object = None) -> None:
-        # Streams that only wait for server messages would hold the shutdown for the whole
-        # grace period; end them first, then let in-flight requests finish.
-        app.state.mcp.sessions.close_standalone_streams()
-        await original_shutdown(sockets)  # type: ignore[arg-type]
+        # Take no new requests, end the streams that only wait for server messages (they
+        # would hold the shutdown for the whole grace period), let in-flight requests finish
+        # within the grace, then answer the rest with an error carrying their ids.
+        mcp = app.state.mcp
+        mcp.begin_shutdown()
+        deadline = asyncio.get_running_loop().call_later(
+            settings.shutdown_grace_seconds, mcp.inflight.cut
+        )
+        try:
+            await original_shutdown(sockets)  # type: ignore[arg-type]
+        finally:
+            deadline.cancel()
 
     server.startup = startup  # type: ignore[method-assign]
     server.shutdown = shutdown  # type: ignore[method-assign]
