@@ -152,7 +152,8 @@ class Host:
                 if policy == "skip":
                     log.error("%s (skipped; serving the other plugins)", exc)
         if failures and policy == "fail":
-            raise PluginError("\n".join(str(f) for f in failures))
+            only = failures[0].plugin if len(failures) == 1 else None
+            raise PluginError("\n".join(str(f) for f in failures), plugin=only)
         pm.check_pending()
         return cls(loaded, records, hooks, policy, unknown)
 
