@@ -132,7 +132,8 @@ class Host:
                 raise error
             for record in records:
                 if record.name == error.plugin and record.status == "enabled":
-                    record.status, record.reason, record.error = "failed", "failed", str(error)
+                    record.status, record.reason = "failed", "its hook wrapper failed"
+                    record.error = str(error)
                     record.handle = record.registry = None
             log.error("%s (skipped; serving the other plugins)", error)
 
@@ -232,6 +233,8 @@ class Host:
             serving = len(self._active())
             failed = False
             for record in self._active():
+                if record.status != "enabled":
+                    continue  # its wrapper failed while another plugin started
                 handle = record.handle
                 assert handle is not None
                 try:

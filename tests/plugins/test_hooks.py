@@ -11,6 +11,7 @@ from typing import Any
 
 import pluggy
 import pytest
+from pydantic import BaseModel
 
 from mcp_host import Registry, hookimpl
 from mcp_host.config import load_config
@@ -18,7 +19,7 @@ from mcp_host.errors import PluginError
 from mcp_host.host import Host
 from mcp_host.plugins.discovery import Candidate
 from mcp_host.plugins.loader import PluginHooks, load_candidate, make_plugin_manager
-from mcp_host.plugins.tracing import ENV_VAR
+from mcp_host.plugins.tracing import ENV_VAR, summarise
 
 from .hookimpls import hookwrapper, ordered, outer, wrapper
 
@@ -171,6 +172,19 @@ def test_trace_hooks_logs_a_failing_call(
     assert "mcp_host_register for plugin 'raising' raised ValueError: no tools today" in lines
 
 
+def test_trace_hooks_never_shows_part_of_a_value() -> None:
+    # The log handler redacts whole secret values; a cut repr would show part of one.
+    token = "sk-" + "x7" * 150
+
+    class Config(BaseModel):
+        api_token: str
+
+    summary = summarise(Config(api_token=token))
+    assert summary == f"<{Config.__qualname__}: repr of 323 characters not shown>"
+    assert summarise(Config(api_token="sk-short")) == "Config(api_token='sk-short')"
+    assert summarise(["a" * 100, "b" * 100]) == "<list of 2 items>"
+
+
 @pytest.mark.parametrize("value", ["", "0", "off", "false"])
 def test_trace_hooks_off_logs_nothing(
     value: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -230,8 +244,14 @@ async def test_hook_mcp_host_lifespan_a_failing_wrapper_fails_its_own_plugin_at_
 
 
 @pytest.mark.anyio
-async def test_hook_mcp_host_lifespan_under_skip_the_wrapped_plugin_starts() -> None:
-    host = make_host("broken-lifespan-wrapper", "ordinary", policy="skip")
+@pytest.mark.parametrize(
+    "order", [("broken-lifespan-wrapper", "ordinary"), ("ordinary", "broken-lifespan-wrapper")]
+)
+async def test_hook_mcp_host_lifespan_under_skip_the_wrapped_plugin_starts(
+    order: tuple[str, str],
+) -> None:
+    # The wrapper wraps every plugin's start, before or after its own place in the order.
+    host = make_host(*order, policy="skip")
     async with host.running():
         status = {r.name: r.status for r in host.records}
         assert status == {"broken-lifespan-wrapper": "failed", "ordinary": "enabled"}

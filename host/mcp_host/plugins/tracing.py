@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,10 +22,8 @@ log = logging.getLogger("mcp_host.hooks")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
-_summary = reprlib.Repr()
-_summary.maxstring = 60
-_summary.maxother = 60
-_summary.maxlist = _summary.maxdict = _summary.maxtuple = _summary.maxset = 4
+SUMMARY_LIMIT = 200
+"""Longest ``repr`` shown whole; a longer one is replaced, never cut (see ``summarise``)."""
 
 
 def tracing_requested(env: Mapping[str, str] | None = None) -> bool:
@@ -46,8 +43,16 @@ def tracing_requested(env: Mapping[str, str] | None = None) -> bool:
 
 
 def summarise(value: Any) -> str:
-    """A short ``repr`` of an argument or result for the trace."""
-    return _summary.repr(value)
+    """The ``repr`` of an argument or result for the trace, or, when it is longer than
+    ``SUMMARY_LIMIT``, its type and size. A ``repr`` is never cut: the log handler redacts
+    known secret values (a resolved ``{ env = ... }`` in a plugin's config), which only works
+    on whole values, so a trace never shows part of one."""
+    text = repr(value)
+    if len(text) <= SUMMARY_LIMIT:
+        return text
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return f"<{type(value).__name__} of {len(value)} items>"
+    return f"<{type(value).__qualname__}: repr of {len(text)} characters not shown>"
 
 
 def _describe_call(hook_name: str, impls: Sequence[pluggy.HookImpl]) -> str:
