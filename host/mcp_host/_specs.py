@@ -277,6 +277,9 @@ class Registry:
         self.middleware: list[Middleware] = []
         self.readiness_checks: list[ReadinessCheck] = []
 
+    def __repr__(self) -> str:
+        return f"<Registry of plugin {self.plugin!r}>"
+
     def tool(self, spec: ToolSpec) -> None:
         self.tools.append(_expect(spec, ToolSpec, "tool"))
 

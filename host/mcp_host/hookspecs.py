@@ -4,11 +4,13 @@ Most plugins never implement these by hand: ``mcp_host.Plugin`` implements them 
 decorators. A plugin written against the hooks is any object or module carrying functions
 marked ``@mcp_host.hookimpl`` whose names are the hook names below.
 
-The host calls every hook once **per plugin**, with that plugin's own arguments, so each
-contribution is attributed to the plugin that made it. A plugin implements only the hooks it
-needs and only the parameters it wants (pluggy passes arguments by name). Hooks are
-synchronous and declarative; async work lives in the objects they return or register. A hook
-that returns a coroutine is an error naming the plugin.
+The host calls every hook once **per plugin** that implements it, with that plugin's own
+arguments, so each contribution is attributed to the plugin that made it. Each call goes
+through pluggy: every loaded plugin's ``wrapper=True``/``hookwrapper=True`` implementations
+wrap it, ``tryfirst``/``trylast`` order it, ``firstresult`` hooks stop at the first non-``None``
+result. A plugin implements only the hooks it needs and only the parameters it wants (pluggy
+passes arguments by name). Hooks are synchronous and declarative; async work lives in the
+objects they return or register. A hook that returns a coroutine is an error naming the plugin.
 
 Phases, in order: **configure** (``mcp_host_config_model``), **register**
 (``mcp_host_register``, ``mcp_host_instructions``), **run** (``mcp_host_connect``,

@@ -123,9 +123,21 @@ class Host:
             log.warning("%s", problem.message)
         decisions = decide(found, config)
         pm = make_plugin_manager()
-        hooks = PluginHooks(pm)
         records: list[PluginRecord] = []
         failures: list[PluginError] = []
+
+        def wrapper_failed(error: PluginError) -> None:
+            # A plugin's wrapper broke another plugin's hook call: the failure is the wrapper's.
+            if policy == "fail":
+                raise error
+            for record in records:
+                if record.name == error.plugin and record.status == "enabled":
+                    record.status, record.reason = "failed", "its hook wrapper failed"
+                    record.error = str(error)
+                    record.handle = record.registry = None
+            log.error("%s (skipped; serving the other plugins)", error)
+
+        hooks = PluginHooks(pm, on_wrapper_failure=wrapper_failed)
         for decision in decisions:
             record = _record(decision)
             records.append(record)
@@ -136,11 +148,13 @@ class Host:
             except PluginError as exc:
                 record.status, record.reason, record.error = "failed", "failed to load", str(exc)
                 record.handle = record.registry = None
+                hooks.forget(record.name)
                 failures.append(exc)
                 if policy == "skip":
                     log.error("%s (skipped; serving the other plugins)", exc)
         if failures and policy == "fail":
-            raise PluginError("\n".join(str(f) for f in failures))
+            only = failures[0].plugin if len(failures) == 1 else None
+            raise PluginError("\n".join(str(f) for f in failures), plugin=only)
         pm.check_pending()
         return cls(loaded, records, hooks, policy, unknown)
 
@@ -216,8 +230,11 @@ class Host:
         """Enter every enabled plugin's lifespan in plugin order; exit them in reverse."""
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(watch_event_loop(self.config.host.blocking_threshold))
+            serving = len(self._active())
             failed = False
             for record in self._active():
+                if record.status != "enabled":
+                    continue  # its wrapper failed while another plugin started
                 handle = record.handle
                 assert handle is not None
                 try:
@@ -233,6 +250,8 @@ class Host:
                         is_cancellation(exc) and cancelled_for_real()
                     ):
                         raise
+                    if isinstance(exc, PluginError) and exc.plugin not in (None, record.name):
+                        raise  # another plugin's wrapper failed: its failure, not this one's
                     message = (
                         f"Plugin {handle.describe()} failed to start: {type(exc).__name__}: {exc}. "
                         + disable_hint(record.name)
@@ -245,8 +264,9 @@ class Host:
                         "failed to start",
                         message,
                     )
+                    self._hooks.forget(record.name)
                     failed = True
-            if failed:
+            if failed or len(self._active()) != serving:
                 self.rebuild()
             try:
                 yield self
@@ -377,7 +397,16 @@ def _load_one(
     load_candidate(pm, candidate)
     settings = loaded.config.plugin(candidate.name)
     where = str(loaded.file) if loaded.file else "the configuration"
-    model = hooks.config_model(candidate.name)
+    try:
+        model = hooks.config_model(candidate.name)
+    except PluginError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise PluginError(
+            f"Plugin {candidate.name!r} failed in mcp_host_config_model: "
+            f"{type(exc).__name__}: {exc}. {hint}",
+            plugin=candidate.name,
+        ) from exc
     if model is None:
         if settings.config:
             raise PluginError(
