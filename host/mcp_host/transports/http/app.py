@@ -314,7 +314,9 @@ class McpHttp:
             return error_response(
                 404, INVALID_REQUEST, "Unknown or ended session_id; open the SSE stream again"
             )
-        message, problem = await self._message(request)
+        # A message that is not even a request, a notification or a response is refused
+        # here, with a 400 saying why; what is handled goes on in the session's background.
+        message, _, problem = await self._classified(request)
         if problem is not None:
             return problem
 
@@ -329,6 +331,11 @@ class McpHttp:
     # --------------------------------------------------------------------------- health
 
     async def healthz(self, request: Request) -> Response:
+        if not self.sessions.alive:
+            return JSONResponse(
+                {"status": "unhealthy", "reason": "the session machinery is not running"},
+                status_code=503,
+            )
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:

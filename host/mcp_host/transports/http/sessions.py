@@ -351,16 +351,24 @@ class Sessions:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Sessions]:
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            tg.start_soon(self._sweep)
-            try:
-                yield self
-            finally:
-                for session in list(self._sessions.values()):
-                    self.end(session.id, check=False)
-                tg.cancel_scope.cancel()
-                self._tg = None
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._sweep)
+                try:
+                    yield self
+                finally:
+                    for session in list(self._sessions.values()):
+                        self.end(session.id, check=False)
+                    tg.cancel_scope.cancel()
+        finally:
+            self._tg = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the task group every session's background work runs in is up (a health
+        check says so: without it no HTTP+SSE message can be handled)."""
+        return self._tg is not None and not self._tg.cancel_scope.cancel_called
 
     def close_standalone_streams(self) -> None:
         """At shutdown: end every session's standalone stream (they never finish by
@@ -404,7 +412,7 @@ class Sessions:
 
     def _spawn(self, work: Work) -> None:
         assert self._tg is not None, "Sessions.running() must be entered first"
-        self._tg.start_soon(work)
+        self._tg.start_soon(_contained, work)
 
     async def _sweep(self) -> None:
         while True:
@@ -413,7 +421,19 @@ class Sessions:
             for session in list(self._sessions.values()):
                 if not session.stream_open and now - session.last_used > self.idle_timeout:
                     log.info("session %s…: ended after being idle", session.id[:8])
-                    self.end(session.id, check=False)
+                    try:
+                        self.end(session.id, check=False)
+                    except Exception:
+                        log.exception("session %s…: ending it failed", session.id[:8])
+
+
+async def _contained(work: Work) -> None:
+    """Run one session's background work. Every session's work shares one task group, and
+    an exception escaping into it would end them all: it is logged here instead."""
+    try:
+        await work()
+    except Exception:
+        log.exception("a session's background work failed")
 
 
 __all__ = ["STANDALONE", "EventBuffer", "Session", "SessionLimitReached", "Sessions", "Stream"]
