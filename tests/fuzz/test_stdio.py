@@ -174,3 +174,26 @@ def test_null_keys_are_counted() -> None:
     assert owed(b'{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": 1}') == NONE
     assert owed(b'{"jsonrpc": "2.0", "id": {}, "result": {}}') == NONE
     assert owed(b'{"jsonrpc": "2.0", "id": 1, "method": "x", "params": NaN}') == NULL
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b'{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": {}}}',
+        b'{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": [1]}}',
+        b'{"jsonrpc": "2.0", "id": {}, "result": {}}',
+    ],
+)
+def test_a_malformed_first_message_does_not_end_the_process(first: bytes) -> None:
+    """Once, a cancellation naming an object as its request id, sent first, made
+    ``mcp-host serve`` exit 1."""
+    server = StdioServer()
+    server.write(first + b"\n")
+    reply = server.call(messages.initialize())
+    assert reply["result"]["protocolVersion"] == "2025-11-25"
+    assert server.proc.stdin is not None
+    server.proc.stdin.close()
+    leftover = [line for line in iter(server.lines.get, None) if b'"method"' not in line]
+    assert server.proc.wait(30) == 0
+    server.close()
+    assert leftover == []  # a notification and a response: never answered

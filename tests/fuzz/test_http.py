@@ -1,0 +1,127 @@
+"""Fuzzing Streamable HTTP in process, both eras: every input is one POST; every answer is
+a well-formed JSON-RPC reply (JSON or SSE) carrying the input's id, or 202 for what is owed
+nothing; never a 500, never -32603, never a traceback; a valid call works after each batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from tests import messages
+
+from .asgi import Answer, InProcess, mcp_headers, running_app, sse_data
+from .conftest import INPUTS, examples_for
+from .strategies import (
+    LEGACY,
+    MODERN,
+    NONE,
+    NULL,
+    Batch,
+    Ledger,
+    Plan,
+    check_reply,
+    owed,
+    plans,
+    reply_key,
+    sentinel,
+)
+
+ACCEPT = "application/json, text/event-stream"
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[InProcess]:
+    with running_app() as running:
+        yield running
+
+
+def replies(answer: Answer) -> list[tuple[bytes, dict[str, Any]]]:
+    """The JSON-RPC replies in an answer (an SSE answer's notifications left out), checked."""
+    assert answer.status != 500, answer.body[:300]
+    if answer.media_type == "text/event-stream":
+        assert answer.status == 200
+        found = []
+        for data in sse_data(answer.body):
+            message = json.loads(data)
+            if "method" not in message:
+                found.append((data, check_reply(data)))
+        return found
+    if not answer.body:
+        assert answer.status in (202, 204), answer.status
+        return []
+    assert answer.media_type == "application/json", answer.headers
+    return [(answer.body, check_reply(answer.body))]
+
+
+class Endpoint:
+    """POSTs to the MCP endpoint as one era's client."""
+
+    def __init__(self, app: InProcess, era: str) -> None:
+        self.app = app
+        self.era = era
+        self.headers = {"accept": ACCEPT}
+        if era == "modern":
+            self.headers["mcp-protocol-version"] = MODERN
+        else:
+            opened = self.post(json.dumps(messages.initialize()).encode())
+            assert opened.status == 200, opened.body
+            self.headers["mcp-session-id"] = opened.headers["mcp-session-id"]
+            self.headers["mcp-protocol-version"] = LEGACY
+            initialized = b'{"jsonrpc": "2.0", "method": "notifications/initialized"}'
+            assert self.post(initialized).status == 202
+
+    def post(self, data: bytes) -> Answer:
+        headers = {**self.headers, **mcp_headers(data)} if self.era == "modern" else self.headers
+        return self.app.portal.call(self.app.request, "POST", "/mcp", data, headers)
+
+    def check(self, data: bytes) -> None:
+        """One input: the reply it is owed, exactly once, or nothing (202)."""
+        found = replies(self.post(data))
+        key = owed(data)
+        if key == NONE:
+            # A notification or response: 202, or a refusal that names no id.
+            assert all(reply["id"] is None for _, reply in found), (data[:300], found)
+            assert len(found) <= 1
+        else:
+            assert [reply_key(reply["id"]) for _, reply in found] == [key], (data[:300], found)
+
+
+def run_batch(endpoint: Endpoint, plan: Plan) -> int:
+    batch = Batch(endpoint.era, plan)
+    Ledger(batch.inputs)  # records cancellations, which sequential POSTs never race
+    for data in batch.inputs:
+        endpoint.check(data)
+    valid, right = sentinel(endpoint.era)
+    found = replies(endpoint.post(json.dumps(valid).encode()))
+    assert len(found) == 1
+    assert right(found[0][1]), found
+    return len(batch.inputs)
+
+
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+def test_fuzz_streamable_http(app: InProcess, era: str) -> None:
+    endpoint = Endpoint(app, era)
+    sent = 0
+
+    @settings(max_examples=examples_for(era, INPUTS // 2))
+    @given(plan=plans())
+    def fuzz(plan: Plan) -> None:
+        nonlocal sent
+        sent += run_batch(endpoint, plan)
+
+    fuzz()
+    assert sent >= INPUTS // 2
+    health = app.portal.call(app.request, "GET", "/healthz")
+    assert (health.status, json.loads(health.body)) == (200, {"status": "ok"})
+
+
+def test_a_null_reply_is_what_an_unreadable_post_is_owed(app: InProcess) -> None:
+    endpoint = Endpoint(app, "modern")
+    for data in (b"{", b"[]", b'{"jsonrpc": "2.0", "id": {}, "method": "ping"}'):
+        assert owed(data) == NULL
+        endpoint.check(data)
