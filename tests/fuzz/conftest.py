@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+import time
+from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from .strategies import MUTATIONS_PER_EXAMPLE, RAW_PER_EXAMPLE, templates
@@ -40,3 +43,19 @@ def examples_for(era: str, inputs: int = INPUTS) -> int:
     """How many Hypothesis examples make ``inputs`` inputs of ``era``."""
     per_example = len(templates(era)) * (1 + MUTATIONS_PER_EXAMPLE) + RAW_PER_EXAMPLE
     return math.ceil(inputs / per_example)
+
+
+FUZZED: Counter[str] = Counter()
+"""Inputs sent per transport in this run, for the summary."""
+_STARTED = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FUZZED:
+        return
+    profile = settings.get_current_profile_name()
+    parts = ", ".join(f"{name} {count:,}" for name, count in sorted(FUZZED.items()))
+    terminalreporter.write_line(
+        f"fuzz ({profile}): {sum(FUZZED.values()):,} inputs ({parts}) in "
+        f"{time.monotonic() - _STARTED:.0f} s"
+    )

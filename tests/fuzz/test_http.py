@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from tests import messages
 
 from .asgi import Answer, InProcess, mcp_headers, running_app, sse_data
-from .conftest import INPUTS, examples_for
+from .conftest import FUZZED, INPUTS, examples_for
 from .strategies import (
     LEGACY,
     MODERN,
@@ -115,6 +115,7 @@ def test_fuzz_streamable_http(app: InProcess, era: str) -> None:
         sent += run_batch(endpoint, plan)
 
     fuzz()
+    FUZZED[f"streamable-http {era}"] += sent
     assert sent >= INPUTS // 2
     health = app.portal.call(app.request, "GET", "/healthz")
     assert (health.status, json.loads(health.body)) == (200, {"status": "ok"})

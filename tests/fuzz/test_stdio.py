@@ -24,7 +24,7 @@ from hypothesis import given, settings
 
 from tests import messages
 
-from .conftest import INPUTS, examples_for
+from .conftest import FUZZED, INPUTS, examples_for
 from .strategies import (
     META,
     NONE,
@@ -162,6 +162,7 @@ def test_fuzz_stdio(server: tuple[str, StdioServer]) -> None:
         sent += run_batch(era, process, plan)
 
     fuzz()
+    FUZZED[f"stdio {era}"] += sent
     assert sent >= INPUTS // 2
     assert process.proc.poll() is None
 
