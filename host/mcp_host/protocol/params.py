@@ -130,35 +130,34 @@ def required(check: Check) -> Field:
 def obj(fields: Mapping[str, Check | Field] | None = None, *, values: Check | None = None) -> Check:
     """An object; ``fields`` checks the named members (optional unless ``required``),
     ``values`` checks every member (a map such as prompt arguments)."""
-    specs = tuple(
-        (name, spec if isinstance(spec, Field) else Field(spec))
+    specs = {
+        name: spec if isinstance(spec, Field) else Field(spec)
         for name, spec in (fields or {}).items()
-    )
+    }
+    checks = {name: spec.check for name, spec in specs.items()}
+    needed = tuple(name for name, spec in specs.items() if spec.required)
 
     def check_object(value: Any, path: str) -> str | None:
         if not isinstance(value, dict):
             return _wrong(path, "an object", value)
         prefix = f"{path}." if path else ""
-        for name, spec in specs:
-            member = value.get(name, _ABSENT)
-            if member is _ABSENT:
-                if spec.required:
-                    return f"'{prefix}{name}' is required"
-                continue
-            problem = spec.check(member, prefix + name)
-            if problem is not None:
-                return problem
-        if values is not None:
-            for key, member in value.items():
-                problem = values(member, f"{prefix}{key}")
+        for name in needed:
+            if name not in value:
+                return f"'{prefix}{name}' is required"
+        # The members present, not the spec's: a request has few, a spec may list more.
+        for name, member in value.items():
+            check = checks.get(name)
+            if check is not None:
+                problem = check(member, prefix + name)
+                if problem is not None:
+                    return problem
+            if values is not None:
+                problem = values(member, prefix + name)
                 if problem is not None:
                     return problem
         return None
 
     return check_object
-
-
-_ABSENT: Any = object()
 
 
 def compile_params(method: str, spec: Check) -> ParamsCheck:
