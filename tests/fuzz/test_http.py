@@ -126,3 +126,32 @@ def test_a_null_reply_is_what_an_unreadable_post_is_owed(app: InProcess) -> None
     for data in (b"{", b"[]", b'{"jsonrpc": "2.0", "id": {}, "method": "ping"}'):
         assert owed(data) == NULL
         endpoint.check(data)
+
+
+@pytest.mark.parametrize("request_id", [{}, [1], None, 1.5, True, "x", 7])
+def test_an_unsupported_version_echoes_only_a_valid_id(app: InProcess, request_id: Any) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "ping"}).encode()
+    headers = {"accept": ACCEPT, "mcp-protocol-version": "1999-01-01"}
+    answer = app.portal.call(app.request, "POST", "/mcp", body, headers)
+    assert answer.status == 400
+    reply = check_reply(answer.body)
+    assert reply["error"]["code"] == -32022
+    assert reply["id"] == (request_id if request_id in ("x", 7) else None)
+
+
+@pytest.mark.parametrize("last_event_id", ["²-1", "0-²", "-", "0-", "9" * 5000 + "-1", "0-1"])
+def test_a_last_event_id_of_any_shape_is_refused_with_a_400(
+    app: InProcess, last_event_id: str
+) -> None:
+    opened = app.portal.call(
+        app.request, "POST", "/mcp", json.dumps(messages.initialize()).encode(), {"accept": ACCEPT}
+    )
+    headers = {
+        "accept": "text/event-stream",
+        "mcp-session-id": opened.headers["mcp-session-id"],
+        "mcp-protocol-version": LEGACY,
+        "last-event-id": last_event_id,
+    }
+    answer = app.portal.call(app.request, "GET", "/mcp", b"", headers)
+    assert answer.status == 400
+    assert check_reply(answer.body)["error"]["code"] == -32600

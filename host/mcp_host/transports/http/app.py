@@ -26,6 +26,7 @@ from mcp_host.protocol.jsonrpc import (
     MessageError,
     kind,
     parse,
+    valid_id,
 )
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
 
@@ -170,7 +171,7 @@ class McpHttp:
             request_id = None
             if request.method == "POST":
                 message, problem = await self._message(request)
-                if problem is None and isinstance(message, dict):
+                if problem is None and isinstance(message, dict) and valid_id(message.get("id")):
                     request_id = message.get("id")
             return error_response(
                 400,

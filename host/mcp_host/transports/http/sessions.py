@@ -265,8 +265,8 @@ class Session:
         key, dash, number = last_event_id.partition("-")
         if not (
             dash
-            and key.isdigit()
-            and number.isdigit()
+            and _ascii_digits(key)
+            and _ascii_digits(number)
             and int(key) <= self._stream_numbers
             and int(number) <= self.events.last
         ):
@@ -437,6 +437,12 @@ async def _contained(work: Work) -> None:
 
 
 __all__ = ["STANDALONE", "EventBuffer", "Session", "SessionLimitReached", "Sessions", "Stream"]
+
+
+def _ascii_digits(text: str) -> bool:
+    """Whether ``int(text)`` reads ``text`` as the server wrote it: ``"²".isdigit()`` is true
+    and ``int("²")`` raises, as does ``int()`` of more than 4,300 digits."""
+    return len(text) <= 20 and text.isascii() and text.isdigit()
 
 
 def credential_of(authorization: str | None) -> str | None:
