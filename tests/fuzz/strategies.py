@@ -26,9 +26,9 @@ META = {
     "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
 }
 
-# Calls that answer at once with the first-party plugins, whatever their arguments become
-# (nothing here waits for the client, as elicitation and sampling do on a legacy session, and
-# no argument sets a duration, as count_down's delay does).
+# Calls that answer at once with the first-party plugins, whatever their arguments become:
+# nothing here waits for the client (as elicitation and sampling do on a legacy session) or
+# sleeps for long (count_down refuses a delay above 1 s; a mutated one costs at most 2 s).
 _CALLS: list[tuple[str, dict[str, Any]]] = [
     ("ping", {}),
     ("tools/list", {}),
@@ -40,7 +40,14 @@ _CALLS: list[tuple[str, dict[str, Any]]] = [
     ("tools/call", {"name": "test_simple_text", "arguments": {}}),
     ("tools/call", {"name": "test_error_handling"}),
     ("tools/call", {"name": "test_image_content", "arguments": {}}),
-    ("tools/call", {"name": "test_tool_with_progress", "_meta": {"progressToken": 7}}),
+    (  # progress and log messages before the reply (an SSE answer over HTTP)
+        "tools/call",
+        {
+            "name": "count_down",
+            "arguments": {"start": 2, "delay": 0},
+            "_meta": {"progressToken": 7},
+        },
+    ),
     ("tools/call", {"name": "greet", "arguments": {"name": "Ada"}}),
     ("resources/read", {"uri": "test://static-text"}),
     ("resources/read", {"uri": "test://template/42/data"}),

@@ -22,7 +22,6 @@ from .strategies import (
     NONE,
     NULL,
     Batch,
-    Ledger,
     Plan,
     check_reply,
     owed,
@@ -76,12 +75,15 @@ class Endpoint:
             assert self.post(initialized).status == 202
 
     def post(self, data: bytes) -> Answer:
-        headers = {**self.headers, **mcp_headers(data)} if self.era == "modern" else self.headers
-        return self.app.portal.call(self.app.request, "POST", "/mcp", data, headers)
+        return self.app.portal.call(self.apost, data)
 
-    def check(self, data: bytes) -> None:
+    async def apost(self, data: bytes) -> Answer:
+        headers = {**self.headers, **mcp_headers(data)} if self.era == "modern" else self.headers
+        return await self.app.request("POST", "/mcp", data, headers)
+
+    async def check(self, data: bytes) -> None:
         """One input: the reply it is owed, exactly once, or nothing (202)."""
-        found = replies(self.post(data))
+        found = replies(await self.apost(data))
         key = owed(data)
         if key == NONE:
             # A notification or response: 202, or a refusal that names no id.
@@ -91,13 +93,13 @@ class Endpoint:
             assert [reply_key(reply["id"]) for _, reply in found] == [key], (data[:300], found)
 
 
-def run_batch(endpoint: Endpoint, plan: Plan) -> int:
+async def run_batch(endpoint: Endpoint, plan: Plan) -> int:
+    """One example, in the app's event loop (one hop between threads per batch)."""
     batch = Batch(endpoint.era, plan)
-    Ledger(batch.inputs)  # records cancellations, which sequential POSTs never race
-    for data in batch.inputs:
-        endpoint.check(data)
+    for data in batch.inputs:  # one at a time: no cancellation can race a request
+        await endpoint.check(data)
     valid, right = sentinel(endpoint.era)
-    found = replies(endpoint.post(json.dumps(valid).encode()))
+    found = replies(await endpoint.apost(json.dumps(valid).encode()))
     assert len(found) == 1
     assert right(found[0][1]), found
     return len(batch.inputs)
@@ -112,7 +114,7 @@ def test_fuzz_streamable_http(app: InProcess, era: str) -> None:
     @given(plan=plans())
     def fuzz(plan: Plan) -> None:
         nonlocal sent
-        sent += run_batch(endpoint, plan)
+        sent += app.portal.call(run_batch, endpoint, plan)
 
     fuzz()
     FUZZED[f"streamable-http {era}"] += sent
@@ -125,7 +127,7 @@ def test_a_null_reply_is_what_an_unreadable_post_is_owed(app: InProcess) -> None
     endpoint = Endpoint(app, "modern")
     for data in (b"{", b"[]", b'{"jsonrpc": "2.0", "id": {}, "method": "ping"}'):
         assert owed(data) == NULL
-        endpoint.check(data)
+        app.portal.call(endpoint.check, data)
 
 
 @pytest.mark.parametrize("request_id", [{}, [1], None, 1.5, True, "x", 7])
