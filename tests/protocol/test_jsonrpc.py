@@ -179,6 +179,8 @@ async def test_cancelled_with_an_unhashable_id_as_the_first_message(client: Clie
         {"jsonrpc": "2.0", "id": 1, "error": {"code": "1", "message": "x"}},
         {"jsonrpc": "2.0", "id": 1, "error": {"code": 1}},
         {"jsonrpc": "2.0", "id": None, "result": {}},
+        {"jsonrpc": "2.0", "error": {"code": 1, "message": "no id"}},
+        {"jsonrpc": "1.0", "id": 1, "result": {}},
     ],
 )
 async def test_malformed_responses_are_dropped(legacy: Client, message: object) -> None:

@@ -299,8 +299,11 @@ class Connection:
             self.initialized = self.initialized or self.era == "legacy"
 
     def _resolve(self, message: Mapping[str, Any]) -> None:
-        # ``kind`` checked the id: a string, an integer, or null on an error response.
-        waiter = self._pending.get(message["id"])
+        request_id = message["id"]  # ``kind`` checked it: a string, an integer, or null
+        if request_id is None:  # an error about a message of ours the client could not read
+            log.info("the client reported an error: %s", message["error"].get("message"))
+            return
+        waiter = self._pending.get(request_id)
         if waiter is None:
             log.debug("response to an unknown request id %r", message.get("id"))
             return

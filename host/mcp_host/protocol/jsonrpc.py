@@ -138,6 +138,8 @@ def _check_response(message: dict[str, Any]) -> None:
     request_id = message.get("id")
     if message.get("jsonrpc") != "2.0":
         raise InvalidResponse('Invalid response: "jsonrpc" must be "2.0"')
+    if "id" not in message:
+        raise InvalidResponse('Invalid response: "id" is required (null when unknown)')
     if "result" in message and "error" in message:
         raise InvalidResponse('Invalid response: it has both "result" and "error"')
     if "error" in message:
