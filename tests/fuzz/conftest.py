@@ -47,7 +47,14 @@ def examples_for(era: str, inputs: int = INPUTS) -> int:
 
 FUZZED: Counter[str] = Counter()
 """Inputs sent per transport in this run, for the summary."""
-_STARTED = time.monotonic()
+SECONDS: list[float] = []
+"""The time each fuzz test took."""
+
+
+def timed(name: str, sent: int, started: float) -> None:
+    """Record a fuzz test's volume and duration for the summary."""
+    FUZZED[name] += sent
+    SECONDS.append(time.monotonic() - started)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -56,6 +63,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     profile = settings.get_current_profile_name()
     parts = ", ".join(f"{name} {count:,}" for name, count in sorted(FUZZED.items()))
     terminalreporter.write_line(
-        f"fuzz ({profile}): {sum(FUZZED.values()):,} inputs ({parts}) in "
-        f"{time.monotonic() - _STARTED:.0f} s"
+        f"fuzz ({profile}): {sum(FUZZED.values()):,} inputs ({parts}) in {sum(SECONDS):.0f} s"
     )

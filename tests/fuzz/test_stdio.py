@@ -24,7 +24,7 @@ from hypothesis import given, settings
 
 from tests import messages
 
-from .conftest import FUZZED, INPUTS, examples_for
+from .conftest import INPUTS, examples_for, timed
 from .strategies import (
     META,
     NONE,
@@ -161,8 +161,9 @@ def test_fuzz_stdio(server: tuple[str, StdioServer]) -> None:
         nonlocal sent
         sent += run_batch(era, process, plan)
 
+    started = time.monotonic()
     fuzz()
-    FUZZED[f"stdio {era}"] += sent
+    timed(f"stdio {era}", sent, started)
     assert sent >= INPUTS // 2
     assert process.proc.poll() is None
 
