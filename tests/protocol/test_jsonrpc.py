@@ -234,3 +234,55 @@ async def test_every_method_has_a_params_spec(legacy: Client) -> None:
     from mcp_host.protocol.params import REQUESTS
 
     assert set(legacy.engine.methods) == set(REQUESTS)
+
+
+REQUIRED: dict[str, dict[str, object]] = {
+    "tools/call": {"name": "add"},
+    "prompts/get": {"name": "greet"},
+    "resources/read": {"uri": "demo://static"},
+    "resources/subscribe": {"uri": "demo://static"},
+    "resources/unsubscribe": {"uri": "demo://static"},
+    "logging/setLevel": {"level": "info"},
+    "completion/complete": {
+        "ref": {"type": "ref/prompt", "name": "greet"},
+        "argument": {"name": "style", "value": ""},
+    },
+}
+"""The params each method cannot do without, so that the test's one wrong field is the
+only thing wrong."""
+
+
+def _methods(era: str) -> list[str]:
+    from mcp_host.protocol.engine import _methods as table
+
+    return sorted(
+        name
+        for name, entry in table().items()
+        if (entry.modern if era == "modern" else entry.legacy) and name != "initialize"
+    )
+
+
+@pytest.mark.parametrize("method", _methods("legacy"))
+async def test_every_legacy_method_checks_its_params(legacy: Client, method: str) -> None:
+    for params, field in (
+        ({"_meta": []}, "'_meta'"),
+        ({"_meta": {"progressToken": {}}}, "'_meta.progressToken'"),
+    ):
+        reply = await legacy.request(method, {**REQUIRED.get(method, {}), **params})
+        assert reply["error"]["code"] == -32602, reply
+        assert field in reply["error"]["message"]
+    reply = await legacy.raw({"jsonrpc": "2.0", "id": "a", "method": method, "params": [{}]})
+    assert reply is not None
+    assert reply["error"]["code"] == -32602
+
+
+@pytest.mark.parametrize("method", _methods("modern"))
+async def test_every_modern_method_checks_its_params(client: Client, method: str) -> None:
+    reply = await client.modern(method, REQUIRED.get(method, {}), progressToken=[])
+    assert reply["error"]["code"] == -32602, reply
+    assert "'_meta.progressToken'" in reply["error"]["message"]
+    meta = client.envelope()["_meta"]
+    meta["io.modelcontextprotocol/clientInfo"] = "me"
+    reply = await client.request(method, {**REQUIRED.get(method, {}), "_meta": meta})
+    assert reply["error"]["code"] == -32602, reply
+    assert "clientInfo" in reply["error"]["message"]
