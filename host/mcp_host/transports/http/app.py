@@ -26,7 +26,6 @@ from mcp_host.protocol.jsonrpc import (
     MessageError,
     kind,
     parse,
-    valid_id,
 )
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
 
@@ -171,8 +170,8 @@ class McpHttp:
             request_id = None
             if request.method == "POST":
                 message, problem = await self._message(request)
-                if problem is None and isinstance(message, dict) and valid_id(message.get("id")):
-                    request_id = message.get("id")
+                if problem is None:
+                    request_id = _request_id(message)
             return error_response(
                 400,
                 UNSUPPORTED_PROTOCOL_VERSION,
@@ -355,6 +354,15 @@ def _ignore(_: object) -> None:
 
 
 __all__ = ["McpHttp", "Readiness", "error_response"]
+
+
+def _request_id(message: Any) -> Any:
+    """The id to answer ``message`` with: a request's (a response's id names a request of
+    the server's, and an object is no id at all), else null."""
+    try:
+        return message["id"] if kind(message) == "request" else None
+    except MessageError as exc:
+        return exc.request_id
 
 
 def _credential(request: Request) -> str | None:
