@@ -394,7 +394,7 @@ async def test_input_responses_must_be_an_object(client: Client) -> None:
         capabilities={"elicitation": {}},
     )
     assert reply["error"]["code"] == -32602
-    assert "inputResponses must be an object" in reply["error"]["message"]
+    assert "'inputResponses' must be an object" in reply["error"]["message"]
 
 
 async def test_first_round_answers_without_state_are_used(client: Client) -> None:

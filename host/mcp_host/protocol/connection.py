@@ -35,6 +35,7 @@ from .jsonrpc import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     UNSUPPORTED_PROTOCOL_VERSION,
+    InvalidResponse,
     MessageError,
     RequestId,
     error_bytes,
@@ -45,6 +46,7 @@ from .jsonrpc import (
     request_bytes,
     result_bytes,
 )
+from .params import NOTIFICATION_CHECKS
 from .request import InputRequired, Request, Send
 from .versions import (
     META_CAPABILITIES,
@@ -214,17 +216,52 @@ class Connection:
         A request runs in a cancel scope that ``notifications/cancelled`` cancels: its own,
         and then a cancelled request returns ``None``; or ``cancel_scope``, one the caller has
         entered around this call and whose cancellation it handles (a transport that already
-        has a scope per request saves opening a second)."""
+        has a scope per request saves opening a second).
+
+        Whatever the message, this returns: a client's mistake is answered (a request) or
+        logged and dropped (a notification, a response), and a fault of the server's own is
+        logged and answered with -32603, so one message cannot end the connection, the
+        transport's task or the process."""
         try:
             message_kind = kind(message)
+        except InvalidResponse as exc:
+            log.info("dropped a malformed response from the client: %s", exc.message)
+            return None
         except MessageError as exc:
             return _error(exc.request_id, exc)
-        if message_kind == "response":
-            self._resolve(message)
-            return None
-        if message_kind == "notification":
-            await self._notification(message)
-            return None
+        if message_kind == "request":
+            return await self._guarded_request(message, sink, cancel_scope)
+        try:
+            if message_kind == "response":
+                self._resolve(message)
+            else:
+                await self._notification(message)
+        except ProtocolError as exc:
+            log.info("dropped %s: %s", message.get("method", "a response"), exc.message)
+        except Exception:
+            log.exception("handling %s failed", message.get("method", "a response"))
+        return None
+
+    async def _guarded_request(
+        self,
+        message: dict[str, Any],
+        sink: Send | None,
+        cancel_scope: anyio.CancelScope | None,
+    ) -> Reply | None:
+        try:
+            return await self._request_message(message, sink, cancel_scope)
+        except Exception as exc:  # a fault of the server's own, outside the handler's guard
+            method = message["method"]
+            log.exception("handling %s failed", method)
+            text = f"Internal error while handling {method}: unexpected {type(exc).__name__}"
+            return Reply(error_bytes(message["id"], INTERNAL_ERROR, text), INTERNAL_ERROR)
+
+    async def _request_message(
+        self,
+        message: dict[str, Any],
+        sink: Send | None,
+        cancel_scope: anyio.CancelScope | None,
+    ) -> Reply | None:
         request_id: RequestId = message["id"]
         if request_id in self._inflight:
             return _error(
@@ -246,16 +283,28 @@ class Connection:
 
     async def _notification(self, message: Mapping[str, Any]) -> None:
         method = message["method"]
-        params = message.get("params") or {}
+        check = NOTIFICATION_CHECKS.get(method)
+        if check is None:
+            return  # a notification the protocol does not define: ignored
+        params = message.get("params")
+        if params is None:
+            params = {}
+        elif not isinstance(params, dict):
+            raise ProtocolError(INVALID_PARAMS, f"Invalid params for {method}: not an object")
+        check(params)  # a ProtocolError here: logged and dropped by ``handle``
         if method == "notifications/cancelled":
-            scope = self._inflight.get(params.get("requestId"))  # type: ignore[arg-type]
+            scope = self._inflight.get(params["requestId"])
             if scope is not None:
                 scope.cancel()
         elif method == "notifications/initialized":
             self.initialized = self.initialized or self.era == "legacy"
 
     def _resolve(self, message: Mapping[str, Any]) -> None:
-        waiter = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        request_id = message["id"]  # ``kind`` checked it: a string, an integer, or null
+        if request_id is None:  # an error about a message of ours the client could not read
+            log.info("the client reported an error: %s", message["error"].get("message"))
+            return
+        waiter = self._pending.get(request_id)
         if waiter is None:
             log.debug("response to an unknown request id %r", message.get("id"))
             return
@@ -329,6 +378,7 @@ class Connection:
                     METHOD_NOT_FOUND,
                     f"Method not found: {method} (this server offers no {entry.capability})",
                 )
+            entry.check(params)
             request = Request(
                 connection=self,
                 request_id=request_id,
@@ -386,6 +436,10 @@ class Connection:
         if version is None:
             raise ProtocolError(
                 INVALID_PARAMS, f"Invalid params: _meta['{META_VERSION}'] is required"
+            )
+        if not isinstance(version, str):
+            raise ProtocolError(
+                INVALID_PARAMS, f"Invalid params: _meta['{META_VERSION}'] must be a string"
             )
         if version not in MODERN_VERSIONS:
             raise ProtocolError(

@@ -7,13 +7,13 @@ per catalog snapshot, capabilities are derived from the catalog once per snapsho
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mcp_host.catalog import Catalog, CatalogHolder
 from mcp_host.errors import ProtocolError
 
-from . import lifecycle, lists, prompts, resources, subscriptions, tools
+from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .connection import Connection
 from .jsonrpc import INVALID_PARAMS
 from .request import InputRequired, Request, Send
@@ -24,6 +24,9 @@ from .versions import Era
 Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
 
 
+_PARAMLESS = params.for_request("ping")
+
+
 @dataclass(frozen=True, slots=True)
 class Method:
     handler: Handler
@@ -31,10 +34,12 @@ class Method:
     legacy: bool = True
     capability: str | None = None
     """The server capability the method needs; without it the method is not found."""
+    check: params.ParamsCheck = _PARAMLESS
+    """Raises -32602 when the params do not have the shape the method's spec declares."""
 
 
 def _methods() -> dict[str, Method]:
-    return {
+    table = {
         "initialize": Method(lifecycle.initialize, modern=False),
         "ping": Method(lifecycle.ping, modern=False),
         "server/discover": Method(lifecycle.discover, legacy=False),
@@ -53,6 +58,8 @@ def _methods() -> dict[str, Method]:
         "completion/complete": Method(prompts.complete, capability="completions"),
         "subscriptions/listen": Method(subscriptions.listen, legacy=False),
     }
+    # Every method's params are checked against its spec before its handler runs.
+    return {name: replace(entry, check=params.for_request(name)) for name, entry in table.items()}
 
 
 class Engine:

@@ -110,6 +110,8 @@ async def serve_connection(
                 await send(reply.data)
         except (BrokenPipeError, ConnectionResetError):
             log.debug("the client closed its end before the reply was written")
+        except Exception:  # the connection answers every message; this is a last resort
+            log.exception("handling a message failed")
 
     async with engine.connection(send).running() as connection:
         try:

@@ -241,8 +241,8 @@ class McpHttp:
             request_id = None
             if request.method == "POST":
                 message, problem = await self._message(request)
-                if problem is None and isinstance(message, dict):
-                    request_id = message.get("id")
+                if problem is None:
+                    request_id = _request_id(message)
             return error_response(
                 400,
                 UNSUPPORTED_PROTOCOL_VERSION,
@@ -407,7 +407,9 @@ class McpHttp:
             return error_response(
                 404, INVALID_REQUEST, "Unknown or ended session_id; open the SSE stream again"
             )
-        message, problem = await self._message(request)
+        # A message that is not even a request, a notification or a response is refused
+        # here, with a 400 saying why; what is handled goes on in the session's background.
+        message, _, problem = await self._classified(request)
         if problem is not None:
             return problem
         request_id = message.get("id") if isinstance(message, dict) else None
@@ -440,6 +442,11 @@ class McpHttp:
     # --------------------------------------------------------------------------- health
 
     async def healthz(self, request: Request) -> Response:
+        if not self.sessions.alive:
+            return JSONResponse(
+                {"status": "unhealthy", "reason": "the session machinery is not running"},
+                status_code=503,
+            )
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
@@ -458,6 +465,15 @@ def _ignore(_: object) -> None:
 
 
 __all__ = ["McpHttp", "Readiness", "error_response"]
+
+
+def _request_id(message: Any) -> Any:
+    """The id to answer ``message`` with: a request's (a response's id names a request of
+    the server's, and an object is no id at all), else null."""
+    try:
+        return message["id"] if kind(message) == "request" else None
+    except MessageError as exc:
+        return exc.request_id
 
 
 def _credential(request: Request) -> str | None:

@@ -278,8 +278,8 @@ class Session:
         key, dash, number = last_event_id.partition("-")
         if not (
             dash
-            and key.isdigit()
-            and number.isdigit()
+            and _ascii_digits(key)
+            and _ascii_digits(number)
             and int(key) <= self._stream_numbers
             and int(number) <= self.events.last
         ):
@@ -392,16 +392,24 @@ class Sessions:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Sessions]:
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            tg.start_soon(self._sweep)
-            try:
-                yield self
-            finally:
-                for session in list(self._sessions.values()):
-                    self.end(session.id, check=False)
-                tg.cancel_scope.cancel()
-                self._tg = None
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._sweep)
+                try:
+                    yield self
+                finally:
+                    for session in list(self._sessions.values()):
+                        self.end(session.id, check=False)
+                    tg.cancel_scope.cancel()
+        finally:
+            self._tg = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the task group every session's background work runs in is up (a health
+        check says so: without it no HTTP+SSE message can be handled)."""
+        return self._tg is not None and not self._tg.cancel_scope.cancel_called
 
     def close_standalone_streams(self) -> None:
         """At shutdown: end every session's standalone stream (they never finish by
@@ -510,7 +518,7 @@ class Sessions:
 
     def _spawn(self, work: Work) -> None:
         assert self._tg is not None, "Sessions.running() must be entered first"
-        self._tg.start_soon(work)
+        self._tg.start_soon(_contained, work)
 
     async def _sweep(self) -> None:
         while True:
@@ -520,7 +528,19 @@ class Sessions:
             for session in list(self._sessions.values()):
                 if not session.stream_open and now - session.last_used > self.idle_timeout:
                     log.info("session %s…: ended after being idle", session.id[:8])
-                    self.end(session.id, check=False)
+                    try:
+                        self.end(session.id, check=False)
+                    except Exception:
+                        log.exception("session %s…: ending it failed", session.id[:8])
+
+
+async def _contained(work: Work) -> None:
+    """Run one session's background work. Every session's work shares one task group, and
+    an exception escaping into it would end them all: it is logged here instead."""
+    try:
+        await work()
+    except Exception:
+        log.exception("a session's background work failed")
 
 
 def _network_of(address: str | None) -> str:
@@ -552,6 +572,12 @@ __all__ = [
     "Sessions",
     "Stream",
 ]
+
+
+def _ascii_digits(text: str) -> bool:
+    """Whether ``int(text)`` reads ``text`` as the server wrote it: ``"²".isdigit()`` is true
+    and ``int("²")`` raises, as does ``int()`` of more than 4,300 digits."""
+    return len(text) <= 20 and text.isascii() and text.isdigit()
 
 
 def credential_of(authorization: str | None) -> str | None:
