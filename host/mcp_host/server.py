@@ -24,9 +24,8 @@ def protocol_settings(host: Host) -> ProtocolSettings:
 
     settings = host.config.host
     defaults = ProtocolSettings()
-    secret = settings.state_secret
     return ProtocolSettings(
-        state_key=secret.get_secret_value().encode() if secret is not None else defaults.state_key,
+        state_keys=settings.state_keys or defaults.state_keys,
         server_name=settings.server_name,
         server_version=__version__,
         page_size=settings.page_size,
