@@ -98,7 +98,8 @@ class SessionStore(Protocol):
     """
 
     async def save(self, record: SessionRecord) -> None:
-        """Create or replace the record with ``record.id``."""
+        """Create or replace the record with ``record.id``. The caller hands ``record`` over:
+        it does not change it afterwards."""
 
     async def load(self, session_id: str) -> SessionRecord | None:
         """The record with this id, or ``None``."""

@@ -34,14 +34,15 @@ class MemoryNotificationBus:
 
 
 class MemorySessionStore:
-    """Records in a dict, copied in and out (a caller never shares a record with the store,
-    as with any store that serialises)."""
+    """Records in a dict. ``save`` keeps the record it is given (the transport builds a fresh
+    one each time and never touches it again); ``load`` hands out a copy, so a caller never
+    shares a record with the store, as with any store that serialises."""
 
     def __init__(self) -> None:
         self._records: dict[str, SessionRecord] = {}
 
     async def save(self, record: SessionRecord) -> None:
-        self._records[record.id] = copy.deepcopy(record)
+        self._records[record.id] = record
 
     async def load(self, session_id: str) -> SessionRecord | None:
         record = self._records.get(session_id)

@@ -295,3 +295,21 @@ async def test_records_are_written_by_the_transport_not_read_on_the_hot_path() -
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    ["0-\u00b2", "\u00b9-1", "0-" + "9" * 5000, "9" * 5000 + "-1", "0-", "-1", "0-1-2", "0--1"],
+)
+async def test_a_hostile_last_event_id_is_refused_with_a_sentence(
+    pair: tuple[Replica, Replica], last_event_id: str
+) -> None:
+    first, _ = pair
+    session_id = await open_session(first)
+    # Header bytes reach the app as latin-1: b"\xb2" is "²", which str.isdigit accepts.
+    hostile = {"last-event-id": last_event_id.encode("latin-1")}
+    refused = await first.client.get(
+        "/mcp", headers={**SSE, "mcp-session-id": session_id, **hostile}
+    )
+    assert refused.status_code == 400
+    assert "Last-Event-ID" in refused.json()["error"]["message"]

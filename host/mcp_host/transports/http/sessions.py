@@ -300,9 +300,8 @@ class Session:
         key, dash, number = last_event_id.partition("-")
         if not (
             dash
-            and key.isdigit()
-            and number.isdigit()
-            and len(key) <= 12
+            and _decimal(key)
+            and _decimal(number)
             and int(number) <= self.events.last_event_number(self.id)
         ):
             return f"Last-Event-ID {last_event_id!r} was not sent on this session"
@@ -692,6 +691,12 @@ def _network_of(address: str | None) -> str:
 
 def _last_used(session: Session) -> float:
     return session.last_used
+
+
+def _decimal(text: str) -> bool:
+    """ASCII digits, few enough for ``int`` (``str.isdigit`` also accepts ``²`` and the like,
+    which ``int`` refuses, and ``int`` refuses thousands of digits)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
 def _same(bound: str | None, given: str | None) -> bool:
