@@ -130,6 +130,20 @@ def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # 
     assert data["sources"]["host.plugins"] == "cli:--plugin"
 
 
+def test_config_show_redacts_every_rotated_sealing_key(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    old = tmp_path / "old.key"
+    old.write_text("old-key-contents\n")
+    config.write_text(f'[host]\nstate_secrets = [{{ env = "NEW" }}, {{ file = "{old}" }}]\n')
+    for flags in ((), ("--json",)):
+        result = run("config", "show", *flags, "--config", str(config), env={"NEW": "nk-abcdef"})
+        assert result.exit_code == 0, result.output
+        assert "nk-abcdef" not in result.output
+        assert "old-key-contents" not in result.output
+    data = json.loads(result.output)
+    assert data["config"]["host"]["state_secrets"] == ["***", "***"]
+
+
 def test_config_show_prints_the_real_default_policy(run) -> None:  # type: ignore[no-untyped-def]
     human = run("config", "show")
     assert 'on_plugin_error = "fail"    # default' in human.output

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ._names import ServedNames
 from ._specs import (
@@ -26,8 +26,22 @@ from ._specs import (
 )
 from .param_headers import ParamHeader
 from .plugins.handle import PluginHandle
+from .stores import CatalogEvent, CatalogListener, ListKind, NotificationBus
+from .stores.memory import MemoryNotificationBus
 
-ListKind = Literal["tools", "resources", "prompts"]
+__all__ = [
+    "Catalog",
+    "CatalogCompletion",
+    "CatalogEvent",
+    "CatalogHolder",
+    "CatalogListener",
+    "CatalogPrompt",
+    "CatalogResource",
+    "CatalogTemplate",
+    "CatalogTool",
+    "ListKind",
+    "ResolvedResource",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,27 +142,18 @@ class Catalog:
         return None
 
 
-CatalogListener = Callable[["CatalogEvent"], None]
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogEvent:
-    """What changed: ``list_changed`` kinds after a swap, or one resource's URI updated."""
-
-    list_changed: frozenset[ListKind] = frozenset()
-    resource_updated: str | None = None
-
-
 class CatalogHolder:
     """The live catalog. Readers take ``current`` once per request; writers ``swap``.
 
-    Listeners are plain callables run synchronously on swap and on ``resource_updated``; they
-    must not block (a protocol connection puts the event on its own queue).
+    Events go through a ``NotificationBus`` (in memory unless one is given, e.g. one shared
+    by replicas). Listeners are plain callables run synchronously on swap and on
+    ``resource_updated``; they must not block (a protocol connection puts the event on its
+    own queue).
     """
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, bus: NotificationBus | None = None) -> None:
         self._current = catalog
-        self._listeners: list[CatalogListener] = []
+        self.bus: NotificationBus = MemoryNotificationBus() if bus is None else bus
 
     @property
     def current(self) -> Catalog:
@@ -181,14 +186,7 @@ class CatalogHolder:
 
     def subscribe(self, listener: CatalogListener) -> Callable[[], None]:
         """Add a listener; returns the function that removes it."""
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        return self.bus.subscribe(listener)
 
     def _emit(self, event: CatalogEvent) -> None:
-        for listener in list(self._listeners):
-            listener(event)
+        self.bus.publish(event)

@@ -39,6 +39,7 @@ from .plugins.isolation import (
     watch_event_loop,
 )
 from .plugins.loader import PluginHooks, disable_hint, load_candidate, make_plugin_manager
+from .stores import NotificationBus
 
 log = logging.getLogger("mcp_host")
 
@@ -87,6 +88,8 @@ class Host:
         hooks: PluginHooks,
         on_plugin_error: Literal["fail", "skip"],
         unknown_names: Sequence[UnknownName] = (),
+        *,
+        notification_bus: NotificationBus | None = None,
     ) -> None:
         self.loaded = loaded
         self.config = loaded.config
@@ -96,7 +99,9 @@ class Host:
         """Plugin names in the settings that match no installed plugin (warnings)."""
         self._hooks = hooks
         self._generation = 0
-        self.catalog = CatalogHolder(self._build())
+        self.catalog = CatalogHolder(self._build(), notification_bus)
+        """The live catalog; its events go through ``notification_bus`` (in memory unless
+        given: see ``mcp_host.stores``)."""
 
     # ---------------------------------------------------------------------------- loading
 
@@ -107,8 +112,13 @@ class Host:
         *,
         on_plugin_error: Literal["fail", "skip"] | None = None,
         candidates: Callable[[], Sequence[Candidate]] = discover,
+        notification_bus: NotificationBus | None = None,
     ) -> Host:
-        """Discover, import, configure and register every allowed plugin."""
+        """Discover, import, configure and register every allowed plugin.
+
+        :param notification_bus: carries catalog events (list changes, resource updates) to
+            the connections that listen; in memory unless given (``mcp_host.stores``).
+        """
         config = loaded.config
         policy = on_plugin_error or config.host.on_plugin_error
         found = candidates()
@@ -156,7 +166,7 @@ class Host:
             only = failures[0].plugin if len(failures) == 1 else None
             raise PluginError("\n".join(str(f) for f in failures), plugin=only)
         pm.check_pending()
-        return cls(loaded, records, hooks, policy, unknown)
+        return cls(loaded, records, hooks, policy, unknown, notification_bus=notification_bus)
 
     def _active(self) -> list[PluginRecord]:
         return [r for r in self.records if r.status == "enabled" and r.handle and r.registry]

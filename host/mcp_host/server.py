@@ -13,6 +13,7 @@ import anyio
 from .errors import ConfigError
 from .host import Host
 from .protocol import Engine, ProtocolSettings
+from .stores import EventStore, SessionStore
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -24,9 +25,8 @@ def protocol_settings(host: Host) -> ProtocolSettings:
 
     settings = host.config.host
     defaults = ProtocolSettings()
-    secret = settings.state_secret
     return ProtocolSettings(
-        state_key=secret.get_secret_value().encode() if secret is not None else defaults.state_key,
+        state_keys=settings.state_keys or defaults.state_keys,
         server_name=settings.server_name,
         server_version=__version__,
         page_size=settings.page_size,
@@ -57,8 +57,19 @@ def loop_options(host: Host, transport: str) -> dict[str, Any]:
     return {"use_uvloop": True} if installed else {}
 
 
-async def serve(host: Host, transport: str) -> None:
-    """Run the plugins' lifespans and serve until the transport ends."""
+async def serve(
+    host: Host,
+    transport: str,
+    *,
+    session_store: SessionStore | None = None,
+    event_store: EventStore | None = None,
+) -> None:
+    """Run the plugins' lifespans and serve until the transport ends.
+
+    ``session_store`` and ``event_store`` (HTTP transports) keep legacy sessions' records and
+    resumable events; in memory unless given (``mcp_host.stores``). Catalog events go through
+    the host's notification bus (``Host.load(..., notification_bus=...)``).
+    """
     async with host.running():
         engine = Engine(host.catalog, protocol_settings(host))
         if transport == "stdio":
@@ -78,22 +89,39 @@ async def serve(host: Host, transport: str) -> None:
                 host.config.http,
                 readiness=host.readiness_report,
                 legacy_only=transport == "sse",
+                session_store=session_store,
+                event_store=event_store,
             )
         else:
             raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
 
 
-def asgi_app(host: Host, *, streamable: bool = True) -> Starlette:
+def asgi_app(
+    host: Host,
+    *,
+    streamable: bool = True,
+    session_store: SessionStore | None = None,
+    event_store: EventStore | None = None,
+) -> Starlette:
     """An ASGI app serving ``host`` over HTTP, for mounting in a starlette/FastAPI application.
 
     Its lifespan runs the plugins' lifespans and the HTTP session machinery. A parent app does
     not run a mounted app's lifespan by itself: enter ``app.router.lifespan_context(app)`` from
-    the parent's own lifespan (docs/http.md shows how).
+    the parent's own lifespan (docs/http.md shows how). ``session_store`` and ``event_store``
+    keep legacy sessions' records and resumable events (in memory unless given; see
+    docs/http.md, "Stores").
     """
     from .transports.http import create_app
 
     engine = Engine(host.catalog, protocol_settings(host))
-    app = create_app(engine, host.config.http, host.readiness_report, streamable=streamable)
+    app = create_app(
+        engine,
+        host.config.http,
+        host.readiness_report,
+        streamable=streamable,
+        session_store=session_store,
+        event_store=event_store,
+    )
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -142,6 +142,65 @@ def test_secret_references_resolve_and_are_redacted(tmp_path: Path) -> None:
     assert dump["host"]["instructions"] == "mentions *** inline"
 
 
+def test_state_secrets_list_resolves_each_reference_and_redacts(tmp_path: Path) -> None:
+    old_file = write(tmp_path, "old-sealing-key\n", "old.key")
+    path = write(
+        tmp_path,
+        f'[host]\nstate_secrets = [{{ env = "NEW_KEY" }}, {{ file = "{old_file}" }}, "lit-key-3"]\n',
+    )
+    loaded = load_config(path, env={"NEW_KEY": "new-sealing-key"})
+    assert loaded.config.host.state_keys == (b"new-sealing-key", b"old-sealing-key", b"lit-key-3")
+    dump = loaded.redacted()
+    assert dump["host"]["state_secrets"] == ["***", "***", "***"]
+    text = repr(dump)
+    for secret in ("new-sealing-key", "old-sealing-key", "lit-key-3"):
+        assert secret not in text
+        assert secret in loaded.secrets
+
+
+def test_state_secrets_from_the_environment_are_a_list_and_redacted(tmp_path: Path) -> None:
+    loaded = load_config(
+        write(tmp_path, ""), env={"MCP_HOST_STATE_SECRETS": "env-new-key, env-old-key"}
+    )
+    assert loaded.config.host.state_keys == (b"env-new-key", b"env-old-key")
+    assert loaded.provenance["host.state_secrets"] == "env:MCP_HOST_STATE_SECRETS"
+    assert {"env-new-key", "env-old-key"} <= loaded.secrets
+    assert loaded.redacted()["host"]["state_secrets"] == ["***", "***"]
+
+
+def test_state_secret_alone_still_gives_one_key(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, '[host]\nstate_secret = "only-key"\n'), env={})
+    assert loaded.config.host.state_keys == (b"only-key",)
+    assert load_config(write(tmp_path, ""), env={}).config.host.state_keys is None
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('state_secret = "a"\nstate_secrets = ["b"]', "both set; keep one"),
+        ("state_secrets = []", "at least 1 item"),
+        ('state_secrets = ["new", ""]', "key 2 is empty"),
+        ('state_secret = ""', "the key is empty"),
+        ("state_secrets = 5", "valid list"),
+    ],
+)
+def test_bad_sealing_keys_are_refused_with_a_sentence(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"[host]\n{text}\n"), env={})
+    assert fragment in str(info.value)
+    assert "[host]" in str(info.value)
+
+
+def test_unresolvable_reference_in_state_secrets_names_its_place(tmp_path: Path) -> None:
+    path = write(tmp_path, '[host]\nstate_secrets = ["ok", { env = "MISSING_KEY" }]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "host.state_secrets[1]" in str(info.value)
+    assert "MISSING_KEY, which is not set" in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [

@@ -8,7 +8,7 @@ import pytest
 from mcp_host.protocol import Engine
 from mcp_host.protocol.sealed_state import StateSealer
 
-from .conftest import MODERN, Client
+from .conftest import MODERN, Client, Probe, build_engine, demo_plugin
 
 pytestmark = pytest.mark.anyio
 
@@ -208,7 +208,7 @@ async def test_tampered_or_mismatched_state_is_rejected(client: Client, tamper: 
 
 
 async def test_expired_state_is_rejected(engine: Engine, client: Client) -> None:
-    engine.sealer = StateSealer(engine.settings.state_key, ttl_seconds=-1)
+    engine.sealer = StateSealer(engine.settings.state_keys, ttl_seconds=-1)
     caps = {"elicitation": {}}
     first = (await client.modern("tools/call", {"name": "ask_name"}, capabilities=caps))["result"]
     reply = await client.modern(
@@ -228,6 +228,25 @@ async def test_state_from_another_key_is_rejected(client: Client) -> None:
         "tools/call", {"name": "ask_name", "requestState": forged}, capabilities={"elicitation": {}}
     )
     assert reply["error"]["code"] == -32602
+
+
+async def test_rotated_keys_open_state_from_a_replica_with_the_old_key(probe: Probe) -> None:
+    """A replica still on the old key seals; one rotated to [new, old] completes the call;
+    one that dropped the old key refuses with a sentence."""
+    old, new = b"old-" + b"o" * 32, b"new-" + b"n" * 32
+    caps = {"elicitation": {}}
+    answer = {"q0": {"action": "accept", "content": {"name": "Ada"}}}
+    before = Client(build_engine(demo_plugin(probe), state_keys=(old,)))
+    first = (await before.modern("tools/call", {"name": "ask_name"}, capabilities=caps))["result"]
+    retry = {"name": "ask_name", "requestState": first["requestState"], "inputResponses": answer}
+    rotated = Client(build_engine(demo_plugin(probe), state_keys=(new, old)))
+    done = (await rotated.modern("tools/call", retry, capabilities=caps))["result"]
+    assert done["resultType"] == "complete"
+    assert "Ada" in done["content"][0]["text"]
+    after = Client(build_engine(demo_plugin(probe), state_keys=(new,)))
+    reply = await after.modern("tools/call", retry, capabilities=caps)
+    assert reply["error"]["code"] == -32602
+    assert "integrity check failed" in reply["error"]["message"]
 
 
 async def test_missing_capability_is_32021(client: Client) -> None:

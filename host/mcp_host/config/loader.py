@@ -54,6 +54,9 @@ class LoadedConfig:
         state_secret = self.config.host.state_secret
         if state_secret is not None:
             data["host"]["state_secret"] = state_secret.get_secret_value()
+        state_secrets = self.config.host.state_secrets
+        if state_secrets is not None:
+            data["host"]["state_secrets"] = [s.get_secret_value() for s in state_secrets]
         return redact(data, self.secrets)  # type: ignore[no-any-return]
 
 
@@ -168,6 +171,8 @@ def config_from_data(
                 provenance[f"{section}.{name}"] = f"env:{variable}"
                 if name == "state_secret":
                     found.add(env[variable])
+                elif name == "state_secrets":
+                    found.update(table[name])
     for dotted, (flag, value) in (cli or {}).items():
         section, _, name = dotted.partition(".")
         data.setdefault(section, {})[name] = value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -56,6 +56,13 @@ class HostSettings(_Section):
         description="Key sealing requestState of multi round-trip requests; share it across "
         "replicas. Unset: a random key per process.",
     )
+    state_secrets: list[SecretStr] | None = Field(
+        None,
+        min_length=1,
+        description="Keys sealing requestState, for rotation: the first seals, any of them "
+        "opens. Put a new key first and keep the old one second for state_ttl_seconds. "
+        "Instead of state_secret, not with it.",
+    )
     state_ttl_seconds: int = Field(
         600, ge=1, description="How long a sealed requestState stays valid."
     )
@@ -69,6 +76,41 @@ class HostSettings(_Section):
         "before the host logs which plugin and handler blocked it (once per handler). "
         "0: no check.",
     )
+
+    @field_validator("state_secret")
+    @classmethod
+    def _secret_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("the key is empty; give a random string of 32 bytes or more")
+        return value
+
+    @field_validator("state_secrets")
+    @classmethod
+    def _secrets_not_empty(cls, value: list[SecretStr] | None) -> list[SecretStr] | None:
+        for index, secret in enumerate(value or ()):
+            if not secret.get_secret_value():
+                raise ValueError(
+                    f"key {index + 1} is empty; give random strings of 32 bytes or more"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_give_keys(self) -> HostSettings:
+        if self.state_secret is not None and self.state_secrets is not None:
+            raise ValueError(
+                "state_secret and state_secrets are both set; keep one: state_secrets = "
+                "[new, old] to rotate, or state_secret alone"
+            )
+        return self
+
+    @property
+    def state_keys(self) -> tuple[bytes, ...] | None:
+        """The sealing secrets, newest first, as bytes (``None``: none configured)."""
+        if self.state_secrets is not None:
+            return tuple(s.get_secret_value().encode() for s in self.state_secrets)
+        if self.state_secret is not None:
+            return (self.state_secret.get_secret_value().encode(),)
+        return None
 
 
 class HttpSettings(_Section):

@@ -66,8 +66,9 @@ def resolve_secrets(
             out[key] = resolve_secrets(
                 value, where=where, found=found, env=env, path=child, errors=errors
             )
-            if is_secret_key(str(key)) and isinstance(out[key], str) and out[key]:
-                found.add(out[key])
+            if is_secret_key(str(key)):
+                values = out[key] if isinstance(out[key], list) else [out[key]]
+                found.update(v for v in values if isinstance(v, str) and v)
         return out
     if isinstance(data, list):
         return [

@@ -67,7 +67,7 @@ class Engine:
         self.catalog = catalog
         self.settings = settings or ProtocolSettings()
         self.methods = _methods()
-        self.sealer = StateSealer(self.settings.state_key, self.settings.state_ttl_seconds)
+        self.sealer = StateSealer(self.settings.state_keys, self.settings.state_ttl_seconds)
         self._pages: dict[tuple[str, str, int], bytes] = {}
         self._pages_generation = -1
         self._capabilities: tuple[int, dict[str, Any]] = (-1, {})

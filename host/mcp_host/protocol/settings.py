@@ -14,11 +14,17 @@ class ProtocolSettings:
     page_size: int = 100
     cache_ttl_ms: int = 0
     cache_scope: Literal["public", "private"] = "public"
-    state_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    """Key sealing modern-era ``requestState``; share it across replicas."""
+    state_keys: tuple[bytes, ...] = field(default_factory=lambda: (secrets.token_bytes(32),))
+    """Secrets sealing modern-era ``requestState``, newest first: the first seals, any opens
+    (see ``sealed_state``). Share them across replicas."""
     state_ttl_seconds: int = 600
     client_request_timeout: float = 300.0
     """How long a server-to-client request (legacy era) waits for the client's answer."""
+
+    @property
+    def state_key(self) -> bytes:
+        """The secret that seals new states (the first of ``state_keys``)."""
+        return self.state_keys[0]
 
     @property
     def server_info(self) -> dict[str, str]:

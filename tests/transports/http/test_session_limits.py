@@ -25,4 +25,4 @@ async def test_a_client_too_slow_to_read_loses_its_stream_not_the_events() -> No
             queued = [chunk async for chunk in events]  # what was queued reads out, then ends
         assert 0 < len(queued) <= limit
         # The newest events stay in the buffer for a GET with Last-Event-ID.
-        assert session.events.after("0", 0)
+        assert session.events.replay_events_after(session.id, "0", 0)

@@ -30,6 +30,7 @@ from mcp_host.protocol.jsonrpc import (
     parse,
 )
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
+from mcp_host.stores import EventStore, SessionStore
 
 from . import headers
 from .exchange import Exchange, SessionExchange
@@ -118,7 +119,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
 class McpHttp:
     """The endpoints; holds the engine, settings and sessions."""
 
-    def __init__(self, engine: Engine, settings: HttpSettings, readiness: Readiness | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: HttpSettings,
+        readiness: Readiness | None,
+        *,
+        session_store: SessionStore | None = None,
+        event_store: EventStore | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.readiness = readiness
@@ -131,6 +140,8 @@ class McpHttp:
             retry_ms=settings.sse_retry_ms,
             max_per_client=settings.max_sessions_per_client,
             unused_timeout=settings.unused_session_timeout_seconds,
+            session_store=session_store,
+            event_store=event_store,
         )
 
     # -------------------------------------------------------------------------- helpers
@@ -297,10 +308,10 @@ class McpHttp:
         if request.method == "DELETE":
             if not session_id:
                 return error_response(400, INVALID_REQUEST, "Mcp-Session-Id header is required")
-            ended = self.sessions.end(session_id, _credential(request))
+            ended = await self.sessions.delete(session_id, _credential(request))
             return Response(status_code=204 if ended else 404)
         if request.method == "GET":
-            return self._get_stream(
+            return await self._get_stream(
                 session_id, request.headers.get("last-event-id"), _credential(request)
             )
         message, message_kind, problem = await self._classified(request)
@@ -339,7 +350,7 @@ class McpHttp:
                 "Mcp-Session-Id header is required; send initialize first",
                 request_id=message.get("id"),
             )
-        found = self.sessions.get(session_id, _credential(request))
+        found = await self.sessions.find(session_id, _credential(request))
         if found is None:
             return error_response(
                 404,
@@ -349,6 +360,7 @@ class McpHttp:
             )
         if message_kind != "request":
             await found.connection.handle(message)
+            await found.save()
             return Response(status_code=202)
         return SessionExchange(
             found,
@@ -358,14 +370,14 @@ class McpHttp:
             inflight=self.inflight,
         )
 
-    def _get_stream(
+    async def _get_stream(
         self, session_id: str | None, last_event_id: str | None, credential: str | None
     ) -> Response | ASGIApp:
         """The session's standalone stream; with ``Last-Event-ID``, the stream that id names,
         resumed after it (it replaces the stream's response if one is still attached)."""
         if not session_id:
             return Response(status_code=405, headers={"Allow": "POST, DELETE"})
-        session = self.sessions.get(session_id, credential)
+        session = await self.sessions.find(session_id, credential)
         if session is None:
             return error_response(
                 404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_host.config import HttpSettings
 from mcp_host.protocol import Engine
 from mcp_host.protocol.jsonrpc import INTERNAL_ERROR
+from mcp_host.stores import EventStore, SessionStore
 
 from .app import McpHttp, Readiness, error_response
 from .security import OriginGuard, OriginPolicy
@@ -32,12 +33,16 @@ def create_app(
     readiness: Readiness | None = None,
     *,
     streamable: bool = True,
+    session_store: SessionStore | None = None,
+    event_store: EventStore | None = None,
 ) -> Starlette:
     """The ASGI application serving ``engine`` over Streamable HTTP (and HTTP+SSE).
 
     ``streamable=False`` serves only the 2024-11-05 HTTP+SSE endpoints (``--transport sse``).
+    ``session_store`` and ``event_store`` keep legacy sessions' records and resumable events
+    (in memory unless given; see ``mcp_host.stores``).
     """
-    mcp = McpHttp(engine, settings, readiness)
+    mcp = McpHttp(engine, settings, readiness, session_store=session_store, event_store=event_store)
     path = settings.path.rstrip("/") or "/"
     methods = ["GET", "POST", "DELETE"]
 

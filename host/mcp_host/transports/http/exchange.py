@@ -282,6 +282,7 @@ class SessionExchange:
                     reply, status = self.inflight.shutdown_reply(request_id), SHUTDOWN_STATUS
                 if stream is not None:
                     session.finish(stream, reply)
+        await session.save()  # what the request changed (initialize, subscriptions)
         if responding is not None:
             await responding  # ends once the stream is finished, or its client has left
         elif not watcher.disconnected:

@@ -14,6 +14,7 @@ import uvicorn
 
 from mcp_host.config import HttpSettings
 from mcp_host.protocol import Engine
+from mcp_host.stores import EventStore, SessionStore
 
 from .app import Readiness
 from .asgi import create_app
@@ -55,9 +56,18 @@ async def serve_http(
     *,
     readiness: Readiness | None = None,
     legacy_only: bool = False,
+    session_store: SessionStore | None = None,
+    event_store: EventStore | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
-    app = create_app(engine, settings, readiness, streamable=not legacy_only)
+    app = create_app(
+        engine,
+        settings,
+        readiness,
+        streamable=not legacy_only,
+        session_store=session_store,
+        event_store=event_store,
+    )
     descriptors, raised = raise_descriptor_limit()
     cap = connection_cap(settings.max_connections, descriptors)
     limits = ConnectionLimits(settings.header_timeout_seconds, cap, settings.send_timeout_seconds)

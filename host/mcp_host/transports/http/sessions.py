@@ -21,6 +21,14 @@ resume_buffer_events`` events are kept, and a GET with ``Last-Event-ID`` attache
 stream that id names: it gets the kept events after it, then the stream's live events. A POST
 stream outlives its HTTP response: when the client goes away the request keeps running, and
 what it sends, its response included, waits in the buffer for a resuming GET.
+
+What outlives a request is kept behind the store protocols of ``mcp_host.stores``: the
+session's record (``SessionStore``, saved after each message the session handles) and its
+events (``EventStore``, which hands out the ids). The defaults are in memory. With a store
+shared by replicas (or one that outlives the process), a Streamable HTTP session this process
+does not hold is carried on from its record when a request names it: its ``Connection`` is
+rebuilt from the record, and a ``Last-Event-ID`` naming a stream of the other process replays
+what the store kept of it. Running requests and open streams stay where they started.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import ipaddress
 import logging
 import secrets
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -42,6 +50,8 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mcp_host.protocol import Connection, Engine, Reply
+from mcp_host.stores import EventStore, SessionRecord, SessionStore
+from mcp_host.stores.memory import MemoryEventStore, MemorySessionStore
 
 from .sse import event
 
@@ -61,54 +71,6 @@ PRIMING_SINCE = "2025-11-25"
 """The first revision whose clients expect a priming event (an id and empty data)."""
 
 Work = Callable[[], Coroutine[Any, Any, None]]
-
-
-class EventBuffer:
-    """The latest events of a session's streams, oldest first, at most ``limit`` of them."""
-
-    def __init__(self, limit: int, on_emptied: Callable[[str], None]) -> None:
-        self.limit = limit
-        self.last = 0
-        """The number in the newest id handed out."""
-        self._events: deque[tuple[int, str, bytes]] = deque()
-        self._held: Counter[str] = Counter()
-        self._evicted: dict[str, int] = {}
-        self._on_emptied = on_emptied
-
-    def new_id(self, stream: str) -> str:
-        """An id on ``stream`` for an event that is not kept (a priming event)."""
-        self.last += 1
-        return f"{stream}-{self.last}"
-
-    def record(self, stream: str, data: bytes) -> str:
-        """Keep an event of ``stream``; its id."""
-        event_id = self.new_id(stream)
-        self._events.append((self.last, stream, data))
-        self._held[stream] += 1
-        while len(self._events) > self.limit:
-            number, gone, _ = self._events.popleft()
-            self._evicted[gone] = number
-            self._held[gone] -= 1
-            if not self._held[gone]:
-                del self._held[gone]
-                self._on_emptied(gone)
-        return event_id
-
-    def after(self, stream: str, number: int) -> list[tuple[str, bytes]]:
-        """The kept events of ``stream`` newer than event ``number``, with their ids."""
-        return [
-            (f"{stream}-{n}", data) for n, key, data in self._events if key == stream and n > number
-        ]
-
-    def lost_after(self, stream: str, number: int) -> bool:
-        """Whether events of ``stream`` newer than ``number`` have left the buffer."""
-        return self._evicted.get(stream, 0) > number
-
-    def holds(self, stream: str) -> bool:
-        return stream in self._held
-
-    def forget(self, stream: str) -> None:
-        self._evicted.pop(stream, None)
 
 
 @dataclass(eq=False)
@@ -138,6 +100,8 @@ class Session:
         buffer_events: int = 256,
         retry_ms: int = 1000,
         spawn: Callable[[Work], None] | None = None,
+        events: EventStore | None = None,
+        store: SessionStore | None = None,
     ) -> None:
         self.id = session_id
         self.credential: str | None = None
@@ -147,21 +111,76 @@ class Session:
         self.messages = 0
         """Messages the client sent on the session (its creating ``initialize`` included)."""
         self.created = self.last_used = time.monotonic()
+        self.created_at = self.used_at = time.time()
+        """Wall-clock twins of ``created`` and ``last_used``, for the stored record."""
         self.ended = False
         self.resumable = resumable
         """Streamable HTTP: events carry ids and can be resumed. HTTP+SSE: ``message`` events."""
         self.retry_ms = retry_ms
-        self.events = EventBuffer(buffer_events, self._emptied)
+        self.events: EventStore = MemoryEventStore(buffer_events) if events is None else events
+        self._store: SessionStore = MemorySessionStore() if store is None else store
         # Room for a whole replay and the waiting messages, whatever the buffer's size.
         self._listener_limit = max(LISTENER_LIMIT, buffer_events + OUTBOX_LIMIT + 2)
         self.standalone = Stream(STANDALONE)
         self.streams: dict[str, Stream] = {STANDALONE: self.standalone}
-        self._stream_numbers = 0
+        self._finished: set[str] = set()
+        """POST streams whose request has ended but whose events are still kept."""
         self._spawn = spawn
         self.connection: Connection = engine.connection(self.deliver)
         # Catalog events are queued for the standalone stream as they happen: a session
         # needs no task of its own, which keeps thousands of idle sessions cheap.
         self._stop_events = self.connection.forward_catalog_events(self.push)
+
+    # --------------------------------------------------------------------------- record
+
+    def record(self) -> SessionRecord:
+        """What a store keeps of the session: data only, copied from the live objects."""
+        connection = self.connection
+        return SessionRecord(
+            id=self.id,
+            credential=self.credential,
+            owner=self.owner,
+            created=self.created_at,
+            last_used=self.used_at,
+            messages=self.messages,
+            protocol_version=connection.protocol_version,
+            client_info=None if connection.client_info is None else dict(connection.client_info),
+            client_capabilities=dict(connection.client_capabilities),
+            initialized=connection.initialized,
+            log_level=connection.log_level,
+            subscriptions=sorted(connection.subscriptions),
+        )
+
+    def restore(self, record: SessionRecord) -> None:
+        """Take up ``record`` (a session another process created, or this one before it
+        restarted): the connection resumes the state its ``initialize`` negotiated."""
+        self.credential, self.owner, self.messages = (
+            record.credential,
+            record.owner,
+            record.messages,
+        )
+        self.created_at, self.used_at = record.created, record.last_used
+        self.created = time.monotonic() - max(0.0, time.time() - record.created)
+        connection = self.connection
+        connection.era = "legacy"
+        connection.protocol_version = record.protocol_version
+        connection.initialized = record.initialized
+        connection.client_info = record.client_info
+        connection.client_capabilities = dict(record.client_capabilities)
+        connection.log_level = record.log_level
+        connection.subscriptions = set(record.subscriptions)
+
+    async def save(self) -> None:
+        """Store the session's record (Streamable HTTP sessions only: an HTTP+SSE session
+        lives where its stream is)."""
+        if self.resumable and not self.ended:
+            try:
+                await self._store.save(self.record())
+            except Exception:
+                # The session goes on here; only carrying it on elsewhere is at risk.
+                log.warning(
+                    "session %s…: its record could not be saved", self.id[:8], exc_info=True
+                )
 
     # -------------------------------------------------------------------------- sending
 
@@ -184,7 +203,9 @@ class Session:
 
     def _send(self, stream: Stream, data: bytes) -> None:
         if self.resumable:
-            chunk = event(data, event_id=self.events.record(stream.key, data))
+            chunk = event(data, event_id=self.events.store_event(self.id, stream.key, data))
+            if self._finished:
+                self._drop_forgotten()
         else:
             chunk = event(data, name="message")
         if stream.listener is not None:
@@ -206,8 +227,7 @@ class Session:
 
     def open_stream(self, request_id: object) -> Stream:
         """A new stream for the response to a POSTed request."""
-        self._stream_numbers += 1
-        stream = Stream(str(self._stream_numbers), request_id)
+        stream = Stream(self.events.new_stream_id(self.id), request_id)
         self.streams[stream.key] = stream
         return stream
 
@@ -227,7 +247,9 @@ class Session:
                 self.id[:8],
                 stream.request_id,
             )
-        if not self.events.holds(stream.key):
+        if self.events.holds(self.id, stream.key):
+            self._finished.add(stream.key)
+        else:
             self._drop(stream)
 
     def attach(self, stream: Stream, after: int | None = None) -> MemoryObjectReceiveStream[bytes]:
@@ -237,7 +259,7 @@ class Session:
         self._release(stream)
         sender, receiver = anyio.create_memory_object_stream[bytes](self._listener_limit)
         if after is not None:
-            if self.events.lost_after(stream.key, after):
+            if self.events.lost_after(self.id, stream.key, after):
                 log.warning(
                     "session %s…: some events after %s-%d have left the resume buffer "
                     "([http] resume_buffer_events); replaying the ones still kept",
@@ -245,15 +267,15 @@ class Session:
                     stream.key,
                     after,
                 )
-            for event_id, data in self.events.after(stream.key, after):
-                sender.send_nowait(event(data, event_id=event_id))
+            for kept in self.events.replay_events_after(self.id, stream.key, after):
+                sender.send_nowait(event(kept.data, event_id=kept.event_id))
             if stream.finished:
                 stream.delivered = True
         if stream.finished:
             sender.close()
             return receiver
         if self.primes:
-            primer = self.events.new_id(stream.key)
+            primer = self.events.new_event_id(self.id, stream.key)
             sender.send_nowait(event(b"", event_id=primer, retry_ms=self.retry_ms))
         stream.listener, stream.reader = sender, receiver
         while stream.pending:
@@ -278,13 +300,17 @@ class Session:
         key, dash, number = last_event_id.partition("-")
         if not (
             dash
-            and _ascii_digits(key)
-            and _ascii_digits(number)
-            and int(key) <= self._stream_numbers
-            and int(number) <= self.events.last
+            and _decimal(key)
+            and _decimal(number)
+            and int(number) <= self.events.last_event_number(self.id)
         ):
             return f"Last-Event-ID {last_event_id!r} was not sent on this session"
-        stream = self.streams.get(str(int(key)))
+        key = str(int(key))
+        stream = self.streams.get(key)
+        if stream is None and self.events.holds(self.id, key):
+            # A stream of the process that held the session before: what the store kept of
+            # it is all there is (its request ran there).
+            stream = Stream(key, finished=True)
         if stream is None:
             return (
                 f"Nothing to resume after Last-Event-ID {last_event_id!r}: its stream has "
@@ -302,14 +328,18 @@ class Session:
     def stream_open(self) -> bool:
         return self.standalone.listener is not None
 
-    def _emptied(self, key: str) -> None:
-        stream = self.streams.get(key)
-        if stream is not None and stream.finished:
-            self._drop(stream)
+    def _drop_forgotten(self) -> None:
+        """Drop the finished POST streams none of whose events the store still keeps."""
+        for key in [k for k in self._finished if not self.events.holds(self.id, k)]:
+            stream = self.streams.get(key)
+            self._finished.discard(key)
+            if stream is not None:
+                self._drop(stream)
 
     def _drop(self, stream: Stream) -> None:
         self.streams.pop(stream.key, None)
-        self.events.forget(stream.key)
+        self._finished.discard(stream.key)
+        self.events.forget_stream(self.id, stream.key)
         if not stream.delivered and stream.request_id is not None:
             log.warning(
                 "session %s…: the response to request %r left the resume buffer before the "
@@ -331,6 +361,7 @@ class Session:
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
+        self.used_at = time.time()
         self.messages += 1
 
     @property
@@ -371,6 +402,8 @@ class Sessions:
         retry_ms: int = 1000,
         max_per_client: int | None = None,
         unused_timeout: float | None = None,
+        session_store: SessionStore | None = None,
+        event_store: EventStore | None = None,
     ) -> None:
         self.engine = engine
         self.max_sessions = max_sessions
@@ -379,6 +412,10 @@ class Sessions:
         self.retry_ms = retry_ms
         self.max_per_client = max_per_client or max_sessions
         self.unused_timeout = unused_timeout or idle_timeout
+        self.store: SessionStore = MemorySessionStore() if session_store is None else session_store
+        self.events: EventStore = (
+            MemoryEventStore(buffer_events) if event_store is None else event_store
+        )
         self._sessions: dict[str, Session] = {}
         self._by_owner: dict[str, dict[str, Session]] = {}
         self._unused: dict[str, Session] = {}
@@ -386,6 +423,8 @@ class Sessions:
         self._anonymous: dict[str, Session] = {}
         """Sessions without a credential, least recently used first."""
         self._tg: TaskGroup | None = None
+        self._deleting: set[str] = set()
+        """Ended sessions whose record is being deleted: never carried on meanwhile."""
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -399,8 +438,10 @@ class Sessions:
                 try:
                     yield self
                 finally:
+                    # The process stops, the sessions need not: their records stay in the
+                    # store (a store that outlives the process lets them carry on elsewhere).
                     for session in list(self._sessions.values()):
-                        self.end(session.id, check=False)
+                        self.end(session.id, check=False, keep_record=True)
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
@@ -420,6 +461,18 @@ class Sessions:
             if session.resumable or not session.connection.inflight:
                 session.close_stream()
 
+    def _session(self, session_id: str, resumable: bool) -> Session:
+        return Session(
+            session_id,
+            self.engine,
+            resumable=resumable,
+            buffer_events=self.buffer_events,
+            retry_ms=self.retry_ms,
+            spawn=self._spawn,
+            events=self.events,
+            store=self.store,
+        )
+
     def create(
         self, *, credential: str | None, address: str | None = None, resumable: bool = True
     ) -> Session:
@@ -430,23 +483,20 @@ class Sessions:
         assert self._tg is not None, "Sessions.running() must be entered first"
         owner = credential or f"address:{_network_of(address)}"
         self._make_room(owner)
-        session = Session(
-            secrets.token_urlsafe(24),
-            self.engine,
-            resumable=resumable,
-            buffer_events=self.buffer_events,
-            retry_ms=self.retry_ms,
-            spawn=self._spawn,
-        )
+        session = self._session(secrets.token_urlsafe(24), resumable)
         session.credential = credential
         session.owner = owner
         session.messages = 1 if resumable else 0
-        self._sessions[session.id] = session
-        self._by_owner.setdefault(owner, {})[session.id] = session
-        self._unused[session.id] = session
-        if credential is None:
-            self._anonymous[session.id] = session
+        self._add(session)
         return session
+
+    def _add(self, session: Session) -> None:
+        self._sessions[session.id] = session
+        self._by_owner.setdefault(session.owner, {})[session.id] = session
+        if not session.used:
+            self._unused[session.id] = session
+        if session.credential is None:
+            self._anonymous[session.id] = session
 
     def _make_room(self, owner: str) -> None:
         """End sessions so that ``owner`` may open one more, or raise why it may not."""
@@ -491,7 +541,7 @@ class Sessions:
         """The live session ``session_id`` if ``credential`` is the one that created it: a
         session id alone, leaked or guessed, does not let another caller in."""
         session = self._sessions.get(session_id)
-        if session is None or not hmac.compare_digest(session.credential or "", credential or ""):
+        if session is None or not _same(session.credential, credential):
             return None
         session.touch()
         if session.used:
@@ -501,7 +551,49 @@ class Sessions:
             self._anonymous[session_id] = session
         return session
 
-    def end(self, session_id: str, credential: str | None = None, *, check: bool = True) -> bool:
+    async def find(self, session_id: str, credential: str | None) -> Session | None:
+        """``get``, and beyond it: a session this process does not hold but the session
+        store has a record of (another replica created it, or this process restarted) is
+        carried on here, for the credential that created it only."""
+        if session_id in self._sessions:
+            return self.get(session_id, credential)
+        if session_id in self._deleting:
+            return None
+        record = await self._load(session_id)
+        if record is None or not _same(record.credential, credential):
+            return None
+        await self.events.restore(session_id)
+        if session_id in self._sessions:  # another request carried it on meanwhile
+            return self.get(session_id, credential)
+        if session_id in self._deleting:  # or ended it
+            return None
+        try:
+            self._make_room(record.owner)
+        except SessionLimitReached:
+            log.warning(
+                "session %s…: not carried on from its stored record: no room ([http] "
+                "max_sessions or max_sessions_per_client)",
+                session_id[:8],
+            )
+            return None
+        session = self._session(session_id, resumable=True)
+        session.restore(record)
+        self._add(session)
+        log.info("session %s…: carried on from its stored record", session_id[:8])
+        found = self.get(session_id, credential)
+        await session.save()
+        return found
+
+    def end(
+        self,
+        session_id: str,
+        credential: str | None = None,
+        *,
+        check: bool = True,
+        keep_record: bool = False,
+    ) -> bool:
+        """End the session here. Unless ``keep_record``, it ends for good: its record and
+        events are deleted from the stores."""
         session = self._sessions.get(session_id)
         if session is None or (check and self.get(session_id, credential) is None):
             return False
@@ -514,7 +606,47 @@ class Sessions:
         self._unused.pop(session_id, None)
         self._anonymous.pop(session_id, None)
         session.end()
+        if not keep_record:
+            self.events.forget_session(session_id)
+            if session.resumable and self._tg is not None:
+                self._deleting.add(session_id)  # until the store has forgotten it too
+                self._tg.start_soon(self._delete_record, session_id)
         return True
+
+    async def delete(self, session_id: str, credential: str | None) -> bool:
+        """End a session for good at its client's request (DELETE), wherever it lives: the
+        session here, and its record and events in the stores."""
+        if session_id in self._sessions:
+            if not self.end(session_id, credential, keep_record=True):
+                return False
+        else:
+            if session_id in self._deleting:
+                return False
+            record = await self._load(session_id)
+            if record is None or not _same(record.credential, credential):
+                return False
+        self.events.forget_session(session_id)
+        await self._delete_record(session_id)
+        return True
+
+    async def _delete_record(self, session_id: str) -> None:
+        try:
+            await self.store.delete(session_id)
+        except Exception:
+            log.warning(
+                "session %s…: its record could not be deleted", session_id[:8], exc_info=True
+            )
+        finally:
+            self._deleting.discard(session_id)
+
+    async def _load(self, session_id: str) -> SessionRecord | None:
+        try:
+            return await self.store.load(session_id)
+        except Exception:
+            log.warning(
+                "session %s…: its record could not be loaded", session_id[:8], exc_info=True
+            )
+            return None
 
     def _spawn(self, work: Work) -> None:
         assert self._tg is not None, "Sessions.running() must be entered first"
@@ -523,15 +655,33 @@ class Sessions:
     async def _sweep(self) -> None:
         while True:
             await anyio.sleep(min(30.0, self.idle_timeout / 2, self.unused_timeout / 2))
-            now = time.monotonic()
-            self.expire_unused(now)
-            for session in list(self._sessions.values()):
-                if not session.stream_open and now - session.last_used > self.idle_timeout:
-                    log.info("session %s…: ended after being idle", session.id[:8])
-                    try:
-                        self.end(session.id, check=False)
-                    except Exception:
-                        log.exception("session %s…: ending it failed", session.id[:8])
+            try:
+                await self.sweep(time.monotonic())
+            except Exception:
+                log.exception("sweeping idle sessions failed")
+
+    async def sweep(self, now: float) -> None:
+        """End unused and idle sessions. A session whose stored record says it was used
+        since (through another process sharing the store) only leaves this process."""
+        self.expire_unused(now)
+        for session in list(self._sessions.values()):
+            if session.stream_open or now - session.last_used <= self.idle_timeout:
+                continue
+            elsewhere = False
+            if session.resumable:
+                record = await self._load(session.id)
+                elsewhere = record is not None and record.last_used > session.used_at + 1.0
+            if self._sessions.get(session.id) is not session:
+                continue  # ended meanwhile
+            if elsewhere:
+                log.info("session %s…: left this process, in use elsewhere", session.id[:8])
+                self.end(session.id, check=False, keep_record=True)
+                continue
+            log.info("session %s…: ended after being idle", session.id[:8])
+            self.end(session.id, check=False, keep_record=True)
+            self.events.forget_session(session.id)
+            self._deleting.add(session.id)
+            await self._delete_record(session.id)
 
 
 async def _contained(work: Work) -> None:
@@ -563,21 +713,25 @@ def _last_used(session: Session) -> float:
     return session.last_used
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits, few enough for ``int`` (``str.isdigit`` also accepts ``²`` and the like,
+    which ``int`` refuses, and ``int`` refuses thousands of digits)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
+def _same(bound: str | None, given: str | None) -> bool:
+    """Whether ``given`` is the credential a session is bound to (in constant time)."""
+    return hmac.compare_digest(bound or "", given or "")
+
+
 __all__ = [
     "STANDALONE",
     "ClientSessionLimitReached",
-    "EventBuffer",
     "Session",
     "SessionLimitReached",
     "Sessions",
     "Stream",
 ]
-
-
-def _ascii_digits(text: str) -> bool:
-    """Whether ``int(text)`` reads ``text`` as the server wrote it: ``"²".isdigit()`` is true
-    and ``int("²")`` raises, as does ``int()`` of more than 4,300 digits."""
-    return len(text) <= 20 and text.isascii() and text.isdigit()
 
 
 def credential_of(authorization: str | None) -> str | None:
