@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -38,8 +37,7 @@ from .errors import (
     ToolError,
     unexpected_failure,
 )
-
-_TEMPLATE_EXPRESSION = re.compile(r"\{([+#./;?&]?)([^}]+)\}")
+from .uritemplate import UriTemplate, UriTemplateError
 
 
 def _logger(plugin: str) -> logging.Logger:
@@ -190,13 +188,18 @@ def compile_tool(
 # ----------------------------------------------------------------------------------- resources
 
 
-def template_variables(uri_template: str) -> list[str]:
-    """The variable names of an RFC 6570 template, in order (modifiers stripped)."""
-    names: list[str] = []
-    for _operator, body in _TEMPLATE_EXPRESSION.findall(uri_template):
-        for part in body.split(","):
-            names.append(part.strip().rstrip("*").split(":", 1)[0])
-    return names
+def parse_template(plugin: str | None, uri: str) -> UriTemplate | None:
+    """``uri`` parsed as a URI template, or ``None`` for a fixed URI (no ``{``). Raises
+    ``ValueError`` with a sentence naming the plugin for a malformed or ambiguous template."""
+    if "{" not in uri and "}" not in uri:
+        return None
+    try:
+        return UriTemplate(uri)
+    except UriTemplateError as exc:
+        owner = f"Plugin {plugin!r}" if plugin else "A plugin"
+        raise UriTemplateError(
+            f"{owner}: the resource template {uri!r} cannot be served: {exc}."
+        ) from None
 
 
 def _resource_contents(uri: str, mime_type: str | None, value: Any) -> list[ResourceContents]:
@@ -244,7 +247,8 @@ def compile_resource(
 ) -> ResourceSpec | ResourceTemplateSpec:
     subject = f"resource '{uri}'"
     sig = analyse(fn, what=subject, strict_extra=False, localns=localns)
-    variables = template_variables(uri)
+    template = parse_template(plugin, uri)
+    variables = template.variables() if template is not None else []
     required = {p for p in sig.params if sig.model.model_fields[p].is_required()}
     unknown = [p for p in required if p not in variables]
     missing = [v for v in variables if v not in sig.params]
@@ -269,7 +273,7 @@ def compile_resource(
         result = await invoke(kwargs, ctx)
         return _resource_contents(actual_uri, mime_type, result)
 
-    if variables:
+    if template is not None:
         return ResourceTemplateSpec(
             uri_template=uri,
             name=resource_name,

@@ -42,7 +42,7 @@ from .catalog import (
 from .errors import CatalogError
 from .plugins.handle import PluginHandle
 from .plugins.isolation import marks_call_next, register_middleware
-from .uritemplate import compile_template
+from .uritemplate import UriTemplate, UriTemplateError
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 LONG_NAME = 64
@@ -217,14 +217,19 @@ def _template(
             "_meta": spec.meta,
         }
     )
+    try:
+        parsed = UriTemplate(template)
+    except UriTemplateError as exc:
+        raise CatalogError(
+            f"Plugin {handle.describe()}: the resource template {spec.uri_template!r} cannot be "
+            f"served: {exc}."
+        ) from None
     prefix = f"{handle.prefix}+" if handle.prefix else ""
 
     def plugin_uri(uri: str) -> str:
         return uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri
 
-    return CatalogTemplate(
-        template, handle, spec, descriptor, compile_template(template), plugin_uri
-    )
+    return CatalogTemplate(template, handle, spec, descriptor, parsed.match, plugin_uri)
 
 
 def _prompt(handle: PluginHandle, spec: PromptSpec, name: str, texts: _Texts) -> CatalogPrompt:

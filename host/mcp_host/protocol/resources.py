@@ -16,7 +16,32 @@ from .request import Request
 
 log = logging.getLogger("mcp_host.protocol")
 
+MAX_URI_LENGTH = 8192
+"""The longest resource URI, in characters, that ``resources/read``, ``resources/subscribe``
+and ``subscriptions/listen`` accept: far above any real URI, and a bound on the work of
+matching it against every resource template."""
+
 _READ_ERRORS: tuple[type[BaseException], ...] = (*EXPECTED, ResourceNotFound)
+
+
+def resource_uri(params: Mapping[str, Any]) -> str:
+    """``params["uri"]``: a non-empty string of at most ``MAX_URI_LENGTH`` characters, or a
+    -32602 error saying what is wrong."""
+    uri = params.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'uri' must be a non-empty string")
+    check_uri_length(uri)
+    return uri
+
+
+def check_uri_length(uri: str) -> None:
+    """A -32602 error when ``uri`` is longer than ``MAX_URI_LENGTH``."""
+    if len(uri) > MAX_URI_LENGTH:
+        raise ProtocolError(
+            INVALID_PARAMS,
+            f"Invalid params: the resource URI is {len(uri)} characters long; the host accepts "
+            f"at most {MAX_URI_LENGTH}. Shorten the URI.",
+        )
 
 
 def _not_found(request: Request, uri: str, message: str | None = None) -> ProtocolError:
@@ -59,9 +84,7 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
 
 
 async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    uri = params.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'uri' must be a non-empty string")
+    uri = resource_uri(params)
     request.connection.engine.load_answers(request, params)
     try:
         contents = await read_contents(request, uri)
