@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mcp_host._names import prefixed_uri, unprefixed_uri
 from mcp_host._specs import ResourceContents
 from mcp_host.errors import ProtocolError, ResourceNotFound, ToolError, unexpected_failure
 from mcp_host.plugins.isolation import marks_plugin_calls
@@ -71,12 +72,16 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
     except BaseException as exc:  # whatever else the plugin raised: this read's failure
         raise contain(owner, subject, exc) from None
     if owner.prefix:
-        prefix = f"{owner.prefix}+"
+        # contents a handler already gave its served URI (``ctx.served_uri``) keep it
         contents = [
             c
-            if c.uri.startswith(prefix)
+            if unprefixed_uri(owner.prefix, c.uri) != c.uri
             else ResourceContents(
-                uri=prefix + c.uri, text=c.text, blob=c.blob, mime_type=c.mime_type, meta=c.meta
+                uri=prefixed_uri(owner.prefix, c.uri),
+                text=c.text,
+                blob=c.blob,
+                mime_type=c.mime_type,
+                meta=c.meta,
             )
             for c in contents
         ]
