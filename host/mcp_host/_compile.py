@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
 from . import param_headers
-from ._context import Context
+from ._context import Context, record_failure
 from ._results import content_blocks, output_for
 from ._signature import HandlerSignature, analyse, describe_validation_error
 from ._specs import (
@@ -38,11 +37,6 @@ from .errors import (
     unexpected_failure,
 )
 from .uritemplate import UriTemplate, UriTemplateError
-
-
-def _logger(plugin: str) -> logging.Logger:
-    return logging.getLogger(f"mcp_host.plugin.{plugin}")
-
 
 WORKER_THREADS_PER_PLUGIN = 40
 """How many sync handlers of one plugin run in worker threads at once (anyio's default for
@@ -142,8 +136,9 @@ def compile_tool(
     output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
     invoke = _invoker(sig, plugin)
     validate = sig.validate
-    log = _logger(plugin)
 
+    # An unexpected exception is the model's error result (ToolSpec's contract, so middleware
+    # sees an outcome); the protocol layer logs it, once, with the plugin and served name.
     async def call(arguments: Mapping[str, Any], ctx: Context) -> ToolOutcome:
         try:
             kwargs = validate(arguments)
@@ -156,12 +151,16 @@ def compile_tool(
         except ProtocolError:
             raise
         except Exception as exc:
-            log.exception("%s raised %s", subject, type(exc).__name__)
+            record_failure(ctx, f"raised {type(exc).__name__}", exc)
             return ToolOutcome.error(unexpected_failure(f"Tool '{tool_name}'", exc))
         try:
             return convert(result)
         except Exception as exc:
-            log.exception("%s returned a value that cannot be converted", subject)
+            record_failure(
+                ctx,
+                f"returned a value that does not match its declared output ({type(exc).__name__})",
+                exc,
+            )
             return ToolOutcome.error(
                 f"Tool '{tool_name}' returned a value that does not match its declared output "
                 f"({type(exc).__name__}). The server log has the details."

@@ -109,7 +109,7 @@ class RequestScope(Protocol):
 class Context:
     """Passed to a handler parameter annotated ``Context``; one per request."""
 
-    __slots__ = ("_names", "_scope", "config", "plugin", "state")
+    __slots__ = ("_failures", "_names", "_scope", "config", "plugin", "state")
 
     def __init__(
         self,
@@ -128,6 +128,7 @@ class Context:
         """The plugin's validated configuration (``None`` without a config model)."""
         self._scope = scope
         self._names = names if names is not None else ServedNames()
+        self._failures: list[tuple[str, BaseException]] | None = None
 
     # -- the plugin's own names, as clients see them
 
@@ -454,3 +455,18 @@ def _elicit_result(
         dumped = validated.model_dump() if hasattr(validated, "model_dump") else validated
         return ElicitResult(action="accept", content=dumped)
     return ElicitResult(action=action, content=content)
+
+
+def record_failure(ctx: Context, what: str, exc: BaseException) -> None:
+    """Note that a handler called with ``ctx`` failed (``what``: ``"raised ValueError"``) and
+    was answered with an error result: the protocol layer, which knows the plugin and the
+    served name, logs it once (``take_failures``)."""
+    if ctx._failures is None:
+        ctx._failures = []
+    ctx._failures.append((what, exc))
+
+
+def take_failures(ctx: Context) -> list[tuple[str, BaseException]]:
+    """The failures ``record_failure`` noted for ``ctx`` since the last call."""
+    failures, ctx._failures = ctx._failures or [], None
+    return failures
