@@ -14,12 +14,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from ._names import ServedNames
 from ._specs import ResourceContents
 
 __all__ = [
+    "LOG_LEVELS",
     "Context",
     "ElicitResult",
     "Elicitation",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+"""The MCP (syslog) log levels, least severe first."""
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,12 +90,16 @@ class ProtocolError(MCPHostError):
         self.data = data
 
 
+MISSING_CLIENT_CAPABILITY = -32021
+"""The JSON-RPC error code of ``MissingCapabilityError`` (``protocol.jsonrpc`` re-exports it)."""
+
+
 class MissingCapabilityError(ProtocolError):
     """A handler asked the client for something (sampling, elicitation, roots) it lacks."""
 
     def __init__(self, capability: str, message: str | None = None) -> None:
         super().__init__(
-            -32021,
+            MISSING_CLIENT_CAPABILITY,
             message
             or f"The client did not declare the '{capability}' capability this request needs",
             {"requiredCapabilities": {capability: {}}},
