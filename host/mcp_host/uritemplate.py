@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 
+from .errors import CatalogError
+
 __all__ = ["UriTemplate", "UriTemplateError"]
 
 _RESERVED = ":/?#[]@!$&'()*+,;="
@@ -38,7 +40,7 @@ _VARNAME = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
 _PREFIX = re.compile(r"^[1-9][0-9]{0,3}$")
 
 
-class UriTemplateError(ValueError):
+class UriTemplateError(CatalogError, ValueError):
     """A template that cannot be parsed, or whose matching would be ambiguous."""
 
 

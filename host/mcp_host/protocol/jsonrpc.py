@@ -7,6 +7,7 @@ from typing import Any
 from pydantic_core import from_json, to_json
 
 from mcp_host.errors import MISSING_CLIENT_CAPABILITY as MISSING_CLIENT_CAPABILITY
+from mcp_host.errors import ProtocolError
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -20,13 +21,12 @@ UNSUPPORTED_PROTOCOL_VERSION = -32022
 RequestId = str | int
 
 
-class MessageError(Exception):
-    """An incoming message that cannot be handled; answered with ``code``."""
+class MessageError(ProtocolError):
+    """An incoming message that cannot be handled (not JSON, not a JSON-RPC message);
+    answered with ``code``, and ``request_id`` when the message had one."""
 
     def __init__(self, code: int, message: str, request_id: RequestId | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.request_id = request_id
 
 
