@@ -14,7 +14,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Generic, Literal, Protocol, get_args
+
+from typing_extensions import TypeVar
 
 from ._names import ServedNames
 from ._specs import ResourceContents
@@ -109,8 +111,20 @@ class RequestScope(Protocol):
     async def read_resource(self, uri: str) -> Sequence[ResourceContents]: ...
 
 
-class Context:
-    """Passed to a handler parameter annotated ``Context``; one per request."""
+StateT = TypeVar("StateT", default=Any)
+"""The type of what the plugin's lifespan yields (``Context.state``)."""
+ConfigT = TypeVar("ConfigT", default=Any)
+"""The type of the plugin's validated configuration (``Context.config``)."""
+
+
+class Context(Generic[StateT, ConfigT]):
+    """Passed to a handler parameter annotated ``Context``; one per request.
+
+    Parametrise it with your lifespan state's and configuration's types so they reach your
+    handlers typed: ``Context[MyState, MyConfig]`` (a module-level alias such as
+    ``MyContext = Context[MyState, MyConfig]`` keeps signatures short). A bare ``Context``
+    is ``Context[Any, Any]``. The host does not check the types at run time.
+    """
 
     __slots__ = ("_failures", "_names", "_scope", "config", "plugin", "state")
 
@@ -118,8 +132,8 @@ class Context:
         self,
         *,
         plugin: str,
-        state: Any,
-        config: Any,
+        state: StateT,
+        config: ConfigT,
         scope: RequestScope,
         names: ServedNames | None = None,
     ) -> None:
@@ -460,7 +474,7 @@ def _elicit_result(
     return ElicitResult(action=action, content=content)
 
 
-def record_failure(ctx: Context, what: str, exc: BaseException) -> None:
+def record_failure(ctx: Context[Any, Any], what: str, exc: BaseException) -> None:
     """Note that a handler called with ``ctx`` failed (``what``: ``"raised ValueError"``) and
     was answered with an error result: the protocol layer, which knows the plugin and the
     served name, logs it once (``take_failures``)."""
@@ -469,7 +483,7 @@ def record_failure(ctx: Context, what: str, exc: BaseException) -> None:
     ctx._failures.append((what, exc))
 
 
-def take_failures(ctx: Context) -> list[tuple[str, BaseException]]:
+def take_failures(ctx: Context[Any, Any]) -> list[tuple[str, BaseException]]:
     """The failures ``record_failure`` noted for ``ctx`` since the last call."""
     failures, ctx._failures = ctx._failures or [], None
     return failures
