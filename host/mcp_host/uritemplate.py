@@ -96,7 +96,7 @@ def _scanner(excluded: frozenset[str]) -> re.Pattern[str]:
     return re.compile("[^" + "".join(re.escape(c) for c in sorted(excluded)) + "]*")
 
 
-def _parse_expression(template: str, body: str) -> _Expression:
+def _parse_expression(body: str) -> _Expression:
     operator = body[0] if body and body[0] in _OPERATORS else ""
     specs = body[len(operator) :]
     if not specs:
@@ -155,7 +155,7 @@ class UriTemplate:
                 raise UriTemplateError(f"the '{{' at position {start} is never closed")
             if start > position:
                 parts.append(template[position:start])
-            parts.append(_parse_expression(template, template[start + 1 : end]))
+            parts.append(_parse_expression(template[start + 1 : end]))
             position = end + 1
         self.expressions = tuple(p for p in parts if isinstance(p, _Expression))
         seen: set[str] = set()
