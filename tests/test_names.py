@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mcp_host import Context, Plugin
-from mcp_host._names import ServedNames
+from mcp_host._names import ServedNames, prefixed_name, prefixed_uri, unprefixed_uri
 from mcp_host.testing import serve
 
 pytestmark = pytest.mark.anyio
@@ -117,3 +117,15 @@ async def test_a_tool_left_out_is_not_offered_and_the_reference_is_reported() ->
         "tool 'read_report' refers to {tool:list_reports}, which the plugin does not serve" in w
         for w in warnings
     )
+
+
+def test_the_prefix_rule() -> None:
+    assert prefixed_name("db", "query") == "db_query"
+    assert prefixed_name(None, "query") == "query"
+    assert prefixed_uri("db", "sql://x/schema") == "db+sql://x/schema"
+    assert prefixed_uri(None, "sql://x/schema") == "sql://x/schema"
+    assert unprefixed_uri("db", "db+sql://x/schema") == "sql://x/schema"
+    assert unprefixed_uri("db", "dbx+sql://x") == "dbx+sql://x"
+    assert unprefixed_uri(None, "db+sql://x") == "db+sql://x"
+    names = ServedNames("db")
+    assert (names.name("q"), names.uri("s://a")) == ("db_q", "db+s://a")

@@ -39,3 +39,15 @@ def test_the_fast_http_stack_is_a_default_dependency_where_it_has_wheels() -> No
     # And the test environment, built from the same metadata, has both.
     assert importlib.util.find_spec("uvloop") is not None
     assert importlib.util.find_spec("httptools") is not None
+
+
+def test_the_version_comes_from_pyproject_through_the_package_metadata() -> None:
+    from mcp_host.protocol import ProtocolSettings
+
+    version = _requirements()["version"]
+    assert mcp_host.__version__ == version
+    assert ProtocolSettings().server_info == {"name": "mcp-host", "version": version}
+    sources = [
+        p for p in (ROOT / "host" / "mcp_host").rglob("*.py") if f'"{version}"' in p.read_text()
+    ]
+    assert sources == [], "the version is written out in the source again"

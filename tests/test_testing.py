@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import BaseModel
 
 from mcp_host import Context, Plugin, Registry, hookimpl
 from mcp_host.testing import PluginClient, RequestFailed, serve
@@ -218,3 +220,53 @@ def test_the_pytest_plugin_is_found_through_its_entry_point(tmp_path: Path) -> N
     assert "2 passed" in run.stdout, run.stdout + run.stderr
     assert "1 error" in run.stdout, run.stdout
     assert "no plugins to serve" in run.stdout
+
+
+class _Settings(BaseModel):
+    greeting: str = "hi"
+
+
+@dataclass
+class _State:
+    visits: int
+
+
+_TypedContext = Context[_State, _Settings]
+
+typed = Plugin("typed-plugin", config=_Settings)
+
+
+@typed.lifespan
+async def _typed_lifespan(config: _Settings) -> AsyncIterator[_State]:
+    yield _State(visits=len(config.greeting))
+
+
+@typed.tool()
+def visit(name: str, ctx: _TypedContext) -> str:
+    ctx.state.visits += 1
+    return f"{ctx.config.greeting} {name} #{ctx.state.visits}"
+
+
+@typed.resource("typed://visits")
+def visits(ctx: Context[_State, _Settings]) -> str:
+    return str(ctx.state.visits)
+
+
+@typed.prompt()
+def welcome(name: str, *, ctx: Annotated[_TypedContext, "the context"]) -> str:
+    return f"{ctx.config.greeting}, {name}"
+
+
+async def test_a_parametrised_context_reaches_handlers_with_state_and_config() -> None:
+    config = {"plugins": {"typed-plugin": {"config": {"greeting": "hello"}}}}
+    async with serve(typed, config=config) as mcp:
+        assert [t["name"] for t in await mcp.list_tools()] == ["visit"]
+        # the context parameter is the host's, not the client's
+        schema = (await mcp.list_tools())[0]["inputSchema"]
+        assert list(schema["properties"]) == ["name"]
+        assert (await mcp.call_tool("visit", {"name": "Ada"})).text == "hello Ada #6"
+        assert await mcp.read_resource("typed://visits") == [
+            {"uri": "typed://visits", "mimeType": "text/plain", "text": "6"}
+        ]
+        prompt = await mcp.get_prompt("welcome", {"name": "Bo"})
+        assert prompt["messages"][0]["content"]["text"] == "hello, Bo"

@@ -37,9 +37,10 @@ from ._specs import (
     ToolOutcome,
     ToolSpec,
 )
+from ._version import VERSION
 from .errors import PromptError, ResourceNotFound, ToolError
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "NOTHING",

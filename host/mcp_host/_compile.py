@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +15,7 @@ from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
 from . import param_headers
-from ._context import Context
+from ._context import Context, record_failure
 from ._results import content_blocks, output_for
 from ._signature import HandlerSignature, analyse, describe_validation_error
 from ._specs import (
@@ -38,13 +36,7 @@ from .errors import (
     ToolError,
     unexpected_failure,
 )
-
-_TEMPLATE_EXPRESSION = re.compile(r"\{([+#./;?&]?)([^}]+)\}")
-
-
-def _logger(plugin: str) -> logging.Logger:
-    return logging.getLogger(f"mcp_host.plugin.{plugin}")
-
+from .uritemplate import UriTemplate, UriTemplateError
 
 WORKER_THREADS_PER_PLUGIN = 40
 """How many sync handlers of one plugin run in worker threads at once (anyio's default for
@@ -144,8 +136,9 @@ def compile_tool(
     output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
     invoke = _invoker(sig, plugin)
     validate = sig.validate
-    log = _logger(plugin)
 
+    # An unexpected exception is the model's error result (ToolSpec's contract, so middleware
+    # sees an outcome); the protocol layer logs it, once, with the plugin and served name.
     async def call(arguments: Mapping[str, Any], ctx: Context) -> ToolOutcome:
         try:
             kwargs = validate(arguments)
@@ -158,12 +151,16 @@ def compile_tool(
         except ProtocolError:
             raise
         except Exception as exc:
-            log.exception("%s raised %s", subject, type(exc).__name__)
+            record_failure(ctx, f"raised {type(exc).__name__}", exc)
             return ToolOutcome.error(unexpected_failure(f"Tool '{tool_name}'", exc))
         try:
             return convert(result)
         except Exception as exc:
-            log.exception("%s returned a value that cannot be converted", subject)
+            record_failure(
+                ctx,
+                f"returned a value that does not match its declared output ({type(exc).__name__})",
+                exc,
+            )
             return ToolOutcome.error(
                 f"Tool '{tool_name}' returned a value that does not match its declared output "
                 f"({type(exc).__name__}). The server log has the details."
@@ -190,13 +187,18 @@ def compile_tool(
 # ----------------------------------------------------------------------------------- resources
 
 
-def template_variables(uri_template: str) -> list[str]:
-    """The variable names of an RFC 6570 template, in order (modifiers stripped)."""
-    names: list[str] = []
-    for _operator, body in _TEMPLATE_EXPRESSION.findall(uri_template):
-        for part in body.split(","):
-            names.append(part.strip().rstrip("*").split(":", 1)[0])
-    return names
+def parse_template(plugin: str | None, uri: str) -> UriTemplate | None:
+    """``uri`` parsed as a URI template, or ``None`` for a fixed URI (no ``{``). Raises
+    ``ValueError`` with a sentence naming the plugin for a malformed or ambiguous template."""
+    if "{" not in uri and "}" not in uri:
+        return None
+    try:
+        return UriTemplate(uri)
+    except UriTemplateError as exc:
+        owner = f"Plugin {plugin!r}" if plugin else "A plugin"
+        raise UriTemplateError(
+            f"{owner}: the resource template {uri!r} cannot be served: {exc}."
+        ) from None
 
 
 def _resource_contents(uri: str, mime_type: str | None, value: Any) -> list[ResourceContents]:
@@ -244,7 +246,8 @@ def compile_resource(
 ) -> ResourceSpec | ResourceTemplateSpec:
     subject = f"resource '{uri}'"
     sig = analyse(fn, what=subject, strict_extra=False, localns=localns)
-    variables = template_variables(uri)
+    template = parse_template(plugin, uri)
+    variables = template.variables() if template is not None else []
     required = {p for p in sig.params if sig.model.model_fields[p].is_required()}
     unknown = [p for p in required if p not in variables]
     missing = [v for v in variables if v not in sig.params]
@@ -269,7 +272,7 @@ def compile_resource(
         result = await invoke(kwargs, ctx)
         return _resource_contents(actual_uri, mime_type, result)
 
-    if variables:
+    if template is not None:
         return ResourceTemplateSpec(
             uri_template=uri,
             name=resource_name,

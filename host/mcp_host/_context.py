@@ -14,12 +14,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, get_args
+
+from typing_extensions import TypeVar
 
 from ._names import ServedNames
 from ._specs import ResourceContents
 
 __all__ = [
+    "LOG_LEVELS",
     "Context",
     "ElicitResult",
     "Elicitation",
@@ -34,6 +37,8 @@ __all__ = [
 ]
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+"""The MCP (syslog) log levels, least severe first."""
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +111,29 @@ class RequestScope(Protocol):
     async def read_resource(self, uri: str) -> Sequence[ResourceContents]: ...
 
 
-class Context:
-    """Passed to a handler parameter annotated ``Context``; one per request."""
+StateT = TypeVar("StateT", default=Any)
+"""The type of what the plugin's lifespan yields (``Context.state``)."""
+ConfigT = TypeVar("ConfigT", default=Any)
+"""The type of the plugin's validated configuration (``Context.config``)."""
 
-    __slots__ = ("_names", "_scope", "config", "plugin", "state")
+
+class Context(Generic[StateT, ConfigT]):
+    """Passed to a handler parameter annotated ``Context``; one per request.
+
+    Parametrise it with your lifespan state's and configuration's types so they reach your
+    handlers typed: ``Context[MyState, MyConfig]`` (a module-level alias such as
+    ``MyContext = Context[MyState, MyConfig]`` keeps signatures short). A bare ``Context``
+    is ``Context[Any, Any]``. The host does not check the types at run time.
+    """
+
+    __slots__ = ("_failures", "_names", "_scope", "config", "plugin", "state")
 
     def __init__(
         self,
         *,
         plugin: str,
-        state: Any,
-        config: Any,
+        state: StateT,
+        config: ConfigT,
         scope: RequestScope,
         names: ServedNames | None = None,
     ) -> None:
@@ -128,6 +145,7 @@ class Context:
         """The plugin's validated configuration (``None`` without a config model)."""
         self._scope = scope
         self._names = names if names is not None else ServedNames()
+        self._failures: list[tuple[str, BaseException]] | None = None
 
     # -- the plugin's own names, as clients see them
 
@@ -454,3 +472,18 @@ def _elicit_result(
         dumped = validated.model_dump() if hasattr(validated, "model_dump") else validated
         return ElicitResult(action="accept", content=dumped)
     return ElicitResult(action=action, content=content)
+
+
+def record_failure(ctx: Context[Any, Any], what: str, exc: BaseException) -> None:
+    """Note that a handler called with ``ctx`` failed (``what``: ``"raised ValueError"``) and
+    was answered with an error result: the protocol layer, which knows the plugin and the
+    served name, logs it once (``take_failures``)."""
+    if ctx._failures is None:
+        ctx._failures = []
+    ctx._failures.append((what, exc))
+
+
+def take_failures(ctx: Context[Any, Any]) -> list[tuple[str, BaseException]]:
+    """The failures ``record_failure`` noted for ``ctx`` since the last call."""
+    failures, ctx._failures = ctx._failures or [], None
+    return failures

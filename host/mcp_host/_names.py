@@ -16,10 +16,28 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-__all__ = ["REFERENCE", "ServedNames"]
+__all__ = ["REFERENCE", "ServedNames", "prefixed_name", "prefixed_uri", "unprefixed_uri"]
 
 REFERENCE = re.compile(r"\{(tool|prompt):([A-Za-z0-9_.-]{1,128})\}")
 """``{tool:NAME}`` or ``{prompt:NAME}`` in text a plugin publishes."""
+
+
+def prefixed_name(prefix: str | None, name: str) -> str:
+    """The served name of a tool or prompt: ``prefix_name`` (``name`` without a prefix)."""
+    return f"{prefix}_{name}" if prefix else name
+
+
+def prefixed_uri(prefix: str | None, uri: str) -> str:
+    """The served URI (or template) of a resource: ``prefix+scheme://...``."""
+    return f"{prefix}+{uri}" if prefix else uri
+
+
+def unprefixed_uri(prefix: str | None, uri: str) -> str:
+    """The plugin's own URI for a served one: ``prefixed_uri`` undone (``uri`` unchanged when
+    it does not carry the prefix)."""
+    if prefix and uri.startswith(f"{prefix}+"):
+        return uri[len(prefix) + 1 :]
+    return uri
 
 
 class ServedNames:
@@ -49,11 +67,11 @@ class ServedNames:
 
     def name(self, name: str) -> str:
         """``name`` with the prefix applied, whether or not anything by that name is served."""
-        return f"{self.prefix}_{name}" if self.prefix else name
+        return prefixed_name(self.prefix, name)
 
     def uri(self, uri: str) -> str:
         """The URI clients use for the plugin's resource ``uri`` (``prefix+scheme://...``)."""
-        return f"{self.prefix}+{uri}" if self.prefix else uri
+        return prefixed_uri(self.prefix, uri)
 
     def tool(self, name: str) -> str | None:
         """The served name of the plugin's tool ``name``; ``None`` when it is not served (never

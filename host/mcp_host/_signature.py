@@ -91,6 +91,8 @@ def is_context_annotation(annotation: Any) -> bool:
     if annotation is Context:
         return True
     origin = get_origin(annotation)
+    if origin is Context:  # Context[MyState, MyConfig]
+        return True
     if origin is Annotated:
         return is_context_annotation(get_args(annotation)[0])
     if origin in (Union, types.UnionType):

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import param_headers
 from ._context import Context
-from ._names import ServedNames
+from ._names import ServedNames, prefixed_name, prefixed_uri, unprefixed_uri
 from ._specs import (
     Middleware,
     PromptSpec,
@@ -42,7 +42,7 @@ from .catalog import (
 from .errors import CatalogError
 from .plugins.handle import PluginHandle
 from .plugins.isolation import marks_call_next, register_middleware
-from .uritemplate import compile_template
+from .uritemplate import UriTemplate, UriTemplateError
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 LONG_NAME = 64
@@ -52,11 +52,11 @@ Contribution = tuple[PluginHandle, Registry]
 
 
 def final_name(handle: PluginHandle, name: str) -> str:
-    return f"{handle.prefix}_{name}" if handle.prefix else name
+    return prefixed_name(handle.prefix, name)
 
 
 def final_uri(handle: PluginHandle, uri: str) -> str:
-    return f"{handle.prefix}+{uri}" if handle.prefix else uri
+    return prefixed_uri(handle.prefix, uri)
 
 
 def _check_name(kind: str, name: str, handle: PluginHandle, warnings: list[str]) -> None:
@@ -217,14 +217,19 @@ def _template(
             "_meta": spec.meta,
         }
     )
-    prefix = f"{handle.prefix}+" if handle.prefix else ""
+    try:
+        parsed = UriTemplate(template)
+    except UriTemplateError as exc:
+        raise CatalogError(
+            f"Plugin {handle.describe()}: the resource template {spec.uri_template!r} cannot be "
+            f"served: {exc}."
+        ) from None
+    prefix = handle.prefix
 
     def plugin_uri(uri: str) -> str:
-        return uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri
+        return unprefixed_uri(prefix, uri)
 
-    return CatalogTemplate(
-        template, handle, spec, descriptor, compile_template(template), plugin_uri
-    )
+    return CatalogTemplate(template, handle, spec, descriptor, parsed.match, plugin_uri)
 
 
 def _prompt(handle: PluginHandle, spec: PromptSpec, name: str, texts: _Texts) -> CatalogPrompt:

@@ -7,11 +7,29 @@ The tree::
     ├── PluginError                 a plugin could not be loaded, configured, registered or started
     │   └── PluginLoadError         importing an entry point failed or it is not a plugin
     ├── CatalogError                contributions conflict (a name collision, an invalid name)
+    │   └── UriTemplateError        a resource template is malformed or ambiguous (also a
+    │                               ``ValueError``; ``mcp_host.uritemplate``)
     ├── ToolError                   raised by a tool handler: an ``isError`` result, verbatim
+    │   └── PluginCallFailed        a plugin call raised something unexpected or timed out: the
+    │                               sentence for the client, already logged
+    │                               (``mcp_host.protocol.plugin_calls``)
     ├── ResourceNotFound            raised by a resource reader: the URI names nothing
     ├── PromptError                 raised by a prompt renderer: an invalid-params error
-    └── ProtocolError               a JSON-RPC error to send back (code, message, data)
-        └── MissingCapabilityError  the client did not declare a capability a request needs
+    ├── ProtocolError               a JSON-RPC error to send back (code, message, data)
+    │   ├── MissingCapabilityError  the client did not declare a capability a request needs
+    │   └── MessageError            an incoming message that is not valid JSON-RPC (parse error,
+    │                               invalid request), with its id when it has one
+    │                               (``mcp_host.protocol.jsonrpc``)
+    └── RequestFailed               ``mcp_host.testing``: the host answered a test client's
+                                    request with a JSON-RPC error (code, message, data)
+
+Outside the tree, on purpose:
+
+- ``InputRequired`` (``mcp_host.protocol.request``) is a ``BaseException``: not an error but
+  how a handler that asked the client something on the 2026-07-28 era unwinds, carrying the
+  questions to send back. A handler's ``except Exception`` must not swallow it.
+- Exceptions that never leave the module raising them (the HTTP transport's body and session
+  limits, the worker-thread carrier in ``_compile``) are implementation details.
 
 Plugin authors raise ``ToolError``, ``ResourceNotFound`` and ``PromptError``; everything else is
 the host's.
@@ -90,12 +108,16 @@ class ProtocolError(MCPHostError):
         self.data = data
 
 
+MISSING_CLIENT_CAPABILITY = -32021
+"""The JSON-RPC error code of ``MissingCapabilityError`` (``protocol.jsonrpc`` re-exports it)."""
+
+
 class MissingCapabilityError(ProtocolError):
     """A handler asked the client for something (sampling, elicitation, roots) it lacks."""
 
     def __init__(self, capability: str, message: str | None = None) -> None:
         super().__init__(
-            -32021,
+            MISSING_CLIENT_CAPABILITY,
             message
             or f"The client did not declare the '{capability}' capability this request needs",
             {"requiredCapabilities": {capability: {}}},

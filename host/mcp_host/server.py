@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._version import VERSION
 from .errors import ConfigError
 from .host import Host
 from .protocol import Engine, ProtocolSettings
@@ -21,14 +22,12 @@ if TYPE_CHECKING:
 
 def protocol_settings(host: Host) -> ProtocolSettings:
     """Map the configuration onto the engine's settings."""
-    from . import __version__
-
     settings = host.config.host
     defaults = ProtocolSettings()
     return ProtocolSettings(
         state_keys=settings.state_keys or defaults.state_keys,
         server_name=settings.server_name,
-        server_version=__version__,
+        server_version=VERSION,
         page_size=settings.page_size,
         cache_ttl_ms=settings.cache_ttl_ms,
         cache_scope=settings.cache_scope,

@@ -40,6 +40,7 @@ import anyio
 from ._markers import ENTRY_POINT_GROUP
 from ._plugin import Plugin
 from .config import config_from_data
+from .errors import MCPHostError
 from .host import Host
 from .plugins.discovery import Candidate, discover
 from .protocol import Engine
@@ -59,7 +60,7 @@ ClientHandler = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 method and params, returns the result."""
 
 
-class RequestFailed(Exception):
+class RequestFailed(MCPHostError):
     """The host answered a request with a JSON-RPC error."""
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:

@@ -311,6 +311,22 @@ async def test_resource_not_found_is_32002_on_legacy(legacy: Client) -> None:
         assert reply["error"]["data"] == {"uri": uri}
 
 
+async def test_a_uri_longer_than_the_limit_is_invalid_params(legacy: Client) -> None:
+    from mcp_host.protocol.resources import MAX_URI_LENGTH
+
+    longest = "demo://items/" + "a" * (MAX_URI_LENGTH - len("demo://items/"))
+    read = (await legacy.request("resources/read", {"uri": longest}))["result"]
+    assert json.loads(read["contents"][0]["text"]) == {"item": "a" * (len(longest) - 13)}
+    too_long = longest + "a"
+    for method in ("resources/read", "resources/subscribe", "resources/unsubscribe"):
+        reply = await legacy.request(method, {"uri": too_long})
+        assert reply["error"] == {
+            "code": -32602,
+            "message": "Invalid params: the resource URI is 8193 characters long; the host "
+            "accepts at most 8192. Shorten the URI.",
+        }
+
+
 async def test_handlers_can_read_other_resources(legacy: Client) -> None:
     result = (
         await legacy.request(

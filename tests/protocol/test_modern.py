@@ -258,6 +258,17 @@ async def test_missing_capability_is_32021(client: Client) -> None:
 # ---------------------------------------------------------------------------- subscriptions
 
 
+async def test_listen_refuses_a_uri_longer_than_the_limit(client: Client) -> None:
+    too_long = "demo://items/" + "a" * 8192
+    reply = await client.modern(
+        "subscriptions/listen", {"notifications": {"resourceSubscriptions": [too_long]}}
+    )
+    assert reply["error"]["code"] == -32602
+    assert "8205 characters long; the host accepts at most 8192" in reply["error"]["message"]
+    reply = await client.modern("resources/read", {"uri": too_long})
+    assert reply["error"]["code"] == -32602
+
+
 async def test_listen_acknowledges_then_forwards_requested_kinds(
     client: Client, engine: Engine
 ) -> None:

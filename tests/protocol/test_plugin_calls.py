@@ -398,3 +398,82 @@ async def test_hung_sync_handlers_leave_the_other_plugins_their_threads() -> Non
         finally:
             GATE["thread_release"].set()
         assert [a["content"][0]["text"] for a in answers] == ["released"] * hung
+
+
+# ------------------------------------------------------------- one failure, one log record
+
+
+def _failing_plugin() -> Plugin:
+    plugin = Plugin("brittle")
+
+    @plugin.tool()
+    def crash() -> str:
+        raise ValueError("secret internals")
+
+    @plugin.tool()
+    def wrong_output() -> int:
+        return "not a number"  # type: ignore[return-value]
+
+    @plugin.resource("brittle://items/{item}")
+    def item(item: str) -> str:
+        raise ValueError("secret internals")
+
+    @plugin.prompt()
+    def broken(topic: str) -> str:
+        raise ValueError("secret internals")
+
+    @plugin.completion(prompt="broken", argument="topic")
+    def topics(value: str) -> list[str]:
+        raise ValueError("secret internals")
+
+    return plugin
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "params", "logged"),
+    [
+        ("tools/call", {"name": "b_crash"}, "Tool 'b_crash' raised ValueError"),
+        (
+            "tools/call",
+            {"name": "b_wrong_output"},
+            "Tool 'b_wrong_output' returned a value that does not match its declared output",
+        ),
+        (
+            "resources/read",
+            {"uri": "b+brittle://items/1"},
+            "Resource template 'b+brittle://items/{item}' raised ValueError",
+        ),
+        (
+            "prompts/get",
+            {"name": "b_broken", "arguments": {"topic": "x"}},
+            "Prompt 'b_broken' raised ValueError",
+        ),
+        (
+            "completion/complete",
+            {
+                "ref": {"type": "ref/prompt", "name": "b_broken"},
+                "argument": {"name": "topic", "value": ""},
+            },
+            "Completion of prompt 'b_broken' argument 'topic' raised ValueError",
+        ),
+    ],
+)
+async def test_one_failure_is_one_log_record_naming_plugin_and_served_name(
+    caplog: pytest.LogCaptureFixture, method: str, params: dict[str, Any], logged: str
+) -> None:
+    plugin = _failing_plugin()
+    registry = Registry(plugin.name)
+    plugin.mcp_host_register(registry, None)
+    engine = Engine(CatalogHolder(build_catalog([(PluginHandle("brittle", prefix="b"), registry)])))
+    async with _legacy(engine) as client:
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            reply = await client.request(method, params)
+    assert "secret internals" not in json.dumps(reply)
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    (record,) = records
+    assert record.name == "mcp_host.plugin.brittle"
+    assert record.getMessage().startswith(f"Plugin 'brittle': {logged}")
+    assert record.exc_info is not None

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from mcp_host.errors import MISSING_CLIENT_CAPABILITY as MISSING_CLIENT_CAPABILITY
+from mcp_host.errors import ProtocolError
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -13,19 +16,17 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 RESOURCE_NOT_FOUND_LEGACY = -32002
 HEADER_MISMATCH = -32020
-MISSING_CLIENT_CAPABILITY = -32021
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 
 RequestId = str | int
 
 
-class MessageError(Exception):
-    """An incoming message that cannot be handled; answered with ``code``."""
+class MessageError(ProtocolError):
+    """An incoming message that cannot be handled (not JSON, not a JSON-RPC message);
+    answered with ``code``, and ``request_id`` when the message had one."""
 
     def __init__(self, code: int, message: str, request_id: RequestId | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.request_id = request_id
 
 

@@ -9,6 +9,7 @@ from mcp_host.errors import ProtocolError
 
 from .jsonrpc import INVALID_PARAMS, INVALID_REQUEST
 from .request import LOG_RANK, Request
+from .resources import resource_uri
 from .versions import SUPPORTED_VERSIONS, negotiate_legacy
 
 
@@ -65,18 +66,11 @@ async def set_level(request: Request, params: Mapping[str, Any]) -> dict[str, An
     return {}
 
 
-def _uri(params: Mapping[str, Any]) -> str:
-    uri = params.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'uri' must be a non-empty string")
-    return uri
-
-
 async def subscribe(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    request.connection.subscriptions.add(_uri(params))
+    request.connection.subscriptions.add(resource_uri(params))
     return {}
 
 
 async def unsubscribe(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    request.connection.subscriptions.discard(_uri(params))
+    request.connection.subscriptions.discard(resource_uri(params))
     return {}

@@ -45,6 +45,7 @@ __all__ = [
     "call_budgeted",
     "call_plugin",
     "contain",
+    "log_failure",
 ]
 
 _T = TypeVar("_T")
@@ -87,14 +88,19 @@ def contain(owner: PluginHandle, subject: str, exc: BaseException) -> PluginCall
         culprit, what = owner.name, subject
     else:
         culprit, what = middleware[0], f"{middleware[1]} (around {subject})"
-    logging.getLogger(f"mcp_host.plugin.{culprit}").error(
-        "Plugin %r: %s raised %s; the call was answered with an error and the host keeps serving.",
-        culprit,
+    log_failure(culprit, f"{what} raised {type(exc).__name__}", exc)
+    return PluginCallFailed(unexpected_failure(subject, exc))
+
+
+def log_failure(plugin: str, what: str, exc: BaseException) -> None:
+    """The one log record of a plugin call's failure (``what``: ``"Tool 'q' raised
+    ValueError"``), under ``mcp_host.plugin.NAME``, with the traceback."""
+    logging.getLogger(f"mcp_host.plugin.{plugin}").error(
+        "Plugin %r: %s; the call was answered with an error and the host keeps serving.",
+        plugin,
         what,
-        type(exc).__name__,
         exc_info=exc,
     )
-    return PluginCallFailed(unexpected_failure(subject, exc))
 
 
 @marks_plugin_calls

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from mcp_host._context import Context, LogLevel, Question
+from mcp_host._context import LOG_LEVELS, Context, LogLevel, Question
 from mcp_host._specs import ResourceContents
 from mcp_host.catalog import Catalog
 from mcp_host.errors import MissingCapabilityError, ProtocolError
@@ -22,17 +22,7 @@ if TYPE_CHECKING:
 
 Send = Callable[[bytes], Awaitable[None]]
 
-LOG_LEVELS: tuple[str, ...] = (
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-)
-LOG_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+LOG_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
 MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mcp_host._names import prefixed_uri, unprefixed_uri
 from mcp_host._specs import ResourceContents
 from mcp_host.errors import ProtocolError, ResourceNotFound, ToolError, unexpected_failure
 from mcp_host.plugins.isolation import marks_plugin_calls
@@ -16,7 +17,32 @@ from .request import Request
 
 log = logging.getLogger("mcp_host.protocol")
 
+MAX_URI_LENGTH = 8192
+"""The longest resource URI, in characters, that ``resources/read``, ``resources/subscribe``
+and ``subscriptions/listen`` accept: far above any real URI, and a bound on the work of
+matching it against every resource template."""
+
 _READ_ERRORS: tuple[type[BaseException], ...] = (*EXPECTED, ResourceNotFound)
+
+
+def resource_uri(params: Mapping[str, Any]) -> str:
+    """``params["uri"]``: a non-empty string of at most ``MAX_URI_LENGTH`` characters, or a
+    -32602 error saying what is wrong."""
+    uri = params.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'uri' must be a non-empty string")
+    check_uri_length(uri)
+    return uri
+
+
+def check_uri_length(uri: str) -> None:
+    """A -32602 error when ``uri`` is longer than ``MAX_URI_LENGTH``."""
+    if len(uri) > MAX_URI_LENGTH:
+        raise ProtocolError(
+            INVALID_PARAMS,
+            f"Invalid params: the resource URI is {len(uri)} characters long; the host accepts "
+            f"at most {MAX_URI_LENGTH}. Shorten the URI.",
+        )
 
 
 def _not_found(request: Request, uri: str, message: str | None = None) -> ProtocolError:
@@ -46,12 +72,16 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
     except BaseException as exc:  # whatever else the plugin raised: this read's failure
         raise contain(owner, subject, exc) from None
     if owner.prefix:
-        prefix = f"{owner.prefix}+"
+        # contents a handler already gave its served URI (``ctx.served_uri``) keep it
         contents = [
             c
-            if c.uri.startswith(prefix)
+            if unprefixed_uri(owner.prefix, c.uri) != c.uri
             else ResourceContents(
-                uri=prefix + c.uri, text=c.text, blob=c.blob, mime_type=c.mime_type, meta=c.meta
+                uri=prefixed_uri(owner.prefix, c.uri),
+                text=c.text,
+                blob=c.blob,
+                mime_type=c.mime_type,
+                meta=c.meta,
             )
             for c in contents
         ]
@@ -59,9 +89,7 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
 
 
 async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    uri = params.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise ProtocolError(INVALID_PARAMS, "Invalid params: 'uri' must be a non-empty string")
+    uri = resource_uri(params)
     request.connection.engine.load_answers(request, params)
     try:
         contents = await read_contents(request, uri)

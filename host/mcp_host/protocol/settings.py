@@ -6,11 +6,13 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mcp_host._version import VERSION
+
 
 @dataclass(frozen=True, slots=True)
 class ProtocolSettings:
     server_name: str = "mcp-host"
-    server_version: str = "0.1.0"
+    server_version: str = VERSION
     page_size: int = 100
     cache_ttl_ms: int = 0
     cache_scope: Literal["public", "private"] = "public"

@@ -13,6 +13,7 @@ from mcp_host.errors import ProtocolError
 
 from .jsonrpc import INVALID_PARAMS, notification_bytes
 from .request import Request
+from .resources import check_uri_length
 from .versions import META_SUBSCRIPTION_ID
 
 _LIST_FLAGS = {
@@ -33,6 +34,8 @@ async def listen(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
             raise ProtocolError(
                 INVALID_PARAMS, "Invalid params: resourceSubscriptions must be a list of URIs"
             )
+        for uri in uris:
+            check_uri_length(uri)
         honored["resourceSubscriptions"] = list(uris)
     lists = {kind for flag, kind in _LIST_FLAGS.items() if honored.get(flag)}
     watched = set(honored.get("resourceSubscriptions", ()))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcp_host._context import take_failures
 from mcp_host._specs import NOTHING, ToolOutcome
 from mcp_host.errors import ProtocolError, ToolError
 from mcp_host.plugins.isolation import marks_plugin_calls
 
 from .jsonrpc import INVALID_PARAMS
-from .plugin_calls import PASS_THROUGH, call_budgeted, contain
+from .plugin_calls import PASS_THROUGH, call_budgeted, contain, log_failure
 from .request import Request
 
 
@@ -43,6 +44,10 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         raise
     except BaseException as exc:  # whatever else the plugin raised: this call's failure
         outcome = ToolOutcome.error(str(contain(owner, subject, exc)))
+    finally:
+        # the handler's own failures, which became error results below the middleware
+        for what, failure in take_failures(ctx):
+            log_failure(owner.name, f"{subject} {what}", failure)
     result: dict[str, Any] = {"content": outcome.content}
     if outcome.structured is not NOTHING:
         result["structuredContent"] = outcome.structured

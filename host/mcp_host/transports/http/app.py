@@ -21,8 +21,10 @@ from mcp_host.config import HttpSettings
 from mcp_host.protocol import Engine, Reply
 from mcp_host.protocol.jsonrpc import (
     HEADER_MISMATCH,
+    INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    MISSING_CLIENT_CAPABILITY,
     PARSE_ERROR,
     UNSUPPORTED_PROTOCOL_VERSION,
     MessageError,
@@ -51,13 +53,13 @@ log = logging.getLogger("mcp_host.transports.http")
 
 SESSION_HEADER = "mcp-session-id"
 MODERN_STATUS = {
-    -32700: 400,
-    -32600: 400,
-    -32602: 400,
-    -32020: 400,
-    -32021: 400,
-    -32022: 400,
-    -32601: 404,
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    MISSING_CLIENT_CAPABILITY: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
 }
 
 

@@ -30,7 +30,15 @@ from mcp_host.protocol import Connection, Reply
 
 from .inflight import FAULT_STATUS, SHUTDOWN_STATUS, Inflight, fault_reply
 from .sessions import Session, Stream
-from .sse import KEEPALIVE, KEEPALIVE_SECONDS, SSE_HEADERS, EventStream, event, raw_headers
+from .sse import (
+    KEEPALIVE_SECONDS,
+    SSE_HEADERS,
+    EventStream,
+    event,
+    raw_headers,
+    send_keepalive,
+    until_disconnected,
+)
 
 StatusFor = Callable[[int | None], int]
 
@@ -135,12 +143,17 @@ class Exchange:
 class _LazyStream:
     """An SSE answer that starts with its first event, with keep-alive comments while idle."""
 
-    def __init__(self, send: Send, headers: dict[str, str]) -> None:
+    def __init__(
+        self, send: Send, headers: dict[str, str], keepalive: float = KEEPALIVE_SECONDS
+    ) -> None:
         self._send = send
         self._headers = headers
         self.started = False
         self._lock: anyio.Lock | None = None  # made at the first event: most answers have none
         self._keepalive: asyncio.Task[None] | None = None
+        self._interval = keepalive
+        self._quiet_until = 0.0
+        """When, without another event, the next keep-alive comment is due (loop time)."""
 
     @property
     def lock(self) -> anyio.Lock:
@@ -163,14 +176,17 @@ class _LazyStream:
                 )
                 self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
             await self._send({"type": "http.response.body", "body": event(data), "more_body": True})
+            self._quiet_until = asyncio.get_running_loop().time() + self._interval
 
     async def _keep_alive(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._quiet_until = loop.time() + self._interval
         while True:
-            await asyncio.sleep(KEEPALIVE_SECONDS)
+            await asyncio.sleep(self._quiet_until - loop.time())
             async with self.lock:
-                await self._send(
-                    {"type": "http.response.body", "body": KEEPALIVE, "more_body": True}
-                )
+                if loop.time() >= self._quiet_until:
+                    await send_keepalive(self._send)
+                    self._quiet_until = loop.time() + self._interval
 
     def stop_keepalive(self) -> None:
         if self._keepalive is not None:
@@ -208,8 +224,7 @@ class _DisconnectWatcher:
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
-        while (await self._receive())["type"] != "http.disconnect":
-            pass
+        await until_disconnected(self._receive)
         self.disconnected = True
         self._scope.cancel()
 

@@ -15,7 +15,21 @@ SSE_HEADERS = {
 }
 
 KEEPALIVE_SECONDS = 15.0
+"""After this long without an event, an SSE response sends a keep-alive comment, so proxies
+and clients do not take a quiet stream for a dead one."""
 KEEPALIVE = b": keep-alive\n\n"
+
+
+async def send_keepalive(send: Send) -> None:
+    """Send the keep-alive comment on an SSE response that has been quiet ``KEEPALIVE_SECONDS``."""
+    await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+
+
+async def until_disconnected(receive: Receive) -> None:
+    """Return once the client has gone away (``http.disconnect``). Called after the request
+    body has been read, so anything else ``receive`` gives is ignored."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def event(
@@ -67,8 +81,7 @@ class EventStream:
             async with anyio.create_task_group() as tg:
 
                 async def watch_disconnect() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
+                    await until_disconnected(receive)
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(watch_disconnect)
@@ -96,6 +109,7 @@ class EventStream:
                     except (anyio.EndOfStream, anyio.ClosedResourceError):
                         break
                 if timer.cancelled_caught:
-                    chunk = KEEPALIVE
+                    await send_keepalive(send)
+                    continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})

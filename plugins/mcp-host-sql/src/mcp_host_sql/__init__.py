@@ -28,7 +28,7 @@ from . import demo
 from .config import DatabaseConfig, NameFilter, SqlConfig
 from .databases import Database, Rows, SqlError
 
-__all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlState", "plugin"]
+__all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlContext", "SqlState", "plugin"]
 
 DEMO_DESCRIPTION = (
     "Demo shop (SQLite): categories, products, customers, orders, order_items and the "
@@ -81,6 +81,10 @@ class SqlState:
                 + "."
             )
         return database
+
+
+SqlContext = Context[SqlState, SqlConfig]
+"""What the handlers receive: ``ctx.state`` is typed ``SqlState``, ``ctx.config`` ``SqlConfig``."""
 
 
 @plugin.lifespan
@@ -219,9 +223,9 @@ async def _status(database: Database) -> tuple[str, str | None]:
 
 
 @plugin.tool(annotations=READS)
-async def list_databases(*, ctx: Context) -> DatabaseList:
+async def list_databases(*, ctx: SqlContext) -> DatabaseList:
     """The databases this server can query, with their limits and whether they are reachable."""
-    state: SqlState = ctx.state
+    state = ctx.state
     statuses: dict[str, tuple[str, str | None]] = {}
 
     async def check(database: Database) -> None:
@@ -249,7 +253,7 @@ async def list_databases(*, ctx: Context) -> DatabaseList:
 
 
 @plugin.tool(annotations=READS)
-async def list_tables(database: str | None = None, *, ctx: Context) -> TableList:
+async def list_tables(database: str | None = None, *, ctx: SqlContext) -> TableList:
     """The tables and views of a database.
 
     Args:
@@ -266,7 +270,7 @@ async def list_tables(database: str | None = None, *, ctx: Context) -> TableList
 
 @plugin.tool(annotations=READS)
 async def describe_table(
-    table: str, database: str | None = None, *, ctx: Context
+    table: str, database: str | None = None, *, ctx: SqlContext
 ) -> TableDescription:
     """A table's columns, primary key, foreign keys and indexes.
 
@@ -292,7 +296,7 @@ async def query(
     params: list[str | int | float | bool | None] | None = None,
     database: str | None = None,
     *,
-    ctx: Context,
+    ctx: SqlContext,
 ) -> QueryResult:
     """Run one read-only SQL statement and return its rows (at most the database's max_rows
     and max_result_bytes; truncated_reason says when the result was cut short).
@@ -320,7 +324,7 @@ async def explain(
     params: list[str | int | float | bool | None] | None = None,
     database: str | None = None,
     *,
-    ctx: Context,
+    ctx: SqlContext,
 ) -> str:
     """The database's plan for a statement, without running it.
 
@@ -331,7 +335,7 @@ async def explain(
         database: Which database ({tool:list_databases} names them); may be left out when
             there is only one.
     """
-    db: Database = ctx.state.pick(database)
+    db = ctx.state.pick(database)
     try:
         return await db.explain(sql, list(params or []))
     except SqlError as exc:
@@ -351,7 +355,7 @@ async def execute(
     params: list[str | int | float | bool | None] | None = None,
     database: str | None = None,
     *,
-    ctx: Context,
+    ctx: SqlContext,
 ) -> ExecuteResult:
     """Run one SQL statement that may change data (INSERT, UPDATE, DELETE, DDL), in a
     transaction of its own, on a database configured with read_only = false.
@@ -363,7 +367,7 @@ async def execute(
         database: Which database ({tool:list_databases} names them); may be left out when
             only one database is writable.
     """
-    state: SqlState = ctx.state
+    state = ctx.state
     if database is None:
         writable = [db.name for db in state.databases.values() if not db.config.read_only]
         if len(writable) == 1:
@@ -391,7 +395,7 @@ def _resource_database(state: SqlState, uri: str, name: str) -> Database:
 
 
 @plugin.resource("sql://{database}/schema", mime_type="application/json")
-async def schema(database: str, ctx: Context) -> str:
+async def schema(database: str, ctx: SqlContext) -> str:
     """Every table and view of a database, described (columns, keys, indexes)."""
     uri = f"sql://{database}/schema"
     db = _resource_database(ctx.state, uri, database)
@@ -403,7 +407,7 @@ async def schema(database: str, ctx: Context) -> str:
 
 
 @plugin.resource("sql://{database}/tables/{table}", mime_type="application/json")
-async def table_resource(database: str, table: str, ctx: Context) -> str:
+async def table_resource(database: str, table: str, ctx: SqlContext) -> str:
     """One table or view of a database, described (columns, keys, indexes)."""
     uri = f"sql://{database}/tables/{table}"
     db = _resource_database(ctx.state, uri, database)
@@ -425,13 +429,13 @@ async def _table_names(state: SqlState, database: str | None) -> list[str]:
 @plugin.completion(resource="sql://{database}/schema", argument="database")
 @plugin.completion(resource="sql://{database}/tables/{table}", argument="database")
 @plugin.completion(prompt="write_query", argument="database")
-def complete_database(value: str, ctx: Context) -> list[str]:
+def complete_database(value: str, ctx: SqlContext) -> list[str]:
     return [name for name in sorted(ctx.state.databases) if name.startswith(value)]
 
 
 @plugin.completion(resource="sql://{database}/tables/{table}", argument="table")
 @plugin.completion(prompt="write_query", argument="table")
-async def complete_table(value: str, context: dict[str, str], ctx: Context) -> list[str]:
+async def complete_table(value: str, context: dict[str, str], ctx: SqlContext) -> list[str]:
     names = await _table_names(ctx.state, context.get("database"))
     return [name for name in names if name.startswith(value)]
 
@@ -440,7 +444,7 @@ async def complete_table(value: str, context: dict[str, str], ctx: Context) -> l
 
 
 @plugin.prompt()
-async def write_query(table: str, goal: str, database: str = "", *, ctx: Context) -> str:
+async def write_query(table: str, goal: str, database: str = "", *, ctx: SqlContext) -> str:
     """Help write a read-only SQL query against one table.
 
     Args:
