@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_host._context import LOG_LEVELS
 from mcp_host.errors import ProtocolError
 
 from .jsonrpc import INVALID_PARAMS
-from .request import LOG_LEVELS
 from .versions import META_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_VERSION
 
 Check = Callable[[Any, str], str | None]
