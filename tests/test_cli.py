@@ -122,3 +122,15 @@ def test_config_show_redacts_and_shows_sources(run, tmp_path: Path) -> None:  # 
     )
     assert data["config"]["plugins"]["db"]["config"]["password"] == "***"
     assert data["sources"]["host.plugins"] == "cli:--plugin"
+
+
+def test_config_show_warns_about_the_deprecated_shutdown_grace_name(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text("[http]\nshutdown_grace_seconds = 3\n")
+    result = run("config", "show", "--json", "--config", str(config))
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["config"]["host"]["shutdown_grace"] == 3
+    assert "shutdown_grace_seconds" not in data["config"]["http"]
+    assert "warning: [http] shutdown_grace_seconds" in result.stderr
+    assert "[host] shutdown_grace" in result.stderr

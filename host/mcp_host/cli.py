@@ -34,6 +34,8 @@ def _setup_logging(level: str, loaded: LoadedConfig | None) -> None:
     # Replace only a handler this command installed before (an embedding app keeps its own).
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "mcp-host"] + [handler]
     root.setLevel(level.upper())
+    for warning in loaded.warnings if loaded is not None else ():
+        log.warning("%s", warning)
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,6 +125,15 @@ def main() -> None:
     default=None,
     help="Log level on stderr — [host] log_level.",
 )
+@click.option(
+    "--shutdown-grace",
+    type=click.FloatRange(0, 3600),
+    default=None,
+    metavar="SECONDS",
+    help="How long requests in flight may finish on SIGTERM, SIGINT or end of input before "
+    "they are answered with a shutting-down error — [host] shutdown_grace, "
+    "MCP_HOST_SHUTDOWN_GRACE. Default: 10.",
+)
 @click.pass_context
 def serve(ctx: click.Context, /, **_: Any) -> None:
     """Serve every enabled plugin over stdio (default), Streamable HTTP or HTTP+SSE."""
@@ -134,6 +145,7 @@ def serve(ctx: click.Context, /, **_: Any) -> None:
         ("port", "http.port", "--port"),
         ("endpoint_path", "http.path", "--path"),
         ("log_level", "host.log_level", "--log-level"),
+        ("shutdown_grace", "host.shutdown_grace", "--shutdown-grace"),
     ):
         if p.get(key) is not None:
             cli[field] = (flag, p[key])
@@ -275,6 +287,8 @@ def config_group() -> None:
 def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """Print the effective configuration, secrets redacted, with where each value came from."""
     loaded = _load(ctx, {})
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
     data = loaded.redacted()
     if as_json:
         click.echo(

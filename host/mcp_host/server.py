@@ -58,20 +58,53 @@ def loop_options(host: Host, transport: str) -> dict[str, Any]:
 
 async def serve(host: Host, transport: str) -> None:
     """Run the plugins' lifespans and serve until the transport ends."""
+    if transport == "stdio":
+        await _serve_stdio(host)
+        return
+    if transport not in ("http", "sse"):
+        raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
+    from .transports.http import serve_http
+
     async with host.running():
         engine = Engine(host.catalog, protocol_settings(host))
-        if transport == "stdio":
-            from .transports.stdio import serve_stdio
+        await serve_http(
+            engine,
+            host.config.http,
+            readiness=host.readiness,
+            legacy_only=transport == "sse",
+            grace_seconds=host.config.host.shutdown_grace,
+        )
 
-            await serve_stdio(engine, max_message_bytes=host.config.host.max_message_bytes)
-        elif transport in ("http", "sse"):
-            from .transports.http import serve_http
 
-            await serve_http(
-                engine, host.config.http, readiness=host.readiness, legacy_only=transport == "sse"
-            )
-        else:
-            raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
+async def _serve_stdio(host: Host) -> None:
+    """stdio: SIGTERM and SIGINT are watched from before the lifespans start until after they
+    have exited, so a signal never cuts the lifespans' exit short. One during start-up stops
+    it (the lifespans already entered are exited); once serving, the first starts the
+    shutdown and a second ends its grace."""
+    from .transports.stdio import serve_stdio, signals_shutdown
+
+    settings = host.config.host
+    async with signals_shutdown() as shutdown, anyio.create_task_group() as tg:
+        starting = anyio.CancelScope()
+        watching = anyio.CancelScope()
+
+        async def stop_starting() -> None:
+            with watching:
+                await shutdown.requested.wait()
+                if not watching.cancel_called:
+                    starting.cancel()
+
+        tg.start_soon(stop_starting)
+        with starting:
+            async with host.running():
+                watching.cancel()
+                await serve_stdio(
+                    Engine(host.catalog, protocol_settings(host)),
+                    max_message_bytes=settings.max_message_bytes,
+                    grace_seconds=settings.shutdown_grace,
+                    shutdown=shutdown,
+                )
+        watching.cancel()
 
 
 def asgi_app(host: Host, *, streamable: bool = True) -> Starlette:

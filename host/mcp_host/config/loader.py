@@ -4,6 +4,9 @@ Precedence, highest first: a CLI flag, an environment variable, the file, the de
 field of ``[host]`` maps to ``MCP_HOST_<FIELD>`` and each field of ``[http]`` to
 ``MCP_HOST_HTTP_<FIELD>`` (lists comma-separated, booleans 1/0/true/false/yes/no/on/off).
 The file is ``--config PATH``, else ``$MCP_HOST_CONFIG``, else ``./mcp-host.toml`` if present.
+
+A renamed setting keeps working under its old name (file or environment) for a while: its value
+moves to the new field unless that is set too, and ``LoadedConfig.warnings`` says so.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "http": (HttpSettings, "MCP_HOST_HTTP_"),
 }
 
+_RENAMED: dict[tuple[str, str], tuple[str, str, str]] = {
+    # (old section, old name) -> (new section, new name, its CLI flag)
+    ("http", "shutdown_grace_seconds"): ("host", "shutdown_grace", "--shutdown-grace"),
+}
+
 
 @dataclass(frozen=True)
 class LoadedConfig:
@@ -41,6 +49,8 @@ class LoadedConfig:
     provenance: Mapping[str, str]
     """Dotted field path -> ``default``, ``file:PATH``, ``env:VAR`` or ``cli:--flag``."""
     secrets: frozenset[str] = field(default_factory=frozenset)
+    warnings: tuple[str, ...] = ()
+    """Sentences for the operator: deprecated settings that were used, and what applied."""
 
     def redacted(self) -> dict[str, Any]:
         """The effective configuration as plain data, secrets replaced by ``***``."""
@@ -127,6 +137,7 @@ def config_from_data(
                 provenance[f"{section}.{name}"] = f"env:{variable}"
                 if name == "state_secret":
                     found.add(env[variable])
+    warnings = _apply_renamed(data, provenance, file=file, env=env, cli=cli or {})
     for dotted, (flag, value) in (cli or {}).items():
         section, _, name = dotted.partition(".")
         data.setdefault(section, {})[name] = value
@@ -142,7 +153,50 @@ def config_from_data(
         config = HostConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(where, exc)) from exc
-    return LoadedConfig(config, file, provenance, frozenset(found))
+    return LoadedConfig(config, file, provenance, frozenset(found), tuple(warnings))
+
+
+def _apply_renamed(
+    data: dict[str, Any],
+    provenance: dict[str, str],
+    *,
+    file: Path | None,
+    env: Mapping[str, str],
+    cli: Mapping[str, tuple[str, Any]],
+) -> list[str]:
+    """Move the values of renamed settings onto their new fields; say what happened."""
+    warnings: list[str] = []
+    for (old_section, old_name), (new_section, new_name, flag) in _RENAMED.items():
+        old_table = data.get(old_section)
+        old_var = env_var(old_section, old_name)
+        value: Any = None
+        source = ""
+        if isinstance(old_table, dict) and old_name in old_table:
+            value, source = old_table.pop(old_name), f"file:{file}"
+        if old_var in env:
+            value, source = env[old_var], f"env:{old_var}"
+        if not source:
+            continue
+        new_dotted = f"{new_section}.{new_name}"
+        old_label = f"[{old_section}] {old_name} ({source})"
+        new_label = (
+            f"[{new_section}] {new_name} (environment: {env_var(new_section, new_name)}, "
+            f"flag: {flag})"
+        )
+        if provenance.get(new_dotted) == "default" and new_dotted not in cli:
+            data.setdefault(new_section, {})[new_name] = value
+            provenance[new_dotted] = f"{source} (deprecated name {old_section}.{old_name})"
+            warnings.append(
+                f"{old_label} is deprecated and will be removed: it was applied as "
+                f"{new_label}; rename it"
+            )
+        else:
+            where = f"cli:{cli[new_dotted][0]}" if new_dotted in cli else provenance[new_dotted]
+            warnings.append(
+                f"{old_label} is deprecated and was ignored: {new_label} is set too ({where}), "
+                f"and it wins; remove the old setting"
+            )
+    return warnings
 
 
 def _from_env(model: type[BaseModel], name: str, value: str) -> Any:

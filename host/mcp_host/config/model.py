@@ -57,6 +57,15 @@ class HostSettings(_Section):
     max_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest message accepted (stdio line, HTTP body)."
     )
+    shutdown_grace: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds requests in flight may take to finish on shutdown (SIGTERM, "
+        "SIGINT, end of stdin), every transport; each one still running after it is answered "
+        "with a 'server shutting down' error (-32000).",
+    )
 
 
 class HttpSettings(_Section):
@@ -82,9 +91,6 @@ class HttpSettings(_Section):
         1800, ge=1, description="A legacy session unused this long ends."
     )
     max_sessions: int = Field(10_000, ge=1, description="Cap on concurrent legacy sessions.")
-    shutdown_grace_seconds: float = Field(
-        10.0, ge=0, description="How long in-flight requests may finish on shutdown."
-    )
     json_response: bool = Field(
         False, description="Legacy era: answer POSTs with JSON instead of SSE streams."
     )

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -22,13 +23,46 @@ log = logging.getLogger("mcp_host.transports.http")
 
 class _Server(uvicorn.Server):
     """uvicorn's server, but after a graceful shutdown on SIGTERM/SIGINT it returns instead of
-    re-raising the signal, so the caller can still exit the plugins' lifespans."""
+    re-raising the signal, so the caller can still exit the plugins' lifespans; and a second
+    signal (of either kind) ends the grace at once, cutting the requests still running as the
+    end of the grace would (a third one forces the exit, as uvicorn's second SIGINT does)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._signals_seen = 0
+        self._hurry: asyncio.Event | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         with super().capture_signals():
             yield
             self._captured_signals.clear()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._signals_seen += 1
+        if self._signals_seen == 2:
+            log.warning("received a second signal: ending the shutdown grace now")
+            self._captured_signals.append(sig)
+            if self._hurry is not None:
+                self._hurry.set()
+            return
+        super().handle_exit(sig, frame)
+
+    async def _wait_tasks_to_complete(self) -> None:
+        # Runs under uvicorn's grace timeout; a TimeoutError from here cuts the requests
+        # still running exactly as the end of the grace does.
+        self._hurry = hurry = asyncio.Event()
+        if self._signals_seen >= 2:
+            hurry.set()
+        waiting = asyncio.ensure_future(super()._wait_tasks_to_complete())
+        hurried = asyncio.ensure_future(hurry.wait())
+        try:
+            done, _ = await asyncio.wait({waiting, hurried}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            hurried.cancel()
+        if waiting not in done:
+            raise TimeoutError
 
 
 def stack_description(config: uvicorn.Config) -> str:
@@ -50,8 +84,11 @@ async def serve_http(
     *,
     readiness: Readiness | None = None,
     legacy_only: bool = False,
+    grace_seconds: float = 10.0,
 ) -> None:
-    """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
+    """Serve until SIGTERM/SIGINT: stop accepting connections, end the streams that only
+    wait for server messages, let requests in flight finish within ``grace_seconds``
+    (``[host] shutdown_grace``), then cut those still running."""
     app = create_app(engine, settings, readiness, streamable=not legacy_only)
     config = uvicorn.Config(
         app,
@@ -59,7 +96,9 @@ async def serve_http(
         port=settings.port,
         log_level="warning",
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        # uvicorn waits for the tasks with asyncio.wait_for, which takes any float; 0 means at
+        # once (uvicorn's None would mean forever).
+        timeout_graceful_shutdown=grace_seconds,  # type: ignore[arg-type]
         access_log=False,
     )
     server = _Server(config)
