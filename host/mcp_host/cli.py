@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -163,6 +166,32 @@ def serve(ctx: click.Context, /, **_: Any) -> None:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass
+    _exit_without_waiting_for_handler_threads()
+
+
+def _exit_without_waiting_for_handler_threads() -> None:
+    """Every request is answered and every lifespan exited; a plain ``def`` handler still
+    sleeping in a worker thread (a thread cannot be cancelled) must not hold the process
+    until it returns, as the interpreter's exit would."""
+    deadline = time.monotonic() + 1.0
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if stuck:
+        log.warning(
+            "%d handler(s) still running in worker threads after the shutdown; exiting "
+            "without waiting for them",
+            len(stuck),
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @main.command()

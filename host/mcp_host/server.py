@@ -78,13 +78,13 @@ async def serve(host: Host, transport: str) -> None:
 
 async def _serve_stdio(host: Host) -> None:
     """stdio: SIGTERM and SIGINT are watched from before the lifespans start until after they
-    have exited, so a signal never cuts the lifespans' exit short. One during start-up stops
-    it (the lifespans already entered are exited); once serving, the first starts the
-    shutdown and a second ends its grace."""
+    have exited, and ignored after that, so a signal never cuts the lifespans' exit or the
+    process's exit short. One during start-up stops it (the lifespans already entered are
+    exited); once serving, the first starts the shutdown and a second ends its grace."""
     from .transports.stdio import serve_stdio, signals_shutdown
 
     settings = host.config.host
-    async with signals_shutdown() as shutdown, anyio.create_task_group() as tg:
+    async with signals_shutdown(ignore_after=True) as shutdown, anyio.create_task_group() as tg:
         starting = anyio.CancelScope()
         watching = anyio.CancelScope()
 

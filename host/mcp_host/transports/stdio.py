@@ -28,7 +28,6 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
-from anyio.abc import TaskStatus
 
 from mcp_host.protocol import Engine
 from mcp_host.protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR, error_bytes
@@ -202,8 +201,8 @@ async def serve_connection(
             log.debug("the client closed its end")
         finally:
             input_done.set()
-            if not source.draining:
-                shutdown.request("end of input")
+            if not shutdown.requested.is_set():  # (not: the client closing stdin while
+                shutdown.request("end of input")  # the grace runs, which is no hurry)
 
     async def running_requests() -> None:
         while tasks:
@@ -361,28 +360,33 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 @contextlib.asynccontextmanager
-async def signals_shutdown() -> AsyncIterator[Shutdown]:
+async def signals_shutdown(*, ignore_after: bool = False) -> AsyncIterator[Shutdown]:
     """While open, SIGTERM and SIGINT request a ``Shutdown`` instead of ending the process
-    (the first starts it, a second hurries it, later ones are ignored)."""
+    (the first starts it, a second hurries it, later ones are ignored).
+
+    On leaving, the previous handlers come back, or with ``ignore_after`` the signals stay
+    ignored: for a process that exits next, a signal must not kill it halfway (and swapping
+    handlers in one step leaves no moment with the default action, which kills)."""
+    loop = asyncio.get_running_loop()
     shutdown = Shutdown()
-    async with anyio.create_task_group() as tg:
 
-        async def watch(*, task_status: TaskStatus[None]) -> None:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                task_status.started()
-                async for signum in signals:
-                    name = signal.Signals(signum).name
-                    if not shutdown.requested.is_set():
-                        log.info("received %s, shutting down", name)
-                    elif not shutdown.hurried.is_set():
-                        log.warning("received %s again: ending the shutdown grace now", name)
-                    shutdown.request(name)
+    def received(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not shutdown.requested.is_set():
+            log.info("received %s, shutting down", name)
+        elif not shutdown.hurried.is_set():
+            log.warning("received %s again: ending the shutdown grace now", name)
+        shutdown.request(name)
 
-        await tg.start(watch)
-        try:
-            yield shutdown
-        finally:
-            tg.cancel_scope.cancel()
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(received, signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield shutdown
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, signal.SIG_IGN if ignore_after else before)
 
 
 async def serve_stdio(

@@ -30,7 +30,7 @@ from mcp_host.protocol.jsonrpc import (
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
 
 from . import headers
-from .exchange import Exchange, SessionExchange
+from .exchange import Exchange, InFlight, SessionExchange
 from .sessions import Session, SessionLimitReached, Sessions, credential_of
 from .sse import EventStream, event
 
@@ -106,6 +106,8 @@ class McpHttp:
             buffer_events=settings.resume_buffer_events,
             retry_ms=settings.sse_retry_ms,
         )
+        self.inflight = InFlight()
+        """Requests being answered on the MCP endpoint (the shutdown answers those left)."""
 
     # -------------------------------------------------------------------------- helpers
 
@@ -210,7 +212,11 @@ class McpHttp:
             await connection.handle(message)
             return Response(status_code=202)
         return Exchange(
-            connection, message, status_for=modern_status, streaming=self._streaming(request)
+            connection,
+            message,
+            status_for=modern_status,
+            streaming=self._streaming(request),
+            inflight=self.inflight,
         )
 
     async def _legacy(self, request: Request, version: str) -> Response | ASGIApp:
@@ -234,7 +240,13 @@ class McpHttp:
             if message_kind != "request":
                 await connection.handle(message)
                 return Response(status_code=202)
-            return Exchange(connection, message, status_for=legacy_status, streaming=False)
+            return Exchange(
+                connection,
+                message,
+                status_for=legacy_status,
+                streaming=False,
+                inflight=self.inflight,
+            )
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
             session = self._new_session(request)
             if isinstance(session, Response):
@@ -245,6 +257,7 @@ class McpHttp:
                 status_for=legacy_status,
                 streaming=self._streaming(request) and not self.settings.json_response,
                 headers={"Mcp-Session-Id": session.id},
+                inflight=self.inflight,
             )
         if not session_id:
             return error_response(
@@ -263,6 +276,7 @@ class McpHttp:
             message,
             status_for=legacy_status,
             streaming=self._streaming(request) and not self.settings.json_response,
+            inflight=self.inflight,
         )
 
     def _get_stream(

@@ -26,11 +26,53 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from mcp_host.protocol import Connection, Reply
+from mcp_host.protocol.connection import shutting_down_reply
 
 from .sessions import Session, Stream
 from .sse import KEEPALIVE, KEEPALIVE_SECONDS, SSE_HEADERS, EventStream, event, raw_headers
 
 StatusFor = Callable[[int | None], int]
+
+
+class InFlight:
+    """The exchanges answering a request right now, so that the end of the shutdown grace can
+    answer each one through its own response instead of leaving it to the server's
+    cancellation (which would answer with a bare 500, or not at all)."""
+
+    __slots__ = ("_running",)
+
+    def __init__(self) -> None:
+        self._running: set[Exchange | SessionExchange] = set()
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def add(self, exchange: Exchange | SessionExchange) -> None:
+        self._running.add(exchange)
+
+    def discard(self, exchange: Exchange | SessionExchange) -> None:
+        self._running.discard(exchange)
+
+    def abort(self, reason: str) -> int:
+        """Answer every running request with a shutting-down error saying ``reason`` (its
+        handler is cancelled); how many there were."""
+        running = list(self._running)
+        for exchange in running:
+            exchange.abort(reason)
+        return len(running)
+
+
+class _Abortable:
+    """What both exchanges share: the request, and its answer when the shutdown cut it."""
+
+    message: Any
+    connection: Connection
+    _shutdown_reply: Reply | None = None
+
+    def abort(self, reason: str) -> None:
+        if self._shutdown_reply is None:
+            self._shutdown_reply = shutting_down_reply(self.message.get("id"), reason)
+            self.connection.abort_inflight(reason)
 
 
 async def send_json(
@@ -57,7 +99,7 @@ async def send_json(
     await send({"type": "http.response.body", "body": reply.data})
 
 
-class Exchange:
+class Exchange(_Abortable):
     """An ASGI response that runs one request on a connection, in the request's own task.
 
     What the handler sends before its reply goes straight to the client (the first such
@@ -74,14 +116,25 @@ class Exchange:
         status_for: StatusFor,
         streaming: bool,
         headers: dict[str, str] | None = None,
+        inflight: InFlight | None = None,
     ) -> None:
         self.connection = connection
         self.message = message
         self.status_for = status_for
         self.streaming = streaming
         self.headers = headers or {}
+        self.inflight = inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.inflight is None:
+            return await self._answer(scope, receive, send)
+        self.inflight.add(self)
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            self.inflight.discard(self)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream = _LazyStream(send, self.headers) if self.streaming else None
 
         async def sink(data: bytes) -> None:
@@ -97,6 +150,7 @@ class Exchange:
                 watcher.stop()
                 if stream is not None:
                     stream.stop_keepalive()
+        reply = self._shutdown_reply or reply
         if watcher.disconnected:  # the client went away: nobody to answer
             return
         if stream is not None and stream.started:
@@ -192,7 +246,7 @@ class _DisconnectWatcher:
             self._task.cancel()
 
 
-class SessionExchange:
+class SessionExchange(_Abortable):
     """An ASGI response that runs one request of a legacy session (see the module's text)."""
 
     def __init__(
@@ -203,14 +257,26 @@ class SessionExchange:
         status_for: StatusFor,
         streaming: bool,
         headers: dict[str, str] | None = None,
+        inflight: InFlight | None = None,
     ) -> None:
         self.session = session
+        self.connection = session.connection
         self.message = message
         self.status_for = status_for
         self.streaming = streaming
         self.headers = headers or {}
+        self.inflight = inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.inflight is None:
+            return await self._answer(scope, receive, send)
+        self.inflight.add(self)
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            self.inflight.discard(self)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.session
         stream: Stream | None = None
         responding: asyncio.Task[None] | None = None
@@ -241,6 +307,7 @@ class SessionExchange:
                 reply = await session.connection.handle(self.message, sink, cancel_scope=handling)
             finally:
                 watcher.stop()
+                reply = self._shutdown_reply or reply
                 if stream is not None:
                     session.finish(stream, reply)
         if responding is not None:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
@@ -22,13 +22,22 @@ log = logging.getLogger("mcp_host.transports.http")
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, but after a graceful shutdown on SIGTERM/SIGINT it returns instead of
-    re-raising the signal, so the caller can still exit the plugins' lifespans; and a second
-    signal (of either kind) ends the grace at once, cutting the requests still running as the
-    end of the grace would (a third one forces the exit, as uvicorn's second SIGINT does)."""
+    """uvicorn's server, with the shutdown of ``[host] shutdown_grace``.
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    After SIGTERM/SIGINT uvicorn stops accepting connections and waits for the requests in
+    flight. This server bounds that wait by the grace (a second signal, of either kind, ends it
+    at once), then has the app answer every request still running with a shutting-down error
+    through its own response, gives those answers a moment to be written, and only then lets
+    uvicorn cancel whatever is left. A third signal forces the exit, as uvicorn's second SIGINT
+    does. It returns instead of re-raising the signal, so the caller can still exit the
+    plugins' lifespans."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, grace: float, abort: Callable[[str], int]
+    ) -> None:
         super().__init__(config)
+        self._grace = grace
+        self._abort = abort
         self._signals_seen = 0
         self._hurry: asyncio.Event | None = None
 
@@ -49,20 +58,35 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
     async def _wait_tasks_to_complete(self) -> None:
-        # Runs under uvicorn's grace timeout; a TimeoutError from here cuts the requests
-        # still running exactly as the end of the grace does.
+        # uvicorn runs this without a timeout (timeout_graceful_shutdown is None); a
+        # TimeoutError from here makes it cancel the tasks still running.
         self._hurry = hurry = asyncio.Event()
         if self._signals_seen >= 2:
             hurry.set()
         waiting = asyncio.ensure_future(super()._wait_tasks_to_complete())
         hurried = asyncio.ensure_future(hurry.wait())
         try:
-            done, _ = await asyncio.wait({waiting, hurried}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {waiting, hurried}, timeout=self._grace, return_when=asyncio.FIRST_COMPLETED
+            )
+            if waiting in done:
+                return
+            reason = (
+                f"the request did not finish within the {self._grace:g} s shutdown grace "
+                "([host] shutdown_grace)"
+                if hurried not in done
+                else "the request was still running when the shutdown was hurried by a "
+                "second signal"
+            )
+            answered = self._abort(reason)
+            if answered:
+                log.warning("answering %d unfinished request(s): %s", answered, reason)
+            done, _ = await asyncio.wait({waiting}, timeout=max(1.0, min(self._grace, 5.0)))
+            if waiting not in done:
+                raise TimeoutError
         finally:
             waiting.cancel()
             hurried.cancel()
-        if waiting not in done:
-            raise TimeoutError
 
 
 def stack_description(config: uvicorn.Config) -> str:
@@ -96,12 +120,10 @@ async def serve_http(
         port=settings.port,
         log_level="warning",
         lifespan="on",
-        # uvicorn waits for the tasks with asyncio.wait_for, which takes any float; 0 means at
-        # once (uvicorn's None would mean forever).
-        timeout_graceful_shutdown=grace_seconds,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=None,  # _Server bounds the wait itself
         access_log=False,
     )
-    server = _Server(config)
+    server = _Server(config, grace=grace_seconds, abort=app.state.mcp.inflight.abort)
     original_startup = server.startup
 
     async def startup(sockets: object = None) -> None:
