@@ -357,3 +357,39 @@ def test_http_answers_every_request_in_flight(serve: Any, signals: list[str], gr
         else:
             assert_shutting_down(reply, "second signal")
     assert [e for e in server.events() if not e.startswith("start ")] == LIFESPANS
+
+
+def test_http_sse_answers_requests_in_flight_on_the_stream(serve: Any) -> None:
+    """HTTP+SSE (2024-11-05): answers travel on the GET stream, which stays open until the
+    requests in flight are answered."""
+    server = serve("--transport", "sse", "--shutdown-grace", "1", MCP_HOST_HTTP_PORT="0")
+    assert server.proc.stderr is not None
+    line = server.proc.stderr.readline().decode()
+    found = re.search(r"serving (http://\S+)", line)
+    assert found, line
+    sse_url = found.group(1)
+    with (
+        httpx.Client(timeout=30) as reader,
+        httpx.Client(timeout=30) as poster,
+        reader.stream("GET", sse_url, headers={"accept": "text/event-stream"}) as stream,
+    ):
+        data = (line[5:].strip() for line in stream.iter_lines() if line.startswith("data:"))
+        messages_url = httpx.URL(sse_url).join(next(data))  # the endpoint event
+
+        def post(message: dict[str, Any]) -> None:
+            assert poster.post(messages_url, json=message).status_code == 202
+
+        post(INIT)
+        assert json.loads(next(data))["id"] == 1
+        post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        post(nap_call(2, 0.2, None))
+        post(nap_call(3, 600, None))
+        server.wait_for_starts(2)
+        server.proc.send_signal(signal.SIGTERM)
+        replies = {reply["id"]: reply for reply in map(json.loads, data)}  # until the end
+    _, err = server.finish()
+    assert server.proc.returncode == 0, err.decode()
+    assert replies[2]["result"]["content"][0]["text"] == "2 slept 0.2"
+    assert_shutting_down(replies[3], "1 s shutdown grace")
+    assert sorted(replies) == [2, 3]
+    assert [e for e in server.events() if not e.startswith("start ")] == LIFESPANS

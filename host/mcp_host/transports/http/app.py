@@ -307,6 +307,11 @@ class McpHttp:
             on_close=lambda: session.detach(stream, events),
         )
 
+    def abort_inflight(self, reason: str) -> int:
+        """End of the shutdown grace: answer every request still running with the
+        shutting-down error saying ``reason``; how many there were."""
+        return self.inflight.abort(reason) + self.sessions.abort_inflight(reason)
+
     # ---------------------------------------------------------------- HTTP+SSE (2024-11-05)
 
     async def sse_stream(self, request: Request) -> Response | ASGIApp:
@@ -336,6 +341,7 @@ class McpHttp:
             reply = await session.connection.handle(message)
             if reply is not None:
                 await session.deliver(reply.data)
+            self.sessions.answered(session)
 
         session.spawn(work)
         return Response(status_code=202)

@@ -123,7 +123,7 @@ async def serve_http(
         timeout_graceful_shutdown=None,  # _Server bounds the wait itself
         access_log=False,
     )
-    server = _Server(config, grace=grace_seconds, abort=app.state.mcp.inflight.abort)
+    server = _Server(config, grace=grace_seconds, abort=app.state.mcp.abort_inflight)
     original_startup = server.startup
 
     async def startup(sockets: object = None) -> None:

@@ -345,6 +345,7 @@ class Sessions:
         self.retry_ms = retry_ms
         self._sessions: dict[str, Session] = {}
         self._tg: TaskGroup | None = None
+        self.closing = False
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -362,11 +363,37 @@ class Sessions:
                 tg.cancel_scope.cancel()
                 self._tg = None
 
-    def close_standalone_streams(self) -> None:
-        """At shutdown: end every session's standalone stream (they never finish by
-        themselves), so only requests still being answered use the grace period."""
+    def close_standalone_streams(self, reason: str = "not taking new requests") -> None:
+        """At shutdown: sessions take no new request (each gets the shutting-down error), and
+        every session's standalone stream ends (they never finish by themselves), so only
+        requests still being answered use the grace period. The stream of an HTTP+SSE session
+        carries its answers, so it ends only once its requests in flight are answered (see
+        ``answered`` and ``abort_inflight``)."""
+        self.closing = True
         for session in self._sessions.values():
+            session.connection.start_shutdown(reason)
+            if session.resumable or not session.connection.inflight:
+                session._release(session.standalone)
+
+    def answered(self, session: Session) -> None:
+        """An HTTP+SSE session's answer was sent: while shutting down, its stream ends with
+        its last request in flight."""
+        if self.closing and not session.connection.inflight:
             session._release(session.standalone)
+
+    def abort_inflight(self, reason: str) -> int:
+        """End of the shutdown grace: answer every request still running on an HTTP+SSE
+        session with the shutting-down error, on its stream, then end the stream (requests of
+        Streamable HTTP sessions are answered by their own exchanges). How many there were."""
+        count = 0
+        for session in list(self._sessions.values()):
+            if session.resumable:
+                continue
+            for reply in session.connection.abort_inflight(reason):
+                session.push(reply.data)
+                count += 1
+            session._release(session.standalone)
+        return count
 
     def create(self, *, credential: str | None, resumable: bool = True) -> Session:
         """A new session bound to ``credential`` (see ``credential_of``)."""
