@@ -107,27 +107,28 @@ class Shutdown:
 
 
 class _Input:
-    """The input as ``read``, which can be switched to returning only what is waiting."""
+    """The input as ``read``, which can be switched to returning only what is waiting.
+
+    (No cancel scope per read: stdio reads once per request or so, and entering one costs
+    more than the rest of the read.)"""
 
     def __init__(self, read: Read, ready: Callable[[], bool]) -> None:
         self._read = read
-        self._ready = ready
-        self._waiting: anyio.CancelScope | None = None
+        self.ready = ready
+        self.blocked = False
+        """Waiting in ``read`` (so nothing read is being handled right now)."""
         self.draining = False
 
     async def read(self, size: int) -> bytes:
-        if not self.draining:
-            with anyio.CancelScope() as self._waiting:
-                return await self._read(size)
-            self._waiting = None
         # Draining: what the client sent before the shutdown (already in the pipe) is read
         # and answered; nothing is waited for.
-        return await self._read(size) if self._ready() else b""
-
-    def drain(self) -> None:
-        self.draining = True
-        if self._waiting is not None:
-            self._waiting.cancel()
+        if self.draining and not self.ready():
+            return b""
+        self.blocked = True
+        try:
+            return await self._read(size)
+        finally:
+            self.blocked = False
 
 
 async def serve_connection(
@@ -167,42 +168,57 @@ async def serve_connection(
         except (BrokenPipeError, ConnectionResetError):
             log.debug("the client closed its end before the reply was written")
 
+    reading = anyio.CancelScope()
+
     async def read_lines() -> None:
         try:
-            async for line in split_lines(source.read, max_message_bytes):
-                if isinstance(line, Oversized):
-                    await send(
-                        error_bytes(
-                            None,
-                            INVALID_REQUEST,
-                            f"Invalid request: the message is {line.size} bytes; the limit is "
-                            f"{max_message_bytes} ([host] max_message_bytes)",
-                        )
-                    )
-                    continue
-                if not line.strip():
-                    continue
-                if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
-                    await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
-                    continue
-                if connection.shutting_down or (
-                    connection.era is None
-                    or not (connection.initialized or connection.era == "modern")
-                ):
-                    # Until the handshake is done, keep order: a pipelining client's next
-                    # request must not overtake its initialize. (While shutting down, a
-                    # request is answered at once.)
-                    await handle(line)
-                else:
-                    task = loop.create_task(handle(line))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+            with reading:
+                await _read_lines()
         except (BrokenPipeError, ConnectionResetError):
             log.debug("the client closed its end")
         finally:
             input_done.set()
             if not shutdown.requested.is_set():  # (not: the client closing stdin while
                 shutdown.request("end of input")  # the grace runs, which is no hurry)
+
+    async def drain_input() -> None:
+        """Read and answer what is already waiting, then stop reading."""
+        source.draining = True
+        while not input_done.is_set():
+            if source.blocked and not source.ready():
+                reading.cancel()  # waiting for input that is not there: stop
+                break
+            await anyio.sleep(0.001)  # the reader is taking what is waiting
+        await input_done.wait()
+
+    async def _read_lines() -> None:
+        async for line in split_lines(source.read, max_message_bytes):
+            if isinstance(line, Oversized):
+                await send(
+                    error_bytes(
+                        None,
+                        INVALID_REQUEST,
+                        f"Invalid request: the message is {line.size} bytes; the limit is "
+                        f"{max_message_bytes} ([host] max_message_bytes)",
+                    )
+                )
+                continue
+            if not line.strip():
+                continue
+            if line[:1] not in (b"{", b"[", b" ", b"\t", b"\r"):
+                await send(error_bytes(None, PARSE_ERROR, "Parse error: the line is not JSON"))
+                continue
+            if connection.shutting_down or (
+                connection.era is None or not (connection.initialized or connection.era == "modern")
+            ):
+                # Until the handshake is done, keep order: a pipelining client's next
+                # request must not overtake its initialize. (While shutting down, a
+                # request is answered at once.)
+                await handle(line)
+            else:
+                task = loop.create_task(handle(line))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
 
     async def running_requests() -> None:
         while tasks:
@@ -247,8 +263,7 @@ async def serve_connection(
                 with anyio.move_on_after(max(grace_seconds, 1.0)):  # a client not reading
                     for reply in aborted:  # stdout cannot hold the process
                         await send(reply.data)
-                    source.drain()
-                    await input_done.wait()
+                    await drain_input()
                     await running_requests()
                 tg.cancel_scope.cancel()
         except (BrokenPipeError, ConnectionResetError):
