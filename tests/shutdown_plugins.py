@@ -24,6 +24,8 @@ def recording(name: str) -> Plugin:
     @plugin.lifespan
     async def lifespan() -> AsyncIterator[None]:
         record(f"enter {name}")
+        if name == "shutdown-second":  # a start-up that takes its time, when asked to
+            await anyio.sleep(float(os.environ.get("MCP_TEST_SHUTDOWN_SLOW_START", "0")))
         try:
             yield None
         finally:

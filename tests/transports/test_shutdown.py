@@ -239,6 +239,25 @@ def test_stdio_signals_while_lifespans_exit_do_not_cut_them_short(serve: Any) ->
     assert [e for e in server.events() if not e.startswith("start ")] == LIFESPANS
 
 
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_stdio_a_signal_during_start_up_stops_it(serve: Any, name: str) -> None:
+    server = serve(MCP_TEST_SHUTDOWN_SLOW_START="600")
+    deadline = time.monotonic() + 20
+    while "enter shutdown-second" not in server.events():
+        assert time.monotonic() < deadline, server.events()
+        time.sleep(0.02)
+    server.proc.send_signal(getattr(signal, name))
+    out, err = server.finish()
+    assert server.proc.returncode == 0, err.decode()
+    assert out == b""
+    # The lifespan that had started is exited; the one cut while starting never ran.
+    assert server.events() == [
+        "enter shutdown-first",
+        "enter shutdown-second",
+        "exit shutdown-first",
+    ]
+
+
 def test_stdio_end_of_input_with_nothing_in_flight_exits_at_once(serve: Any) -> None:
     server = serve("--shutdown-grace", "600")
     handshake(server)
