@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -89,6 +90,9 @@ class _Server(uvicorn.Server):
             hurried.cancel()
 
 
+_HOOKED = hasattr(uvicorn.Server, "_wait_tasks_to_complete")
+
+
 def stack_description(config: uvicorn.Config) -> str:
     """Which event loop and HTTP/1.1 parser serve requests, e.g. ``uvloop, httptools``."""
     loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
@@ -120,7 +124,9 @@ async def serve_http(
         port=settings.port,
         log_level="warning",
         lifespan="on",
-        timeout_graceful_shutdown=None,  # _Server bounds the wait itself
+        # _Server bounds the wait itself; were uvicorn to lose the hook it overrides, uvicorn's
+        # own timeout still keeps the grace (cutting requests with its bare 500).
+        timeout_graceful_shutdown=None if _HOOKED else math.ceil(grace_seconds),
         access_log=False,
     )
     server = _Server(config, grace=grace_seconds, abort=app.state.mcp.abort_inflight)
