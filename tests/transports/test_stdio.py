@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from mcp_host import Plugin
 from mcp_host.transports.stdio import Oversized, Shutdown, serve_connection, split_lines
 from tests.messages import INIT
 from tests.protocol.conftest import Probe, build_engine, demo_plugin
@@ -196,6 +197,46 @@ async def test_end_of_input_lets_calls_finish_within_the_grace() -> None:
     assert shutdown.cause == "end of input"
     assert "0.1 s shutdown grace" in shutdown_errors(written)["in flight"]
     assert probe.cancelled
+
+
+@pytest.mark.anyio
+async def test_the_first_request_handled_by_the_reader_gets_the_grace_too() -> None:
+    plugin = Plugin("napper")
+
+    @plugin.tool()
+    async def nap(seconds: float) -> str:
+        await anyio.sleep(seconds)
+        return "rested"
+
+    engine = build_engine(plugin)
+    written: list[dict[str, object]] = []
+
+    async def write(data: bytes) -> None:
+        written.append(json.loads(data))
+
+    pipe, shutdown = Pipe(), Shutdown()
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    first = {
+        "jsonrpc": "2.0",
+        "id": "first",
+        "method": "tools/call",
+        "params": {"name": "nap", "arguments": {"seconds": 0.3}, "_meta": envelope},
+    }
+    pipe.feed(json.dumps(first).encode())  # a 2026-07-28 request as the very first message
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: serve_connection(
+                engine, pipe.read, write, grace_seconds=30, shutdown=shutdown, ready=pipe.ready
+            )
+        )
+        await anyio.wait_all_tasks_blocked()
+        shutdown.request("SIGTERM")
+    [reply] = written
+    assert reply["id"] == "first"
+    assert reply["result"]["content"][0]["text"] == "rested"  # type: ignore[index]
 
 
 SERVER = textwrap.dedent(

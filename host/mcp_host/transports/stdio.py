@@ -224,6 +224,14 @@ async def serve_connection(
         while tasks:
             await asyncio.wait(set(tasks))
 
+    async def requests_in_flight() -> None:
+        # Also the connection's first request, which the reader handles itself (see below).
+        while tasks or connection.inflight:
+            if tasks:
+                await asyncio.wait(set(tasks), timeout=0.05)
+            else:
+                await anyio.sleep(0.01)
+
     async def first(*waits: Callable[[], Awaitable[object]]) -> None:
         async with anyio.create_task_group() as race:
 
@@ -240,16 +248,16 @@ async def serve_connection(
                 tg.start_soon(read_lines)
                 await shutdown.requested.wait()
                 connection.start_shutdown(f"not taking new requests ({shutdown.cause})")
-                if tasks:
+                if connection.inflight:
                     log.info(
                         "%s: %d request(s) in flight may finish within %g s "
                         "([host] shutdown_grace)",
                         shutdown.cause,
-                        len(tasks),
+                        connection.inflight,
                         grace_seconds,
                     )
                 with anyio.move_on_after(grace_seconds):
-                    await first(running_requests, shutdown.hurried.wait)
+                    await first(requests_in_flight, shutdown.hurried.wait)
                 reason = (
                     f"the request did not finish within the {grace_seconds:g} s shutdown grace "
                     "([host] shutdown_grace)"
