@@ -412,3 +412,43 @@ def test_http_sse_answers_requests_in_flight_on_the_stream(serve: Any) -> None:
     assert_shutting_down(replies[3], "1 s shutdown grace")
     assert sorted(replies) == [2, 3]
     assert [e for e in server.events() if not e.startswith("start ")] == LIFESPANS
+
+
+def test_http_listen_ends_with_its_result_instead_of_holding_the_grace(serve: Any) -> None:
+    server = serve("--transport", "http", "--shutdown-grace", "600", MCP_HOST_HTTP_PORT="0")
+    assert server.proc.stderr is not None
+    line = server.proc.stderr.readline().decode()
+    found = re.search(r"serving (http://\S+)", line)
+    assert found, line
+    body = {
+        "jsonrpc": "2.0",
+        "id": "listen",
+        "method": "subscriptions/listen",
+        "params": {"notifications": {"toolsListChanged": True}, "_meta": MODERN_META},
+    }
+    headers = {
+        "accept": ACCEPT,
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "subscriptions/listen",
+    }
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", found.group(1), json=body, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        data = (line[5:].strip() for line in response.iter_lines() if line.startswith("data:"))
+        acknowledged = json.loads(next(data))
+        assert acknowledged["method"] == "notifications/subscriptions/acknowledged"
+        server.proc.send_signal(signal.SIGTERM)
+        watchdog = threading.Timer(20, server.proc.kill)  # rather than hang for the grace
+        watchdog.start()
+        try:
+            rest = [json.loads(item) for item in data]  # the stream ends
+        except httpx.HTTPError:
+            rest = []
+        finally:
+            watchdog.cancel()
+    _, err = server.finish()  # far below the 600 s grace
+    assert server.proc.returncode == 0, err.decode()
+    assert rest[-1]["id"] == "listen"
+    assert "result" in rest[-1], rest

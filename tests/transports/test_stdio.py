@@ -239,6 +239,47 @@ async def test_the_first_request_handled_by_the_reader_gets_the_grace_too() -> N
     assert reply["result"]["content"][0]["text"] == "rested"  # type: ignore[index]
 
 
+@pytest.mark.anyio
+async def test_listens_end_with_their_result_at_shutdown_instead_of_holding_the_grace() -> None:
+    engine = build_engine(demo_plugin(Probe()))
+    written: list[dict[str, object]] = []
+
+    async def write(data: bytes) -> None:
+        written.append(json.loads(data))
+
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    pipe, shutdown = Pipe(), Shutdown()
+    pipe.feed(
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}
+        ).encode(),
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": "listen",
+                "method": "subscriptions/listen",
+                "params": {"notifications": {"toolsListChanged": True}, "_meta": meta},
+            }
+        ).encode(),
+    )
+    with anyio.fail_after(10):  # far below the grace
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                lambda: serve_connection(
+                    engine, pipe.read, write, grace_seconds=600, shutdown=shutdown, ready=pipe.ready
+                )
+            )
+            await anyio.wait_all_tasks_blocked()
+            assert engine.listening  # the listen runs
+            shutdown.request("SIGTERM")
+    [reply] = [m for m in written if m.get("id") == "listen"]
+    assert "result" in reply, reply
+    assert not engine.listening
+
+
 SERVER = textwrap.dedent(
     """
     import anyio, sys

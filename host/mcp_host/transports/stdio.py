@@ -248,6 +248,7 @@ async def serve_connection(
                 tg.start_soon(read_lines)
                 await shutdown.requested.wait()
                 connection.start_shutdown(f"not taking new requests ({shutdown.cause})")
+                engine.end_listens()
                 if connection.inflight:
                     log.info(
                         "%s: %d request(s) in flight may finish within %g s "

@@ -152,6 +152,7 @@ async def serve_http(
         # Streams that only wait for server messages would hold the shutdown for the whole
         # grace period; end them first, then let in-flight requests finish.
         app.state.mcp.sessions.close_standalone_streams()
+        engine.end_listens()
         await original_shutdown(sockets)  # type: ignore[arg-type]
 
     server.startup = startup  # type: ignore[method-assign]
