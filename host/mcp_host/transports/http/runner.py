@@ -29,9 +29,9 @@ class _Server(uvicorn.Server):
     flight. This server bounds that wait by the grace (a second signal, of either kind, ends it
     at once), then has the app answer every request still running with a shutting-down error
     through its own response, gives those answers a moment to be written, and only then lets
-    uvicorn cancel whatever is left. A third signal forces the exit, as uvicorn's second SIGINT
-    does. It returns instead of re-raising the signal, so the caller can still exit the
-    plugins' lifespans."""
+    uvicorn cancel whatever is left. A third signal (of either kind) forces the exit, as
+    uvicorn's second SIGINT does. It returns instead of re-raising the signal, so the caller
+    can still exit the plugins' lifespans."""
 
     def __init__(
         self, config: uvicorn.Config, *, grace: float, abort: Callable[[str], int]
@@ -57,6 +57,8 @@ class _Server(uvicorn.Server):
                 self._hurry.set()
             return
         super().handle_exit(sig, frame)
+        if self._signals_seen > 2:
+            self.force_exit = True
 
     async def _wait_tasks_to_complete(self) -> None:
         # uvicorn runs this without a timeout (timeout_graceful_shutdown is None); a
