@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,16 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     for var in ("MCP_HOST_CONFIG", "MCP_HOST_PLUGINS", "MCP_HOST_DISABLE_PLUGINS"):
         monkeypatch.delenv(var, raising=False)
     runner = CliRunner()
+    root = logging.getLogger()
+    # The commands configure the root logger as a process would; leave it as it was.
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    level = root.level
 
     def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
 
-    return invoke
+    yield invoke
+    root.setLevel(level)
 
 
 def test_version(run) -> None:  # type: ignore[no-untyped-def]
@@ -134,3 +140,49 @@ def test_config_show_warns_about_the_deprecated_shutdown_grace_name(run, tmp_pat
     assert "shutdown_grace_seconds" not in data["config"]["http"]
     assert "warning: [http] shutdown_grace_seconds" in result.stderr
     assert "[host] shutdown_grace" in result.stderr
+
+
+def test_check_warns_about_the_old_shutdown_grace_name(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text("[http]\nshutdown_grace_seconds = 3\n")
+    result = run("check", "--config", str(config), "--plugin", "mcp-host-example")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK: 1 plugin(s)")
+    assert "warning: [http] shutdown_grace_seconds" in result.stderr
+    assert "it was applied as [host] shutdown_grace" in result.stderr
+
+
+def test_config_show_prints_the_real_default_policy(run) -> None:  # type: ignore[no-untyped-def]
+    human = run("config", "show")
+    assert 'on_plugin_error = "fail"    # default' in human.output
+    data = json.loads(run("config", "show", "--json").output)
+    assert data["config"]["host"]["on_plugin_error"] == "fail"
+
+
+def test_errors_from_the_environment_name_the_variable(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("tools", env={"MCP_HOST_HTTP_PORT": "abc"})
+    assert result.exit_code == 1
+    assert "[http] port: Input should be a valid integer" in result.output
+    assert "(set by the environment variable MCP_HOST_HTTP_PORT=abc)" in result.output
+    assert "Error: configuration:" not in result.output
+    flagged = run("serve", "--transport", "http", "--port", "70000")
+    assert flagged.exit_code == 1
+    assert "[http] port" in flagged.output
+    assert "(set by the option --port)" in flagged.output
+
+
+def test_config_show_lists_plugin_budgets_with_their_sources(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text("[plugins.slowpoke]\ncall_timeout = 30\n")
+    human = run("config", "show", "--config", str(config)).output
+    table = human.split("[plugins.slowpoke]\n", 1)[1].split("\n\n", 1)[0]
+    assert f"call_timeout = 30.0    # file:{config}" in table
+    assert "max_concurrency = null    # default" in table
+    others = human.split("[plugins.*]    # any other plugin\n", 1)[1]
+    assert "call_timeout = null    # default" in others
+    assert "max_concurrency = null    # default" in others
+    assert "blocking_threshold = 0.5    # default" in human
+    data = json.loads(run("config", "show", "--json", "--config", str(config)).output)
+    assert data["config"]["plugins"]["slowpoke"]["call_timeout"] == 30
+    assert data["plugin_defaults"]["max_concurrency"] is None
+    assert data["sources"]["plugins.slowpoke.call_timeout"] == f"file:{config}"

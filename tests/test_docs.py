@@ -9,7 +9,7 @@ import click
 
 from mcp_host import hookspecs
 from mcp_host.cli import main
-from mcp_host.config import HostSettings, HttpSettings
+from mcp_host.config import HostSettings, HttpSettings, PluginSettings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -44,6 +44,13 @@ def test_every_setting_is_documented() -> None:
     for model in (HostSettings, HttpSettings):
         for field in model.model_fields:
             assert f"| `{field}` |" in text, field
+
+
+def test_every_plugin_setting_is_documented() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    table = text.split("## `[plugins.NAME]`", 1)[1].split("\n## ", 1)[0]
+    for field in PluginSettings.model_fields:
+        assert f"| `{field}" in table, field
 
 
 def test_every_command_is_documented() -> None:

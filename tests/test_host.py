@@ -154,3 +154,27 @@ async def test_a_plugin_whose_contributions_change_is_registered_again(
         assert "cannot be served" in caplog.text
         assert "state_of_first" in caplog.text
     lifespan_plugins.CHANGING.update(extra=False, broken=False)
+
+
+@pytest.mark.anyio
+async def test_under_skip_a_collision_is_dropped_and_a_later_change_still_applies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lifespan_plugins.CHANGING.update(extra=False, broken=True)
+    host = make_host("first", "changing", policy="skip")
+    try:
+        record = next(r for r in host.records if r.name == "changing")
+        (dropped,) = record.dropped
+        assert "'state_of_first' is contributed by both plugin 'first' and plugin 'changing'" in (
+            dropped
+        )
+        assert host.catalog.current.tools["state_of_first"].owner.name == "first"
+        assert record.contributions["tools"] == 1  # state_of_changing; clash is not served
+        async with host.running():
+            lifespan_plugins.CHANGING["extra"] = True
+            lifespan_plugins.changing.contributions_changed()
+            assert "extra" in host.catalog.current.tools
+            assert record.dropped == [dropped]
+            assert record.contributions["tools"] == 2
+    finally:
+        lifespan_plugins.CHANGING.update(extra=False, broken=False)

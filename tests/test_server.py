@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from httpx import Response
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
@@ -51,8 +52,52 @@ def test_mounted_app_runs_plugin_lifespans_and_serves() -> None:
         )
         assert response.status_code == 200
         assert response.json()["result"]["structuredContent"] == {"result": "first"}
-        assert client.get("/tools/readyz").json() == {"ready": True, "plugins": {"first": "ready"}}
+        assert client.get("/tools/readyz").json() == {
+            "ready": True,
+            "plugins": {"first": "ready"},
+            "skipped": {},
+            "required": {},
+        }
     assert EVENTS == ["enter first", "exit first"]
+
+
+def _readyz(*names: str, policy: str = "skip", required: list[str] | None = None) -> Response:
+    cli = {"host.plugins": ("--plugin", list(names))}
+    if required is not None:
+        cli["host.required_plugins"] = ("--required", required)
+    loaded = load_config(None, env={}, cli=cli)
+    host = Host.load(loaded, on_plugin_error=policy, candidates=lambda: candidates(*names))  # type: ignore[arg-type]
+    with TestClient(asgi_app(host), base_url="http://127.0.0.1:8000") as client:
+        return client.get("/readyz")
+
+
+def test_ready_means_serving_what_was_loaded_skipped_plugins_are_listed() -> None:
+    response = _readyz("first", "broken")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ready"] is True
+    assert body["plugins"] == {"first": "ready"}
+    assert list(body["skipped"]) == ["broken"]
+    assert "broken cannot reach its database" in body["skipped"]["broken"]
+    assert "--no-plugin broken" in body["skipped"]["broken"]
+
+
+def test_an_unready_loaded_plugin_makes_the_host_unready() -> None:
+    response = _readyz("first", "second")
+    assert response.status_code == 503
+    assert response.json()["plugins"] == {"first": "ready", "second": "the cache is warming up"}
+
+
+def test_a_required_plugin_that_was_skipped_makes_the_host_unready() -> None:
+    response = _readyz("first", "broken", required=["broken"])
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False
+    assert "failed to start" in body["required"]["broken"]
+    ok = _readyz("first", "broken", required=["first"])
+    assert (ok.status_code, ok.json()["required"]) == (200, {"first": "ready"})
+    unready = _readyz("first", "second", "third", required=["third"])
+    assert unready.status_code == 503  # second is loaded and not ready
 
 
 def test_serving_stdio_does_not_import_the_http_stack() -> None:

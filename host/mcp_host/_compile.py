@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
+from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
+from . import param_headers
 from ._context import Context
 from ._results import content_blocks, output_for
 from ._signature import HandlerSignature, analyse, describe_validation_error
@@ -44,8 +46,32 @@ def _logger(plugin: str) -> logging.Logger:
     return logging.getLogger(f"mcp_host.plugin.{plugin}")
 
 
-def _invoker(sig: HandlerSignature) -> Callable[[dict[str, Any], Context | None], Awaitable[Any]]:
-    """Call the handler with validated kwargs: awaited, or in a worker thread when sync."""
+WORKER_THREADS_PER_PLUGIN = 40
+"""How many sync handlers of one plugin run in worker threads at once (anyio's default for
+the whole process): a plugin whose sync handlers hang cannot take the threads the other
+plugins' sync handlers need."""
+
+_thread_limiters: RunVar[dict[str, anyio.CapacityLimiter]] = RunVar("mcp_host_thread_limiters")
+
+
+def _thread_limiter(plugin: str) -> anyio.CapacityLimiter:
+    """``plugin``'s worker-thread limiter in the running event loop."""
+    try:
+        limiters = _thread_limiters.get()
+    except LookupError:
+        limiters = {}
+        _thread_limiters.set(limiters)
+    limiter = limiters.get(plugin)
+    if limiter is None:
+        limiter = limiters[plugin] = anyio.CapacityLimiter(WORKER_THREADS_PER_PLUGIN)
+    return limiter
+
+
+def _invoker(
+    sig: HandlerSignature, plugin: str | None
+) -> Callable[[dict[str, Any], Context | None], Awaitable[Any]]:
+    """Call the handler with validated kwargs: awaited, or in a worker thread when sync
+    (``plugin``'s own threads; without a plugin, anyio's shared ones)."""
     fn, ctx_name = sig.fn, sig.context_param
 
     if sig.is_async:
@@ -60,11 +86,37 @@ def _invoker(sig: HandlerSignature) -> Callable[[dict[str, Any], Context | None]
     async def call_sync(kwargs: dict[str, Any], ctx: Context | None) -> Any:
         if ctx_name is not None:
             kwargs[ctx_name] = ctx
-        return await anyio.to_thread.run_sync(
-            functools.partial(fn, **kwargs), abandon_on_cancel=True
-        )
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(_in_thread, fn, kwargs),
+                abandon_on_cancel=True,
+                limiter=None if plugin is None else _thread_limiter(plugin),
+            )
+        except _RaisedInThread as raised:
+            raise raised.exc from None
 
     return call_sync
+
+
+class _RaisedInThread(Exception):
+    """Carries a ``BaseException`` that is not an ``Exception`` out of a worker thread."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(type(exc).__name__)
+        self.exc = exc
+
+
+def _in_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    # SystemExit, KeyboardInterrupt or GeneratorExit must not reach the event loop through
+    # the worker's future: asyncio lets the first two end the loop, and throws the last into
+    # the request's task, closing every coroutine on the way. Raised again in the awaiting
+    # coroutine, they travel the ordinary way to the caller, which contains them.
+    try:
+        return fn(**kwargs)
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise _RaisedInThread(exc) from None
 
 
 # --------------------------------------------------------------------------------------- tools
@@ -90,7 +142,7 @@ def compile_tool(
         raise TypeError(f'the input_schema of {subject} must have "type": "object" at its root')
     sig = analyse(fn, what=subject, localns=localns)
     output_schema, convert = output_for(sig.return_annotation, structured=structured_output)
-    invoke = _invoker(sig)
+    invoke = _invoker(sig, plugin)
     validate = sig.validate
     log = _logger(plugin)
 
@@ -117,10 +169,15 @@ def compile_tool(
                 f"({type(exc).__name__}). The server log has the details."
             )
 
+    published = dict(input_schema) if input_schema is not None else sig.json_schema()
+    try:
+        param_headers.find(published)
+    except ValueError as exc:
+        raise TypeError(f"{subject}: {exc}.") from None
     return ToolSpec(
         name=tool_name,
         call=call,
-        input_schema=dict(input_schema) if input_schema is not None else sig.json_schema(),
+        input_schema=published,
         title=title,
         description=description if description is not None else sig.docstring.summary,
         output_schema=output_schema,
@@ -196,8 +253,7 @@ def compile_resource(
             f"{subject}: the function's parameters must match the URI template's variables; "
             f"template variables {variables}, required parameters {sorted(required)}"
         )
-    invoke = _invoker(sig)
-    log = _logger(plugin)
+    invoke = _invoker(sig, plugin)
     resource_name = name or fn.__name__
     text = description if description is not None else sig.docstring.summary
 
@@ -210,13 +266,7 @@ def compile_resource(
             raise ResourceNotFound(
                 actual_uri, describe_validation_error(f"resource '{actual_uri}'", exc)
             ) from exc
-        try:
-            result = await invoke(kwargs, ctx)
-        except (ResourceNotFound, ProtocolError):
-            raise
-        except Exception:
-            log.exception("%s raised while reading %s", subject, actual_uri)
-            raise
+        result = await invoke(kwargs, ctx)
         return _resource_contents(actual_uri, mime_type, result)
 
     if variables:
@@ -281,8 +331,7 @@ def compile_prompt(
     prompt_name = name or fn.__name__
     subject = f"prompt '{prompt_name}'"
     sig = analyse(fn, what=subject, localns=localns)
-    invoke = _invoker(sig)
-    log = _logger(plugin)
+    invoke = _invoker(sig, plugin)
     arguments = tuple(
         PromptArgumentSpec(
             name=p,
@@ -297,13 +346,7 @@ def compile_prompt(
             kwargs = sig.validate(values)
         except ValidationError as exc:
             raise PromptError(describe_validation_error(subject, exc)) from exc
-        try:
-            result = await invoke(kwargs, ctx)
-        except (PromptError, ProtocolError):
-            raise
-        except Exception:
-            log.exception("%s raised while rendering", subject)
-            raise
+        result = await invoke(kwargs, ctx)
         if isinstance(result, PromptOutcome):
             return result
         items = result if isinstance(result, list | tuple) else [result]
@@ -330,6 +373,7 @@ def compile_completion(
     ref: str,
     argument: str,
     localns: Mapping[str, Any] | None = None,
+    plugin: str | None = None,
 ) -> CompletionSpec:
     sig = analyse(
         fn,
@@ -341,7 +385,7 @@ def compile_completion(
         raise TypeError(f"completion function {fn.__qualname__} must take the value to complete")
     value_param = sig.params[0]
     wants_context = "context" in sig.params[1:]
-    invoke = _invoker(sig)
+    invoke = _invoker(sig, plugin)
 
     async def complete(value: str, other: Mapping[str, str], ctx: Context) -> Sequence[str]:
         kwargs: dict[str, Any] = {value_param: value}

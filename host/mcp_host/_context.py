@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from ._names import ServedNames
 from ._specs import ResourceContents
 
 __all__ = [
@@ -108,9 +109,17 @@ class RequestScope(Protocol):
 class Context:
     """Passed to a handler parameter annotated ``Context``; one per request."""
 
-    __slots__ = ("_scope", "config", "plugin", "state")
+    __slots__ = ("_names", "_scope", "config", "plugin", "state")
 
-    def __init__(self, *, plugin: str, state: Any, config: Any, scope: RequestScope) -> None:
+    def __init__(
+        self,
+        *,
+        plugin: str,
+        state: Any,
+        config: Any,
+        scope: RequestScope,
+        names: ServedNames | None = None,
+    ) -> None:
         self.plugin = plugin
         """The name of the plugin the handler belongs to."""
         self.state = state
@@ -118,6 +127,22 @@ class Context:
         self.config = config
         """The plugin's validated configuration (``None`` without a config model)."""
         self._scope = scope
+        self._names = names if names is not None else ServedNames()
+
+    # -- the plugin's own names, as clients see them
+
+    def served_name(self, name: str) -> str | None:
+        """The name under which clients see this plugin's tool or prompt ``name``: the same,
+        or ``db_query`` for ``query`` when the operator gave the plugin ``prefix = "db"``.
+        ``None`` when the plugin serves no tool or prompt by that name right now (not
+        registered, its ``when=`` condition false, or left out by ``tools.allow``/``deny``),
+        so text for a model can leave out what the model cannot call."""
+        return self._names.tool(name) or self._names.prompt(name)
+
+    def served_uri(self, uri: str) -> str:
+        """The URI under which clients read this plugin's resource ``uri`` (with a prefix,
+        ``sql://demo/schema`` is served as ``db+sql://demo/schema``)."""
+        return self._names.uri(uri)
 
     # -- the request
 

@@ -257,7 +257,12 @@ class Plugin:
 
         def decorate(func: F) -> F:
             spec = compile_completion(
-                func, ref_type=ref_type, ref=str(ref), argument=argument, localns=localns
+                func,
+                ref_type=ref_type,
+                ref=str(ref),
+                argument=argument,
+                localns=localns,
+                plugin=self.name,
             )
             self._entries.append(_Entry(spec, when))
             return func

@@ -38,15 +38,38 @@ class HandlerSignature:
         schema = self.model.model_json_schema()
         schema.pop("title", None)
         schema.setdefault("properties", {})
-        for prop in schema["properties"].values():
+        for name, prop in schema["properties"].items():
             if isinstance(prop, dict):
                 prop.pop("title", None)
+                if "x-mcp-header" in prop:
+                    schema["properties"][name] = _single_type(prop)
         return schema
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Validated keyword arguments (without the context); raises ``ValidationError``."""
         instance = self.model.model_validate(arguments)
         return {name: getattr(instance, name) for name in self.params}
+
+
+def _single_type(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional header parameter (``int | None = None``) as clients accept it.
+
+    pydantic describes ``X | None`` as ``anyOf: [X, null]``; the 2026-07-28 transport lets
+    ``x-mcp-header`` sit only on a property with one primitive ``type``, and clients drop a
+    tool that breaks the rule. The parameter is optional (not ``required``), so publishing
+    ``X`` alone loses nothing: a client leaves it out, and sends no header, when it has no
+    value. The model behind the schema still accepts an explicit ``null``.
+    """
+    options = prop.get("anyOf")
+    if not isinstance(options, list) or "type" in prop:
+        return prop
+    real = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+    if len(real) != 1 or len(real) == len(options) or not isinstance(real[0], dict):
+        return prop
+    merged = {k: v for k, v in prop.items() if k != "anyOf"}
+    if merged.get("default", 0) is None:
+        del merged["default"]
+    return {**real[0], **merged}
 
 
 def McpHeader(name: str) -> Any:
@@ -56,7 +79,9 @@ def McpHeader(name: str) -> Any:
 
     Streamable HTTP clients (2026-07-28) then send the value as a header too, so proxies can
     route on it; the host checks that header and body agree. Only string, integer and boolean
-    parameters qualify (``x-mcp-header`` in the input schema)."""
+    parameters qualify (``x-mcp-header`` in the input schema), optional ones too
+    (``Annotated[int | None, McpHeader("Priority")] = None`` is published as an integer that
+    may be left out); anything else is refused when the decorator runs."""
     from pydantic import Field
 
     return Field(json_schema_extra={"x-mcp-header": name})

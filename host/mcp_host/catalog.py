@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._names import ServedNames
 from ._specs import (
     CompletionSpec,
     PromptSpec,
@@ -40,6 +41,8 @@ class CatalogTool:
     """``spec.call`` wrapped in the host's middleware chain; what the protocol layer awaits."""
     param_headers: tuple[ParamHeader, ...] = ()
     """Its ``x-mcp-header`` parameters, which HTTP clients mirror into ``Mcp-Param-*``."""
+    subject: str = ""
+    """``Tool 'NAME'``: how messages and the log name it (built once, not per call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ class ResolvedResource:
     """The spec's ``read(uri, variables, ctx)`` callable."""
     plugin_uri: str
     variables: Mapping[str, str]
+    subject: str = "Resource"
+    """What is read, for messages: ``Resource 'URI'`` or ``Resource template 'TEMPLATE'``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +105,25 @@ class Catalog:
     instructions: str | None = None
     warnings: tuple[str, ...] = field(default=())
     """Things worth logging once (e.g. names above 64 characters)."""
+    served: Mapping[str, ServedNames] = field(default_factory=dict)
+    """Plugin name -> the served names of its contributions (what ``ctx.served_name`` asks)."""
 
     def find_resource(self, uri: str) -> ResolvedResource | None:
         """A static resource by exact URI first, then the first template that matches."""
         static = self.resources.get(uri)
         if static is not None:
-            return ResolvedResource(static.owner, static.spec.read, static.spec.uri, {})
+            return ResolvedResource(
+                static.owner, static.spec.read, static.spec.uri, {}, f"Resource '{uri}'"
+            )
         for template in self.templates:
             variables = template.match(uri)
             if variables is not None:
                 return ResolvedResource(
-                    template.owner, template.spec.read, template.plugin_uri(uri), variables
+                    template.owner,
+                    template.spec.read,
+                    template.plugin_uri(uri),
+                    variables,
+                    f"Resource template '{template.uri_template}'",
                 )
         return None
 

@@ -4,17 +4,22 @@ Final names: the operator's ``prefix`` turns a tool or prompt ``name`` into ``pr
 and a resource URI (or template) ``scheme://...`` into ``prefix+scheme://...``. Two plugins
 arriving at the same final name is an error naming both: never a silent rename, never a
 load-order winner. Order is plugin order, then registration order.
+
+Text a plugin publishes (descriptions, titles, the descriptions inside input and output
+schemas, its instructions) may name its own tools and prompts as ``{tool:NAME}`` and
+``{prompt:NAME}``; they are replaced by the served names here (see ``_names``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import param_headers
 from ._context import Context
+from ._names import ServedNames
 from ._specs import (
     Middleware,
     PromptSpec,
@@ -36,6 +41,7 @@ from .catalog import (
 )
 from .errors import CatalogError
 from .plugins.handle import PluginHandle
+from .plugins.isolation import marks_call_next, register_middleware
 from .uritemplate import compile_template
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -94,6 +100,7 @@ def _with_middleware(
     for mw in reversed(middleware):
 
         def wrap(mw: Middleware, inner: ToolCall) -> ToolCall:
+            @marks_call_next  # what raises or blocks below it is not the middleware's doing
             async def call_next(invocation: ToolInvocation) -> ToolOutcome:
                 return await inner(invocation.arguments, invocation.ctx)
 
@@ -106,16 +113,61 @@ def _with_middleware(
     return call
 
 
+class _Texts:
+    """Renders ``{tool:NAME}``/``{prompt:NAME}`` in one plugin's published text, noting
+    references to names the plugin does not serve."""
+
+    def __init__(self, handle: PluginHandle, names: ServedNames, warnings: list[str]) -> None:
+        self.handle = handle
+        self.names = names
+        self.warnings = warnings
+
+    def text(self, text: str | None, where: str) -> str | None:
+        if not text:
+            return text
+        rendered, unknown = self.names.render(text)
+        for ref in unknown:
+            self.warnings.append(
+                f"Plugin {self.handle.name!r}: {where} refers to {ref}, which the plugin does "
+                "not serve (not registered, or left out by tools.allow/tools.deny)."
+            )
+        return rendered
+
+    def schema(self, node: Any, where: str) -> Any:
+        """``node`` with every ``description`` rendered; the same object when nothing changed."""
+        if isinstance(node, Mapping):
+            changed: dict[str, Any] = {}
+            for key, value in node.items():
+                if key == "description" and isinstance(value, str):
+                    new = self.text(value, where)
+                elif isinstance(value, Mapping | list):
+                    new = self.schema(value, where)
+                else:
+                    continue
+                if new is not value:
+                    changed[key] = new
+            return {**node, **changed} if changed else node
+        if isinstance(node, list):
+            items = [self.schema(item, where) for item in node]
+            return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+        return node
+
+
 def _tool(
-    handle: PluginHandle, spec: ToolSpec, name: str, middleware: Sequence[Middleware]
+    handle: PluginHandle,
+    spec: ToolSpec,
+    name: str,
+    middleware: Sequence[Middleware],
+    texts: _Texts,
 ) -> CatalogTool:
+    where = f"tool {spec.name!r}"
     descriptor = _compact(
         {
             "name": name,
-            "title": spec.title,
-            "description": spec.description,
-            "inputSchema": spec.input_schema,
-            "outputSchema": spec.output_schema,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
+            "inputSchema": texts.schema(spec.input_schema, where),
+            "outputSchema": texts.schema(spec.output_schema, where),
             "annotations": spec.annotations,
             "icons": [dict(i) for i in spec.icons] if spec.icons else None,
             "_meta": spec.meta,
@@ -128,16 +180,17 @@ def _tool(
         raise CatalogError(
             f"Plugin {handle.describe()}: the input schema of tool {name!r} is invalid: {exc}."
         ) from None
-    return CatalogTool(name, handle, spec, descriptor, call, headers)
+    return CatalogTool(name, handle, spec, descriptor, call, headers, f"Tool '{name}'")
 
 
-def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogResource:
+def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str, texts: _Texts) -> CatalogResource:
+    where = f"resource {spec.uri!r}"
     descriptor = _compact(
         {
             "uri": uri,
             "name": spec.name,
-            "title": spec.title,
-            "description": spec.description,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
             "mimeType": spec.mime_type,
             "size": spec.size,
             "annotations": spec.annotations,
@@ -148,13 +201,16 @@ def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str) -> CatalogReso
     return CatalogResource(uri, handle, spec, descriptor)
 
 
-def _template(handle: PluginHandle, spec: ResourceTemplateSpec, template: str) -> CatalogTemplate:
+def _template(
+    handle: PluginHandle, spec: ResourceTemplateSpec, template: str, texts: _Texts
+) -> CatalogTemplate:
+    where = f"resource template {spec.uri_template!r}"
     descriptor = _compact(
         {
             "uriTemplate": template,
             "name": spec.name,
-            "title": spec.title,
-            "description": spec.description,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
             "mimeType": spec.mime_type,
             "annotations": spec.annotations,
             "icons": [dict(i) for i in spec.icons] if spec.icons else None,
@@ -171,18 +227,24 @@ def _template(handle: PluginHandle, spec: ResourceTemplateSpec, template: str) -
     )
 
 
-def _prompt(handle: PluginHandle, spec: PromptSpec, name: str) -> CatalogPrompt:
+def _prompt(handle: PluginHandle, spec: PromptSpec, name: str, texts: _Texts) -> CatalogPrompt:
+    where = f"prompt {spec.name!r}"
     arguments = [
         _compact(
-            {"name": a.name, "title": a.title, "description": a.description, "required": a.required}
+            {
+                "name": a.name,
+                "title": texts.text(a.title, where),
+                "description": texts.text(a.description, where),
+                "required": a.required,
+            }
         )
         for a in spec.arguments
     ]
     descriptor = _compact(
         {
             "name": name,
-            "title": spec.title,
-            "description": spec.description,
+            "title": texts.text(spec.title, where),
+            "description": texts.text(spec.description, where),
             "arguments": arguments,
             "icons": [dict(i) for i in spec.icons] if spec.icons else None,
             "_meta": spec.meta,
@@ -195,51 +257,92 @@ def build_catalog(
     contributions: Sequence[Contribution],
     *,
     generation: int = 1,
-    instructions: Sequence[str] = (),
+    instructions: Sequence[str | tuple[PluginHandle, str]] = (),
+    on_conflict: Callable[[PluginHandle, str], None] | None = None,
 ) -> Catalog:
-    """Build the snapshot; raises ``CatalogError`` on an invalid name or a collision."""
+    """Build the snapshot.
+
+    An invalid name or a collision raises ``CatalogError``; with ``on_conflict``, that
+    contribution is left out instead (the later plugin's, in plugin order) and
+    ``on_conflict(handle, message)`` is told, so every conflict is known after one build.
+
+    ``instructions``: the operator's text as it is, and ``(plugin, text)`` pairs whose
+    ``{tool:NAME}``/``{prompt:NAME}`` references are rendered for that plugin.
+    """
     warnings: list[str] = []
+    served = {
+        handle.name: ServedNames(
+            handle.prefix,
+            tools=[t.name for t in registry.tools if _tool_allowed(handle, t.name)],
+            prompts=[p.name for p in registry.prompts],
+        )
+        for handle, registry in contributions
+    }
     middleware = [mw for _handle, registry in contributions for mw in registry.middleware]
+    for handle, registry in contributions:
+        for mw in registry.middleware:
+            register_middleware(mw, handle.name)
     tools: dict[str, CatalogTool] = {}
     resources: dict[str, CatalogResource] = {}
     templates: dict[str, CatalogTemplate] = {}
     prompts: dict[str, CatalogPrompt] = {}
     completions: dict[tuple[str, str, str], CatalogCompletion] = {}
+
+    def conflict(handle: PluginHandle, exc: CatalogError) -> None:
+        if on_conflict is None:
+            raise exc
+        on_conflict(handle, str(exc))
+
     for handle, registry in contributions:
+        texts = _Texts(handle, served[handle.name], warnings)
         for tool_spec in registry.tools:
             if not _tool_allowed(handle, tool_spec.name):
                 continue
             name = final_name(handle, tool_spec.name)
-            _check_name("tool", name, handle, warnings)
-            if name in tools:
-                raise _collision("tool", name, tools[name].owner, handle)
-            tools[name] = _tool(handle, tool_spec, name, middleware)
+            try:
+                _check_name("tool", name, handle, warnings)
+                if name in tools:
+                    raise _collision("tool", name, tools[name].owner, handle)
+                tools[name] = _tool(handle, tool_spec, name, middleware, texts)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for resource_spec in registry.resources:
             uri = final_uri(handle, resource_spec.uri)
-            if not URI.match(uri):
-                raise CatalogError(
-                    f"Plugin {handle.describe()}: the resource URI {resource_spec.uri!r} has no "
-                    "scheme (expected something like 'scheme://path')."
-                )
-            if uri in resources:
-                raise _collision("resource", uri, resources[uri].owner, handle)
-            resources[uri] = _resource(handle, resource_spec, uri)
+            try:
+                if not URI.match(uri):
+                    raise CatalogError(
+                        f"Plugin {handle.describe()}: the resource URI {resource_spec.uri!r} has "
+                        "no scheme (expected something like 'scheme://path')."
+                    )
+                if uri in resources:
+                    raise _collision("resource", uri, resources[uri].owner, handle)
+                resources[uri] = _resource(handle, resource_spec, uri, texts)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for template_spec in registry.resource_templates:
             template = final_uri(handle, template_spec.uri_template)
-            if not URI.match(template):
-                raise CatalogError(
-                    f"Plugin {handle.describe()}: the resource template "
-                    f"{template_spec.uri_template!r} has no scheme."
-                )
-            if template in templates:
-                raise _collision("resource template", template, templates[template].owner, handle)
-            templates[template] = _template(handle, template_spec, template)
+            try:
+                if not URI.match(template):
+                    raise CatalogError(
+                        f"Plugin {handle.describe()}: the resource template "
+                        f"{template_spec.uri_template!r} has no scheme."
+                    )
+                if template in templates:
+                    raise _collision(
+                        "resource template", template, templates[template].owner, handle
+                    )
+                templates[template] = _template(handle, template_spec, template, texts)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for prompt_spec in registry.prompts:
             name = final_name(handle, prompt_spec.name)
-            _check_name("prompt", name, handle, warnings)
-            if name in prompts:
-                raise _collision("prompt", name, prompts[name].owner, handle)
-            prompts[name] = _prompt(handle, prompt_spec, name)
+            try:
+                _check_name("prompt", name, handle, warnings)
+                if name in prompts:
+                    raise _collision("prompt", name, prompts[name].owner, handle)
+                prompts[name] = _prompt(handle, prompt_spec, name, texts)
+            except CatalogError as exc:
+                conflict(handle, exc)
         for completion in registry.completions:
             ref = (
                 final_name(handle, completion.ref)
@@ -248,14 +351,26 @@ def build_catalog(
             )
             key = (completion.ref_type, ref, completion.argument)
             if key in completions:
-                raise _collision(
-                    f"completion of {completion.argument!r} for",
-                    ref,
-                    completions[key].owner,
+                conflict(
                     handle,
+                    _collision(
+                        f"completion of {completion.argument!r} for",
+                        ref,
+                        completions[key].owner,
+                        handle,
+                    ),
                 )
+                continue
             completions[key] = CatalogCompletion(handle, completion)
-    text = "\n\n".join(t.strip() for t in instructions if t and t.strip()) or None
+    parts: list[str] = []
+    for item in instructions:
+        if isinstance(item, tuple):
+            owner, raw = item
+            rendered = _Texts(owner, served.get(owner.name, ServedNames(owner.prefix)), warnings)
+            item = rendered.text(raw, "its instructions") or ""
+        if item and item.strip():
+            parts.append(item.strip())
+    text = "\n\n".join(parts) or None
     return Catalog(
         generation=generation,
         plugins=tuple(h for h, _ in contributions),
@@ -266,4 +381,5 @@ def build_catalog(
         completions=completions,
         instructions=text,
         warnings=tuple(warnings),
+        served=served,
     )

@@ -14,13 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import click
 
 from . import __version__
-from .config import LoadedConfig, RedactingFilter, load_config
+from .config import LoadedConfig, PluginSettings, RedactingFilter, load_config
 from .errors import MCPHostError
 from .host import Host
 
@@ -78,8 +78,41 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _load(ctx: click.Context, cli: dict[str, tuple[str, Any]]) -> LoadedConfig:
-    params = ctx.params
+_SHARED = {
+    "config_path": "--config",
+    "plugins": "--plugin",
+    "no_plugins": "--no-plugin",
+    "on_plugin_error": "--on-plugin-error",
+}
+
+
+def _shared(ctx: click.Context) -> dict[str, Any]:
+    """The shared options, given before the command (``mcp-host --config x plugins``), after
+    it, or both: repeatable ones add up; a single-valued one may not disagree with itself."""
+    merged: dict[str, Any] = {"plugins": (), "no_plugins": ()}
+    chain = []
+    current: click.Context | None = ctx
+    while current is not None:
+        chain.append(current)
+        current = current.parent
+    for level in reversed(chain):
+        for key, flag in _SHARED.items():
+            value = level.params.get(key)
+            if not value:
+                continue
+            if key in ("plugins", "no_plugins"):
+                merged[key] = (*merged[key], *value)
+            elif merged.get(key) not in (None, value):
+                raise click.UsageError(f"{flag} is given twice with different values", ctx)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _load(
+    ctx: click.Context, cli: dict[str, tuple[str, Any]], *, collect: bool = False
+) -> LoadedConfig:
+    params = _shared(ctx)
     if params.get("plugins"):
         cli["host.plugins"] = ("--plugin", list(params["plugins"]))
     if params.get("no_plugins"):
@@ -87,7 +120,7 @@ def _load(ctx: click.Context, cli: dict[str, tuple[str, Any]]) -> LoadedConfig:
     if params.get("on_plugin_error"):
         cli["host.on_plugin_error"] = ("--on-plugin-error", params["on_plugin_error"])
     try:
-        return load_config(params.get("config_path"), cli=cli)
+        return load_config(params.get("config_path"), cli=cli, collect=collect)
     except MCPHostError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -105,8 +138,13 @@ def _emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mcp-host")
-def main() -> None:
-    """mcp-host: one Model Context Protocol server host, many plugins."""
+@_common
+def main(**_: Any) -> None:
+    """mcp-host: one Model Context Protocol server host, many plugins.
+
+    The shared options (--config, --plugin, --no-plugin, --on-plugin-error) may be given
+    before the command or after it.
+    """
 
 
 @main.command()
@@ -154,10 +192,7 @@ def serve(ctx: click.Context, /, **_: Any) -> None:
             cli[field] = (flag, p[key])
     loaded = _load(ctx, cli)
     _setup_logging(loaded.config.host.log_level, loaded)
-    host = _host(loaded)
-    for record in host.records:
-        if record.status == "failed":
-            log.error("plugin %s skipped: %s", record.name, record.error)
+    host = _host(loaded)  # logs unknown plugin names and, under skip, skipped plugins
     from .server import run
 
     try:
@@ -194,15 +229,28 @@ def _exit_without_waiting_for_handler_threads() -> None:
         os._exit(0)
 
 
+async def _start(host: Host) -> dict[str, Any]:
+    """Enter every lifespan once (a failure marks the plugin failed), run the readiness
+    checks, exit the lifespans; the readiness report."""
+    async with host.running():
+        return await host.readiness_report()
+
+
 @main.command()
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def plugins(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
-    """List installed plugins: enabled or why not, version, what they contribute."""
-    loaded = _load(ctx, {})
-    _setup_logging("warning", loaded)
+    """List installed plugins: enabled or why not, failed and why, ready or why not, what
+    they serve. Starts each enabled plugin once (its lifespan) to know."""
+    loaded = _load(ctx, {}, collect=True)
+    _setup_logging("critical", loaded)
+    for problem in [*loaded.warnings, *loaded.problems]:
+        click.echo(f"warning: {problem}", err=True)
     host = _host(loaded, on_plugin_error="skip")
+    for unknown in host.unknown_names:
+        click.echo(f"warning: {unknown.message}", err=True)
+    anyio.run(_start, host)
     data = [r.as_dict() for r in host.records]
 
     def render(rows: list[dict[str, Any]]) -> str:
@@ -213,11 +261,13 @@ def plugins(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
             head = f"{row['name']} ({row['distribution']} {row['version']}): {row['status']}"
             if row["status"] != "enabled":
                 head += f" — {row['error'] or row['reason']}"
+            elif row["ready"] is False:
+                head += f", not ready — {row['unready_reason']}"
             lines.append(head)
             if row["contributions"]:
-                lines.append(
-                    "    " + ", ".join(f"{n} {k}" for k, n in row["contributions"].items() if n)
-                )
+                served = ", ".join(f"{n} {k}" for k, n in row["contributions"].items() if n)
+                lines.append(f"    serves {served or 'nothing'}")
+            lines += [f"    not served: {why}" for why in row["dropped"]]
         return "\n".join(lines)
 
     _emit(data, as_json, render)
@@ -269,39 +319,52 @@ main.command("prompts")(_listing("prompts"))
 @click.pass_context
 def check(ctx: click.Context, /, **_: Any) -> None:
     """Load the configuration and every plugin, run lifespans once; report every problem."""
-    loaded = _load(ctx, {})
-    _setup_logging("error", loaded)
-    problems: list[str] = []
+    loaded = _load(ctx, {}, collect=True)
+    _setup_logging("critical", loaded)  # every problem is printed below, once
+    for warning in loaded.warnings:  # deprecated names: not a problem yet
+        click.echo(f"warning: {warning}", err=True)
+    problems: list[str] = list(loaded.problems)
     try:
         host = Host.load(loaded, on_plugin_error="skip")
-    except MCPHostError as exc:
-        raise click.ClickException(str(exc)) from exc
-    problems += [r.error or r.reason for r in host.records if r.status == "failed"]
-
-    async def run_lifespans() -> dict[str, str | None]:
-        async with host.running():
-            return await host.readiness()
-
+    except MCPHostError as exc:  # e.g. two distributions declaring one plugin
+        _fail([*problems, str(exc)])
+    problems += [unknown.message for unknown in host.unknown_names]
     try:
-        readiness = anyio.run(run_lifespans)
+        report = anyio.run(_start, host)
     except MCPHostError as exc:
         problems.append(str(exc))
-        readiness = {}
+        report = {"plugins": {}, "required": {}}
+    for record in host.records:
+        if record.status == "failed":
+            problems.append(record.error or f"plugin {record.name!r} {record.reason}")
+        problems += record.dropped
     problems += [
-        f"plugin {n!r} is not ready: {why}"
-        for n, why in readiness.items()
-        if why and not any(why in p for p in problems)
+        f"Plugin {name!r} is not ready: {why}"
+        for name, why in report["plugins"].items()
+        if why != "ready"
     ]
-    catalog = host.catalog.current
+    statuses = {r.name: r for r in host.records}
+    problems += [
+        f"Plugin {name!r} is required ([host] required_plugins) but not loaded: {why}"
+        for name, why in report["required"].items()
+        if name in statuses and statuses[name].status == "disabled"
+    ]
     if problems:
-        for problem in problems:
-            click.echo(f"error: {problem}", err=True)
-        raise SystemExit(1)
+        _fail(problems)
+    catalog = host.catalog.current
     click.echo(
         f"OK: {sum(1 for r in host.records if r.status == 'enabled')} plugin(s), "
         f"{len(catalog.tools)} tools, {len(catalog.resources) + len(catalog.templates)} resources, "
         f"{len(catalog.prompts)} prompts"
     )
+
+
+def _fail(problems: list[str]) -> NoReturn:
+    unique = list(dict.fromkeys(problems))
+    for problem in unique:
+        click.echo(f"error: {problem}", err=True)
+    click.echo(f"{len(unique)} problem(s) found.", err=True)
+    raise SystemExit(1)
 
 
 @main.group("config")
@@ -319,11 +382,13 @@ def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     data = loaded.redacted()
+    plugin_defaults = PluginSettings().model_dump(mode="json")
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "config": data,
+                    "plugin_defaults": plugin_defaults,
                     "sources": dict(loaded.provenance),
                     "file": str(loaded.file) if loaded.file else None,
                 },
@@ -340,7 +405,11 @@ def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     for name, settings in data.get("plugins", {}).items():
         click.echo(f"\n[plugins.{name}]")
         for key, value in settings.items():
-            click.echo(f"{key} = {json.dumps(value)}")
+            source = loaded.provenance.get(f"plugins.{name}.{key}", "default")
+            click.echo(f"{key} = {json.dumps(value)}    # {source}")
+    click.echo("\n[plugins.*]    # any other plugin")
+    for key, value in plugin_defaults.items():
+        click.echo(f"{key} = {json.dumps(value)}    # default")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -71,6 +71,8 @@ def mcp_host_instructions(config: Any) -> str | None:
     """Return text for the server's ``instructions``, telling a model how to use this plugin.
 
     The host joins every plugin's text, in plugin order, into one ``instructions`` string.
+    ``{tool:NAME}`` and ``{prompt:NAME}`` in it become the served names of the plugin's own
+    tool or prompt ``NAME`` (with the operator's prefix).
 
     :param config: the plugin's validated configuration, or ``None``.
     :return: the text, or ``None`` for none.

@@ -8,13 +8,15 @@
 
 A plugin that fails to import, configure, register or start is handled per
 ``[host] on_plugin_error``: ``fail`` raises ``PluginError`` listing every failure at once;
-``skip`` records it (``Host.records``) and serves the others.
+``skip`` records it (``Host.records``) and serves the others. Colliding names are the same:
+``fail`` raises ``CatalogError`` listing every collision; ``skip`` leaves the later plugin's
+contribution out and records it (``PluginRecord.dropped``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,9 +28,16 @@ from ._specs import Registry
 from .catalog import Catalog, CatalogHolder
 from .catalog_build import build_catalog, final_uri
 from .config import LoadedConfig
-from .errors import CatalogError, PluginError
-from .plugins.discovery import Candidate, Decision, decide, discover
+from .errors import CatalogError, PluginError, PluginLoadError
+from .plugins.discovery import Candidate, Decision, UnknownName, decide, discover, unknown_names
 from .plugins.handle import PluginHandle
+from .plugins.isolation import (
+    CallBudget,
+    cancelled_for_real,
+    is_cancellation,
+    marks_plugin_calls,
+    watch_event_loop,
+)
 from .plugins.loader import PluginHooks, disable_hint, load_candidate, make_plugin_manager
 
 log = logging.getLogger("mcp_host")
@@ -49,6 +58,9 @@ class PluginRecord:
     handle: PluginHandle | None = None
     registry: Registry | None = None
     contributions: dict[str, int] = field(default_factory=dict)
+    """What is served from this plugin (after ``tools.allow``/``deny``, prefixes, collisions)."""
+    dropped: list[str] = field(default_factory=list)
+    """Contributions not served under ``on_plugin_error = "skip"``, each with why."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +73,7 @@ class PluginRecord:
             "ready": None if self.handle is None else self.handle.ready,
             "unready_reason": None if self.handle is None else self.handle.unready_reason,
             "contributions": dict(self.contributions),
+            "dropped": list(self.dropped),
         }
 
 
@@ -73,11 +86,14 @@ class Host:
         records: list[PluginRecord],
         hooks: PluginHooks,
         on_plugin_error: Literal["fail", "skip"],
+        unknown_names: Sequence[UnknownName] = (),
     ) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.records = records
         self.on_plugin_error = on_plugin_error
+        self.unknown_names = list(unknown_names)
+        """Plugin names in the settings that match no installed plugin (warnings)."""
         self._hooks = hooks
         self._generation = 0
         self.catalog = CatalogHolder(self._build())
@@ -94,8 +110,18 @@ class Host:
     ) -> Host:
         """Discover, import, configure and register every allowed plugin."""
         config = loaded.config
-        policy = on_plugin_error or config.host.on_plugin_error or "fail"
-        decisions = decide(candidates(), config)
+        policy = on_plugin_error or config.host.on_plugin_error
+        found = candidates()
+        unknown = unknown_names(found, config, loaded.provenance)
+        missing = [u.message for u in unknown if u.in_allowlist]
+        if missing and policy == "fail":
+            # Consent comes first: nothing is imported when the allowlist is wrong.
+            raise PluginLoadError(
+                "\n".join(missing) + " Install it or remove it from the allowlist."
+            )
+        for problem in unknown:
+            log.warning("%s", problem.message)
+        decisions = decide(found, config)
         pm = make_plugin_manager()
         hooks = PluginHooks(pm)
         records: list[PluginRecord] = []
@@ -111,31 +137,51 @@ class Host:
                 record.status, record.reason, record.error = "failed", "failed to load", str(exc)
                 record.handle = record.registry = None
                 failures.append(exc)
-                log.error("%s", exc)
+                if policy == "skip":
+                    log.error("%s (skipped; serving the other plugins)", exc)
         if failures and policy == "fail":
             raise PluginError("\n".join(str(f) for f in failures))
         pm.check_pending()
-        return cls(loaded, records, hooks, policy)
+        return cls(loaded, records, hooks, policy, unknown)
 
     def _active(self) -> list[PluginRecord]:
         return [r for r in self.records if r.status == "enabled" and r.handle and r.registry]
 
-    def _build(self) -> Catalog:
+    def _build(self, *, strict: bool = False) -> Catalog:
+        """The catalog of the enabled plugins. A collision raises ``CatalogError`` (all of them
+        at once) under ``fail``; under ``skip`` the later plugin's contribution is left out,
+        logged and recorded on its ``PluginRecord``. ``strict``: a collision that was not
+        already left out raises under either policy (a running plugin's change is refused)."""
         self._generation += 1
         active = self._active()
-        instructions: list[str] = []
+        instructions: list[str | tuple[PluginHandle, str]] = []
         if self.config.host.instructions:
             instructions.append(self.config.host.instructions)
         for record in active:
             assert record.handle is not None
-            instructions.extend(self._hooks.instructions(record.name, record.handle.config))
+            instructions.extend(
+                (record.handle, text)
+                for text in self._hooks.instructions(record.name, record.handle.config)
+            )
+        conflicts: list[tuple[PluginHandle, str]] = []
         catalog = build_catalog(
             [(r.handle, r.registry) for r in active],  # type: ignore[misc]
             generation=self._generation,
             instructions=instructions,
+            on_conflict=lambda h, m: conflicts.append((h, m)),
         )
+        known = {m for r in self.records for m in r.dropped} if strict else set()
+        refused = [m for _h, m in conflicts if m not in known]
+        if refused and (strict or self.on_plugin_error == "fail"):
+            raise CatalogError("\n".join(refused))
         for warning in catalog.warnings:
             log.warning("%s", warning)
+        for record in self.records:
+            record.dropped = [m for h, m in conflicts if h.name == record.name]
+            for message in record.dropped:
+                log.error("%s Not served from plugin %r (skip).", message, record.name)
+            served = any(r is record for r in active)
+            record.contributions = _served(catalog, record) if served else {}
         return catalog
 
     def rebuild(self) -> None:
@@ -152,7 +198,7 @@ class Host:
         try:
             self._hooks.register(record.name, registry, record.handle.config)
             record.registry = registry
-            self.rebuild()
+            self.catalog.swap(self._build(strict=True))
         except Exception as exc:
             record.registry = previous
             log.error(
@@ -169,6 +215,7 @@ class Host:
     async def running(self) -> AsyncIterator[Host]:
         """Enter every enabled plugin's lifespan in plugin order; exit them in reverse."""
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(watch_event_loop(self.config.host.blocking_threshold))
             failed = False
             for record in self._active():
                 handle = record.handle
@@ -179,7 +226,13 @@ class Host:
                     if manager is None:
                         continue
                     handle.state = await stack.enter_async_context(manager)
-                except Exception as exc:
+                except BaseException as exc:
+                    # SystemExit, GeneratorExit or a stray CancelledError from a plugin's start
+                    # is that plugin's failure; Ctrl-C and a real cancellation stop the host.
+                    if isinstance(exc, KeyboardInterrupt) or (
+                        is_cancellation(exc) and cancelled_for_real()
+                    ):
+                        raise
                     message = (
                         f"Plugin {handle.describe()} failed to start: {type(exc).__name__}: {exc}. "
                         + disable_hint(record.name)
@@ -219,16 +272,70 @@ class Host:
             for check in record.registry.readiness_checks:
                 try:
                     with anyio.fail_after(check_timeout):
-                        reason = await check(handle.state)
+                        reason = await _check_readiness(handle, "Readiness check", check)
                 except TimeoutError:
                     reason = f"readiness check did not answer within {check_timeout:g} s"
-                except Exception as exc:
+                except BaseException as exc:
+                    if is_cancellation(exc) and cancelled_for_real():
+                        raise
                     reason = f"readiness check failed: {type(exc).__name__}: {exc}"
                 if reason:
                     break
             handle.ready, handle.unready_reason = reason is None, reason
             status[record.name] = reason
         return status
+
+    async def readiness_report(self, check_timeout: float = 5.0) -> dict[str, Any]:
+        """What ``/readyz`` answers: ready means the host serves what it loaded.
+
+        ``ready`` is true when every loaded plugin is ready and every plugin named in
+        ``[host] required_plugins`` is loaded and ready. A plugin skipped under
+        ``on_plugin_error = "skip"`` does not make the host unready (it serves the others);
+        it is listed under ``skipped``.
+        """
+        status = await self.readiness(check_timeout)
+        records = {r.name: r for r in self.records}
+        loaded = {n: why for n, why in status.items() if records[n].status == "enabled"}
+        skipped = {r.name: r.error or r.reason for r in self.records if r.status == "failed"}
+        required: dict[str, str] = {}
+        for name in self.config.host.required_plugins:
+            record = records.get(name)
+            if record is None:
+                required[name] = "not installed"
+            elif record.status == "enabled":
+                required[name] = loaded.get(name) or "ready"
+            else:
+                required[name] = record.error or record.reason
+        ready = not any(loaded.values()) and all(v == "ready" for v in required.values())
+        return {
+            "ready": ready,
+            "plugins": {n: why or "ready" for n, why in loaded.items()},
+            "skipped": skipped,
+            "required": required,
+        }
+
+
+def _served(catalog: Catalog, record: PluginRecord) -> dict[str, int]:
+    """How many of each kind the catalog serves from ``record``'s plugin."""
+
+    def count(owners: Any) -> int:
+        return sum(1 for owner in owners if owner is record.handle)
+
+    return {
+        "tools": count(t.owner for t in catalog.tools.values()),
+        "resources": count(r.owner for r in catalog.resources.values()),
+        "resource_templates": count(t.owner for t in catalog.templates),
+        "prompts": count(p.owner for p in catalog.prompts.values()),
+        "completions": count(c.owner for c in catalog.completions.values()),
+    }
+
+
+@marks_plugin_calls
+async def _check_readiness(
+    owner: PluginHandle, subject: str, check: Callable[[Any], Awaitable[str | None]]
+) -> str | None:
+    """Run one readiness check (a frame the event-loop watchdog can attribute)."""
+    return await check(owner.state)
 
 
 class _Events:
@@ -260,10 +367,16 @@ def _record(decision: Decision) -> PluginRecord:
 def _load_one(
     pm: Any, hooks: PluginHooks, candidate: Candidate, loaded: LoadedConfig, record: PluginRecord
 ) -> None:
+    hint = disable_hint(candidate.name)
+    secrets = loaded.plugin_errors.get(candidate.name)
+    if secrets:
+        raise PluginError(
+            f"Plugin {candidate.name!r} cannot be configured: " + "; ".join(secrets) + f". {hint}",
+            plugin=candidate.name,
+        )
     load_candidate(pm, candidate)
     settings = loaded.config.plugin(candidate.name)
-    hint = disable_hint(candidate.name)
-    where = str(loaded.file) if loaded.file else "configuration"
+    where = str(loaded.file) if loaded.file else "the configuration"
     model = hooks.config_model(candidate.name)
     if model is None:
         if settings.config:
@@ -302,26 +415,20 @@ def _load_one(
         prefix=settings.prefix,
         tools_allow=tuple(settings.tools.allow),
         tools_deny=tuple(settings.tools.deny),
+        budget=CallBudget.of(settings.call_timeout, settings.max_concurrency),
     )
     registry = Registry(candidate.name)
     try:
         hooks.register(candidate.name, registry, config)
     except PluginError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise PluginError(
             f"Plugin {handle.describe()} failed while registering: "
             f"{type(exc).__name__}: {exc}. {hint}",
             plugin=candidate.name,
         ) from exc
     record.handle, record.registry = handle, registry
-    record.contributions = {
-        "tools": len(registry.tools),
-        "resources": len(registry.resources),
-        "resource_templates": len(registry.resource_templates),
-        "prompts": len(registry.prompts),
-        "completions": len(registry.completions),
-    }
 
 
 def _unknown_keys(model: type[BaseModel], table: dict[str, Any]) -> list[str]:

@@ -44,20 +44,24 @@ class ParamHeader:
 
 
 def _kind(node: Mapping[str, Any]) -> str | None:
-    """The primitive type of a property schema (``X | None`` allowed), or ``None``."""
+    """The primitive ``type`` of a property schema, or ``None``.
+
+    The 2026-07-28 transport allows ``x-mcp-header`` only on a property whose ``type`` is the
+    single string ``"string"``, ``"integer"`` or ``"boolean"``; clients drop a tool whose
+    annotation sits anywhere else (``anyOf``, a list of types, ``number``, no type at all),
+    so the host refuses to publish one.
+    """
     declared = node.get("type")
-    if isinstance(declared, str):
-        return declared if declared in _PRIMITIVES else None
-    if isinstance(declared, list):
-        kinds = [k for k in declared if k != "null"]
-        return kinds[0] if len(kinds) == 1 and kinds[0] in _PRIMITIVES else None
-    options = node.get("anyOf") or node.get("oneOf")
-    if isinstance(options, list):
-        kinds = [o.get("type") for o in options if isinstance(o, Mapping)]
-        real = [k for k in kinds if k != "null"]
-        if len(real) == 1 and real[0] in _PRIMITIVES and len(kinds) == len(options):
-            return str(real[0])
-    return None
+    return declared if isinstance(declared, str) and declared in _PRIMITIVES else None
+
+
+def _shown_type(node: Mapping[str, Any]) -> str:
+    if "type" in node:
+        return f"type {node['type']!r}"
+    for key in ("anyOf", "oneOf", "allOf", "$ref"):
+        if key in node:
+            return f"{key} without a type"
+    return "no type"
 
 
 def find(schema: Mapping[str, Any]) -> tuple[ParamHeader, ...]:
@@ -88,7 +92,9 @@ def find(schema: Mapping[str, Any]) -> tuple[ParamHeader, ...]:
             if kind is None:
                 raise ValueError(
                     f"x-mcp-header {name!r} marks {'.'.join(path)}, which is not a string, "
-                    "integer or boolean"
+                    'integer or boolean: its schema needs one "type" of "string", '
+                    '"integer" or "boolean" (not anyOf or a list of types), or clients drop '
+                    f"the tool; got {_shown_type(node)}"
                 )
             found.append(ParamHeader(name, path, kind))
         for key, value in node.items():

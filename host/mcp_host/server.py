@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +51,8 @@ def loop_options(host: Host, transport: str) -> dict[str, Any]:
     installed = importlib.util.find_spec("uvloop") is not None
     if choice == "uvloop" and not installed:
         raise ConfigError(
-            "[http] loop = 'uvloop', but uvloop is not installed: "
-            "pip install 'mcp-host[fast]', or set loop to 'auto' or 'asyncio'"
+            "[http] loop = 'uvloop', but uvloop is not installed (mcp-host brings it on CPython "
+            "outside Windows): pip install uvloop, or set loop to 'auto' or 'asyncio'"
         )
     return {"use_uvloop": True} if installed else {}
 
@@ -70,7 +71,7 @@ async def serve(host: Host, transport: str) -> None:
         await serve_http(
             engine,
             host.config.http,
-            readiness=host.readiness,
+            readiness=host.readiness_report,
             legacy_only=transport == "sse",
             grace_seconds=host.config.host.shutdown_grace,
         )
@@ -81,9 +82,10 @@ async def _serve_stdio(host: Host) -> None:
     have exited, and ignored after that, so a signal never cuts the lifespans' exit or the
     process's exit short. One during start-up stops it (the lifespans already entered are
     exited); once serving, the first starts the shutdown and a second ends its grace."""
-    from .transports.stdio import serve_stdio, signals_shutdown
+    from .transports.stdio import serve_stdio, signals_shutdown, terminal_notice
 
     settings = host.config.host
+    in_terminal = sys.stdin is not None and sys.stdin.isatty()
     async with signals_shutdown(ignore_after=True) as shutdown, anyio.create_task_group() as tg:
         starting = anyio.CancelScope()
         watching = anyio.CancelScope()
@@ -103,6 +105,7 @@ async def _serve_stdio(host: Host) -> None:
                     max_message_bytes=settings.max_message_bytes,
                     grace_seconds=settings.shutdown_grace,
                     shutdown=shutdown,
+                    notice=terminal_notice(host.loaded.file) if in_terminal else None,
                 )
         watching.cancel()
 
@@ -117,7 +120,7 @@ def asgi_app(host: Host, *, streamable: bool = True) -> Starlette:
     from .transports.http import create_app
 
     engine = Engine(host.catalog, protocol_settings(host))
-    app = create_app(engine, host.config.http, host.readiness, streamable=streamable)
+    app = create_app(engine, host.config.http, host.readiness_report, streamable=streamable)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -1,41 +1,58 @@
-"""Test kit for plugin authors: serve installed plugins in-process and call them.
+"""Test kit for plugin authors: serve plugins in-process and call them.
 
-``serve("my-plugin", config={...})`` loads the named plugins through their ``mcp.plugins``
-entry points, exactly as ``mcp-host serve`` would, runs their lifespans, and yields a
-:class:`PluginClient` speaking MCP to the host's protocol engine in memory (no transport)::
+``serve(plugin, config={...})`` loads the given plugins exactly as ``mcp-host serve`` would
+(configuration, registration, catalog, lifespans), and yields a :class:`PluginClient` speaking
+MCP to the host's protocol engine in memory (no transport). A plugin is given as a
+``mcp_host.Plugin`` object, a module of ``@hookimpl`` functions (both need no installation),
+or the name of an installed plugin (loaded through its ``mcp.plugins`` entry point)::
 
     from mcp_host.testing import serve
+    from my_plugin import plugin
 
     async def test_greet():
-        async with serve("my-plugin", config={"plugins": {"my-plugin": {"config": {}}}}) as mcp:
+        async with serve(plugin, config={"plugins": {"my-plugin": {"config": {}}}}) as mcp:
             result = await mcp.call_tool("greet", {"name": "Ada"})
             assert not result.is_error
             assert result.structured == {"message": "Hello, Ada!"}
 
 Run the test under an async pytest plugin (anyio's ``@pytest.mark.anyio`` or
-pytest-asyncio). ``config`` has the shape of the configuration file; environment variables
-named ``MCP_HOST_*`` are ignored so that tests do not depend on the shell they run in.
+pytest-asyncio); the ``mcp_host_client`` fixture of the pytest plugin shipped with mcp-host
+(``mcp_host.pytest_plugin``) does the ``async with`` for you. ``config`` has the shape of the
+configuration file; environment variables named ``MCP_HOST_*`` are ignored so that tests do
+not depend on the shell they run in.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint
+from types import ModuleType
 from typing import Any
 
 import anyio
 
+from ._markers import ENTRY_POINT_GROUP
+from ._plugin import Plugin
 from .config import config_from_data
 from .host import Host
 from .plugins.discovery import Candidate, discover
 from .protocol import Engine
 from .server import protocol_settings
 
-__all__ = ["PluginClient", "RequestFailed", "ToolResult", "serve"]
+__all__ = ["PluginClient", "PluginLike", "ProgressCallback", "RequestFailed", "ToolResult", "serve"]
+
+PluginLike = str | Plugin | ModuleType
+"""What :func:`serve` takes: an installed plugin's name, a ``Plugin``, or a module of hookimpls."""
+
+ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
+"""``call_tool(..., progress=cb)``: called with ``(progress, total, message)`` for each
+``notifications/progress`` the handler sends (``ctx.report_progress``), in order."""
 
 ClientHandler = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Answers a request the server sends the client (``elicitation/create``, ...): takes the
@@ -80,6 +97,7 @@ class PluginClient:
         self.connection = self.engine.connection(self._receive)
         self._ids = itertools.count(1)
         self._tasks: Any = None
+        self._progress: dict[str, ProgressCallback] = {}
 
     async def _receive(self, data: bytes) -> None:
         message = json.loads(data)
@@ -87,9 +105,19 @@ class PluginClient:
             return
         if "id" not in message:
             self.notifications.append(message)
+            if message["method"] == "notifications/progress":
+                await self._on_progress(message.get("params") or {})
             return
         assert self._tasks is not None
         self._tasks.start_soon(self._answer, message)
+
+    async def _on_progress(self, params: Mapping[str, Any]) -> None:
+        callback = self._progress.get(str(params.get("progressToken")))
+        if callback is None:
+            return
+        outcome = callback(params["progress"], params.get("total"), params.get("message"))
+        if inspect.isawaitable(outcome):
+            await outcome
 
     async def _answer(self, message: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
@@ -128,21 +156,46 @@ class PluginClient:
                 return items
 
     async def list_tools(self) -> list[dict[str, Any]]:
+        """Every page of ``tools/list``: the tool dicts as clients see them (``name``,
+        ``description``, ``inputSchema``, and ``title``, ``outputSchema``, ``annotations``,
+        ``icons``, ``_meta`` when set), served names (with the operator's prefix)."""
         return await self._all("tools/list", "tools")
 
     async def list_resources(self) -> list[dict[str, Any]]:
+        """Every page of ``resources/list``: ``{"uri", "name", "description"?, "mimeType"?,
+        ...}`` dicts."""
         return await self._all("resources/list", "resources")
 
     async def list_resource_templates(self) -> list[dict[str, Any]]:
+        """Every page of ``resources/templates/list``: ``{"uriTemplate", "name", ...}`` dicts."""
         return await self._all("resources/templates/list", "resourceTemplates")
 
     async def list_prompts(self) -> list[dict[str, Any]]:
+        """Every page of ``prompts/list``: ``{"name", "description"?, "arguments": [{"name",
+        "description"?, "required"}]}`` dicts."""
         return await self._all("prompts/list", "prompts")
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolResult:
-        result = await self.request(
-            "tools/call", {"name": name, "arguments": dict(arguments or {})}
-        )
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ToolResult:
+        """Call a tool; a :class:`ToolResult`. A tool that fails (bad arguments, ``ToolError``,
+        an exception) gives ``is_error=True`` with the message in ``text``; an unknown tool
+        raises :class:`RequestFailed`. ``progress`` hears the call's progress notifications."""
+        params: dict[str, Any] = {"name": name, "arguments": dict(arguments or {})}
+        token: str | None = None
+        if progress is not None:
+            token = f"progress-{next(self._ids)}"
+            params["_meta"] = {"progressToken": token}
+            self._progress[token] = progress
+        try:
+            result = await self.request("tools/call", params)
+        finally:
+            if token is not None:
+                self._progress.pop(token, None)
         return ToolResult(
             content=result.get("content", []),
             structured=result.get("structuredContent"),
@@ -150,13 +203,17 @@ class PluginClient:
         )
 
     async def read_resource(self, uri: str) -> list[dict[str, Any]]:
-        """The ``contents`` of ``resources/read``."""
+        """The ``contents`` of ``resources/read``: ``[{"uri", "mimeType"?, "text"}]``, or
+        ``"blob"`` (Base64) instead of ``"text"`` for bytes. A missing resource raises
+        :class:`RequestFailed` with code -32002."""
         result = await self.request("resources/read", {"uri": uri})
         return list(result["contents"])
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
+        """The ``prompts/get`` result: ``{"description"?, "messages": [{"role": "user",
+        "content": {"type": "text", "text": ...}}, ...]}``."""
         return dict(
             await self.request("prompts/get", {"name": name, "arguments": dict(arguments or {})})
         )
@@ -185,17 +242,55 @@ def _test_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MCP_HOST_")}
 
 
+class _GivenPlugin(EntryPoint):
+    """Stands in for an entry point: "loads" a plugin object handed to :func:`serve`."""
+
+    def __init__(self, name: str, value: str, plugin: object) -> None:
+        super().__init__(name, value, ENTRY_POINT_GROUP)
+        vars(self).update(given=plugin)
+
+    def load(self) -> Any:
+        return vars(self)["given"]
+
+
+def _candidate(plugin: PluginLike, installed: Callable[[], dict[str, Candidate]]) -> Candidate:
+    if isinstance(plugin, str):
+        found = installed().get(plugin)
+        if found is None:
+            raise LookupError(
+                f"not installed: {plugin} (no 'mcp.plugins' entry point by that name; pass the "
+                "Plugin object or module itself, or pip install the plugin, e.g. "
+                "`pip install -e .`)"
+            )
+        return found
+    if isinstance(plugin, Plugin):
+        name, where = plugin.name, f"{plugin!r}"
+    elif isinstance(plugin, ModuleType):
+        name, where = plugin.__name__, plugin.__name__
+    else:
+        raise TypeError(
+            f"serve() takes plugin names, Plugin objects and modules of hookimpls, not "
+            f"{type(plugin).__name__}"
+        )
+    return Candidate(name, _GivenPlugin(name, where, plugin), None, None)
+
+
 @asynccontextmanager
 async def serve(
-    *plugins: str,
+    *plugins: PluginLike,
     config: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     capabilities: Mapping[str, Any] | None = None,
     on_request: ClientHandler | None = None,
     protocol_version: str = "2025-11-25",
 ) -> AsyncIterator[PluginClient]:
-    """Load the named installed plugins (only those), run their lifespans, and yield an
-    initialized client. Leaving the block ends the session and exits the lifespans.
+    """Load the given plugins (only those), run their lifespans, and yield an initialized
+    client. Leaving the block ends the session and exits the lifespans.
+
+    :param plugins: ``Plugin`` objects, modules of hookimpls (named by ``Plugin.name`` or the
+        module's ``__name__``, which is also their key under ``[plugins]`` in ``config``), or
+        names of installed plugins. They run in name order, as ``mcp-host serve`` runs them,
+        unless ``config`` sets ``[host] plugins``.
 
     :param config: configuration shaped like the file: ``{"plugins": {NAME: {"config": ...}}}``.
     :param env: environment for ``{ env = "VAR" }`` secret references (default: the process
@@ -204,15 +299,25 @@ async def serve(
     :param on_request: answers the server's requests to the client (elicitation, sampling,
         roots); without it they fail with method-not-found.
     """
-    wanted = set(plugins)
-    installed = {c.name: c for c in discover()}
-    missing = sorted(wanted - set(installed))
-    if missing:
-        raise LookupError(
-            f"not installed: {', '.join(missing)} (no 'mcp.plugins' entry point by that name; "
-            "pip install the plugin, e.g. `pip install -e .`, before running the tests)"
-        )
-    chosen: list[Candidate] = [installed[name] for name in sorted(wanted)]
+    cache: dict[str, Candidate] = {}
+
+    def installed() -> dict[str, Candidate]:
+        if not cache:
+            cache.update((c.name, c) for c in discover())
+        return cache
+
+    chosen: list[Candidate] = []
+    given: dict[str, PluginLike] = {}
+    for plugin in plugins:
+        candidate = _candidate(plugin, installed)
+        if candidate.name in given:
+            if given[candidate.name] is not plugin and given[candidate.name] != plugin:
+                raise ValueError(
+                    f"serve() was given two different plugins named {candidate.name!r}"
+                )
+            continue
+        given[candidate.name] = plugin
+        chosen.append(candidate)
     loaded = config_from_data(config or {}, env=_test_environment() if env is None else env)
     host = Host.load(loaded, candidates=lambda: chosen)
     async with host.running():

@@ -150,11 +150,78 @@ def test_secret_references_resolve_and_are_redacted(tmp_path: Path) -> None:
     ],
 )
 def test_unresolvable_secrets(tmp_path: Path, value: str, fragment: str) -> None:
-    path = write(tmp_path, f"[plugins.db.config]\npassword = {value}\n")
+    path = write(tmp_path, f"[host]\nstate_secret = {value}\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
-    assert "plugins.db.config.password" in str(info.value)
+    assert "host.state_secret" in str(info.value)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ('{ env = "NOT_SET_ANYWHERE" }', "NOT_SET_ANYWHERE, which is not set"),
+        ('{ file = "/nonexistent/secret" }', "/nonexistent/secret, which cannot be read"),
+    ],
+)
+def test_a_plugins_unresolvable_secret_is_that_plugins_problem(
+    tmp_path: Path, value: str, fragment: str
+) -> None:
+    """It does not stop the load: the plugin may be disabled (the host decides when loading)."""
+    path = write(
+        tmp_path,
+        f'[plugins.db.config]\npassword = {value}\nuser = {{ env = "DB_USER" }}\n'
+        '[plugins.other.config]\ntoken = { env = "OTHER_TOKEN" }\n',
+    )
+    loaded = load_config(path, env={"DB_USER": "db-user-name", "OTHER_TOKEN": "tok-12345"})
+    assert list(loaded.plugin_errors) == ["db"]
+    (problem,) = loaded.plugin_errors["db"]
+    assert "plugins.db.config.password" in problem
+    assert fragment in problem
+    # What resolved is resolved, and known as secret for redaction.
+    assert loaded.config.plugin("db").config["user"] == "db-user-name"
+    assert loaded.config.plugin("other").config["token"] == "tok-12345"
+    assert "tok-12345" in loaded.secrets
+
+
+def test_errors_name_the_environment_variable_or_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"MCP_HOST_HTTP_PORT": "abc"})
+    message = str(info.value)
+    assert "[http] port" in message
+    assert "the environment variable MCP_HOST_HTTP_PORT=abc" in message
+    assert "configuration:" not in message.replace("invalid configuration:", "")
+    path = write(tmp_path, "[http]\nport = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}, cli={"host.page_size": ("--page-size", 0)})
+    assert "[host] page_size: Input should be greater than or equal to 1" in str(info.value)
+    assert "(set by the option --page-size)" in str(info.value)
+    assert str(path) not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"MCP_HOST_PAGE_SIZE": "x" * 100})
+    assert f"MCP_HOST_PAGE_SIZE={'x' * 37}..." in str(info.value)
+
+
+def test_collect_reports_every_invalid_value_and_uses_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, "[hots]\n[host]\npage_sise = 3\n[http]\nport = 70000\n")
+    loaded = load_config(
+        path, env={"MCP_HOST_PAGE_SIZE": "many", "MCP_HOST_TRANSPORT": "http"}, collect=True
+    )
+    assert loaded.config.host.page_size == 100
+    assert loaded.config.http.port == 8000
+    assert loaded.config.host.transport == "http"
+    problems = "\n".join(loaded.problems)
+    assert len(loaded.problems) == 4, problems
+    for fragment in (
+        "unknown section(s) [hots]",
+        "[host] page_sise: unknown setting",
+        "[host] page_size",
+        "MCP_HOST_PAGE_SIZE=many",
+        "[http] port",
+    ):
+        assert fragment in problems
+    with pytest.raises(ConfigError):
+        load_config(path, env={})
 
 
 def test_log_records_hide_secrets(tmp_path: Path) -> None:

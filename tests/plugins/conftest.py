@@ -90,6 +90,39 @@ DISTRIBUTIONS: dict[str, tuple[str, str]] = {
             return "pong"
         """,
     ),
+    "acme-secret": (
+        "acme_secret:plugin",
+        """
+        from pydantic import BaseModel
+        from mcp_host import Plugin
+
+        class Config(BaseModel):
+            api_token: str
+
+        plugin = Plugin("acme-secret", config=Config)
+
+        @plugin.tool()
+        def whoami() -> str:
+            return "acme"
+        """,
+    ),
+    "acme-failstart": (
+        "acme_failstart:plugin",
+        """
+        from mcp_host import Plugin
+
+        plugin = Plugin("acme-failstart")
+
+        @plugin.lifespan
+        async def lifespan():
+            raise ConnectionError("acme-failstart cannot reach its backend")
+            yield
+
+        @plugin.tool()
+        def never_served() -> str:
+            return "no"
+        """,
+    ),
     "acme-broken": ("acme_broken:plugin", "import does_not_exist_module_xyz\n"),
     "acme-misspelled": (
         "acme_misspelled",

@@ -293,3 +293,44 @@ def test_http_serve_exits_lifespans_on_sigterm(installed: Path, tmp_path: Path) 
     assert proc.wait(timeout=20) == 0
     proc.stderr.close()
     assert (tmp_path / "lifespan.log").read_text().split() == ["enter", "exit"]
+
+
+@pytest.mark.slow
+def test_serve_warns_about_a_misspelled_plugin_name_and_serves(
+    installed: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(installed), "MCP_TEST_MARKER_DIR": str(tmp_path)}
+    env.pop("MCP_HOST_DISABLE_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_host", "serve", "--plugin", "acme-lifespan"],
+        input=json.dumps(INIT) + "\n",
+        capture_output=True,
+        text=True,
+        env={**env, "MCP_HOST_DISABLE_PLUGINS": "acme-lifespn"},
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"]["serverInfo"]["name"] == "mcp-host"
+    warnings = [line for line in done.stderr.splitlines() if "acme-lifespn" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "WARNING" in warnings[0]
+    assert "did you mean 'acme-lifespan'" in warnings[0]
+
+
+def test_unknown_names_are_warnings_when_loading(
+    on_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(PluginLoadError, match="'acme-nope', which is not installed"):
+        load(on_path, host__plugins=["acme-good", "acme-nope"])
+    assert not (on_path / "acme-good-imported").exists()  # consent: nothing was imported
+    host = load(
+        on_path,
+        "[plugins.acme-godo]\nenabled = false\n",
+        policy="skip",
+        host__plugins=["acme-good", "acme-nope"],
+    )
+    assert [u.setting for u in host.unknown_names] == ["host.plugins", "plugins"]
+    assert "hello" in host.catalog.current.tools
+    assert "[plugins.acme-godo] in " in caplog.text
+    assert "did you mean 'acme-good'" in caplog.text

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +21,13 @@ import anyio
 import pytest
 
 from mcp_host import Plugin
-from mcp_host.transports.stdio import Oversized, Shutdown, serve_connection, split_lines
+from mcp_host.transports.stdio import (
+    Oversized,
+    Shutdown,
+    serve_connection,
+    split_lines,
+    terminal_notice,
+)
 from tests.messages import INIT
 from tests.protocol.conftest import Probe, build_engine, demo_plugin
 
@@ -379,3 +389,91 @@ def test_sigterm_stops_the_server_with_requests_in_flight(tmp_path: Path) -> Non
     assert reply["id"] == 2
     assert reply["error"]["code"] == -32000
     assert "0.5 s shutdown grace" in reply["error"]["message"]
+
+
+def _mcp_host() -> str:
+    return shutil.which("mcp-host", path=os.path.dirname(sys.executable)) or "mcp-host"
+
+
+def _read_until(fd: int, needle: bytes, seconds: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+@pytest.mark.slow
+def test_serve_in_a_terminal_says_what_it_waits_for(tmp_path: Path) -> None:
+    """Started by a person in a terminal, ``mcp-host serve`` does not look hung: stderr says it
+    waits for a client on stdin, how to connect one and how to serve HTTP instead."""
+    config = tmp_path / "host.toml"
+    config.write_text('[host]\nplugins = ["mcp-host-example"]\n')
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [_mcp_host(), "serve", "--config", "host.toml"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MCP_HOST_")},
+    )
+    os.close(terminal)
+    try:
+        assert proc.stderr is not None
+        err = _read_until(proc.stderr.fileno(), b"--transport http", 30).decode()
+        assert "waiting for an MCP client on stdin" in err, err
+        lines = err.splitlines()
+        notice = next(i for i, line in enumerate(lines) if "waiting for an MCP client" in line)
+        assert len(lines) - notice == 3  # one short block
+        snippet = json.loads(lines[notice + 1].split(": ", 1)[1])
+        server = snippet["mcpServers"]["mcp-host"]
+        assert os.path.samefile(server["command"], _mcp_host())
+        # The configuration path is absolute: clients start servers from elsewhere.
+        assert server["args"] == ["serve", "--config", str(config)]
+        assert lines[notice + 2].strip() == "Or serve HTTP instead: mcp-host serve --transport http"
+        assert proc.poll() is None  # still waiting, not crashed
+        os.write(controller, b"\x04")  # Ctrl-D: end of input, as the notice says
+        out, rest = proc.communicate(timeout=20)
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, rest.decode()
+    assert out == b""  # nothing on the protocol stream
+
+
+@pytest.mark.slow
+def test_serve_on_a_pipe_prints_no_notice() -> None:
+    """A client starting the server (stdin a pipe) gets protocol only, and stderr stays quiet."""
+    proc = subprocess.run(
+        [_mcp_host(), "serve"],
+        input=json.dumps(INIT).encode() + b"\n",
+        capture_output=True,
+        timeout=30,
+        env={**os.environ, "MCP_HOST_PLUGINS": "mcp-host-example"},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout.splitlines()[0])["id"] == 1
+    assert b"waiting for an MCP client" not in proc.stderr
+    assert b"mcpServers" not in proc.stderr
+
+
+def test_the_notice_under_python_dash_m_starts_the_same_interpreter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "mcp_host" / "__main__.py"), "serve"])
+    lines = terminal_notice('odd "name".toml').splitlines()
+    assert len(lines) == 3
+    server = json.loads(lines[1].split(": ", 1)[1])["mcpServers"]["mcp-host"]
+    assert server == {
+        "command": sys.executable,
+        "args": ["-m", "mcp_host", "serve", "--config", str(tmp_path / 'odd "name".toml')],
+    }

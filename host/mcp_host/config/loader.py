@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from mcp_host.errors import ConfigError
 
 from .model import HostConfig, HostSettings, HttpSettings
-from .secrets import redact, resolve_secrets
+from .secrets import is_secret_key, redact, resolve_secrets
 
 DEFAULT_FILE = "mcp-host.toml"
 ENV_FILE = "MCP_HOST_CONFIG"
@@ -47,8 +47,14 @@ class LoadedConfig:
     config: HostConfig
     file: Path | None
     provenance: Mapping[str, str]
-    """Dotted field path -> ``default``, ``file:PATH``, ``env:VAR`` or ``cli:--flag``."""
+    """Dotted field path -> ``default``, ``file:PATH``, ``env:VAR``, ``cli:--flag`` or ``data``
+    (given to ``config_from_data`` without a file)."""
     secrets: frozenset[str] = field(default_factory=frozenset)
+    plugin_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Plugin name -> why its ``[plugins.NAME]`` table cannot be used (a secret reference that
+    cannot be resolved). That is the plugin's failure, and only if it is loaded."""
+    problems: tuple[str, ...] = ()
+    """With ``collect=True``: every invalid value, each left at its default instead."""
     warnings: tuple[str, ...] = ()
     """Sentences for the operator: deprecated settings that were used, and what applied."""
 
@@ -81,12 +87,16 @@ def load_config(
     *,
     env: Mapping[str, str] | None = None,
     cli: Mapping[str, tuple[str, Any]] | None = None,
+    collect: bool = False,
 ) -> LoadedConfig:
     """Load and validate the configuration.
 
     :param path: the ``--config`` value, if given.
     :param env: the environment (default ``os.environ``).
     :param cli: dotted field path -> (flag as typed, value), for flags the user gave.
+    :param collect: instead of raising ``ConfigError`` on invalid values, record each one in
+        ``LoadedConfig.problems`` and use the default (what ``mcp-host check`` needs to report
+        every problem in one run). A file that is missing or not TOML still raises.
     """
     env = os.environ if env is None else env
     file = find_config_file(path, env)
@@ -102,7 +112,7 @@ def load_config(
             ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
-    return config_from_data(raw, file=file, env=env, cli=cli)
+    return config_from_data(raw, file=file, env=env, cli=cli, collect=collect)
 
 
 def config_from_data(
@@ -111,56 +121,116 @@ def config_from_data(
     file: Path | None = None,
     env: Mapping[str, str] | None = None,
     cli: Mapping[str, tuple[str, Any]] | None = None,
+    collect: bool = False,
 ) -> LoadedConfig:
     """Validate configuration shaped like the file (``{"host": ..., "plugins": {...}}``),
     with environment variables and CLI flags laid over it as ``load_config`` does."""
     env = os.environ if env is None else env
-    where = str(file) if file else "configuration"
-    unknown = sorted(set(raw) - {"host", "http", "plugins"})
+    where = str(file) if file else "the configuration"
+    problems: list[str] = []
+
+    def fail(message: str) -> None:
+        if not collect:
+            raise ConfigError(message)
+        problems.append(message)
+
+    data = copy.deepcopy(dict(raw))
+    unknown = sorted(set(data) - {"host", "http", "plugins"})
     if unknown:
-        raise ConfigError(
+        fail(
             f"{where}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
             "the sections are [host], [http] and [plugins.NAME]"
         )
+        for section in unknown:
+            del data[section]
     found: set[str] = set()
-    data = resolve_secrets(copy.deepcopy(dict(raw)), where=where, found=found, env=env)
+    plugins = data.pop("plugins", {})
+    data = resolve_secrets(data, where=where, found=found, env=env)
+    plugin_errors: dict[str, tuple[str, ...]] = {}
+    if isinstance(plugins, dict):
+        # A plugin's secrets are its own business: one that cannot be resolved fails that
+        # plugin when it is loaded, and says nothing when it is disabled.
+        for name, table in plugins.items():
+            errors: list[str] = []
+            plugins[name] = resolve_secrets(
+                table, where=where, found=found, env=env, path=f"plugins.{name}", errors=errors
+            )
+            if errors:
+                plugin_errors[name] = tuple(errors)
+    elif not collect:
+        raise ConfigError(f"{where}: [plugins] must hold tables [plugins.NAME]")
+    else:
+        problems.append(f"{where}: [plugins] must hold tables [plugins.NAME]")
+        plugins = {}
+    data["plugins"] = plugins
+    given = f"file:{file}" if file else "data"  # config_from_data without a file
     provenance: dict[str, str] = {}
     for section, (model, _prefix) in _SECTIONS.items():
         table = data.setdefault(section, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: [{section}] must be a table")
+            fail(f"{where}: [{section}] must be a table")
+            table = data[section] = {}
         for name in model.model_fields:
-            provenance[f"{section}.{name}"] = f"file:{file}" if name in table else "default"
+            provenance[f"{section}.{name}"] = given if name in table else "default"
             variable = env_var(section, name)
             if variable in env and variable != ENV_FILE:
                 table[name] = _from_env(model, name, env[variable])
                 provenance[f"{section}.{name}"] = f"env:{variable}"
                 if name == "state_secret":
                     found.add(env[variable])
-    warnings = _apply_renamed(data, provenance, file=file, env=env, cli=cli or {})
+    warnings = _apply_renamed(data, provenance, given=given, env=env, cli=cli or {})
     for dotted, (flag, value) in (cli or {}).items():
         section, _, name = dotted.partition(".")
         data.setdefault(section, {})[name] = value
         provenance[dotted] = f"cli:{flag}"
-    plugins = data.get("plugins", {})
-    if not isinstance(plugins, dict):
-        raise ConfigError(f"{where}: [plugins] must hold tables [plugins.NAME]")
     for name, table in plugins.items():
         if isinstance(table, dict):
             for key in table:
-                provenance[f"plugins.{name}.{key}"] = f"file:{file}"
-    try:
-        config = HostConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(where, exc)) from exc
-    return LoadedConfig(config, file, provenance, frozenset(found), tuple(warnings))
+                provenance[f"plugins.{name}.{key}"] = given
+    for _attempt in range(10):
+        try:
+            config = HostConfig.model_validate(data)
+            break
+        except ValidationError as exc:
+            lines = _problems(exc, file, provenance)
+            if not collect:
+                raise ConfigError(_describe(lines)) from exc
+            problems += [f"invalid configuration: {line}" for line in lines]
+            for error in exc.errors(include_url=False):
+                _drop(data, error["loc"], provenance)
+    else:  # pragma: no cover - every round drops what failed
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return LoadedConfig(
+        config,
+        file,
+        provenance,
+        frozenset(found),
+        plugin_errors,
+        tuple(dict.fromkeys(problems)),
+        tuple(warnings),
+    )
+
+
+def _drop(data: dict[str, Any], loc: tuple[int | str, ...], provenance: dict[str, str]) -> None:
+    """Remove the value at ``loc`` so validation falls back to the default."""
+    target: Any = data
+    for part in loc[:-1]:
+        try:
+            target = target[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(target, dict) and loc and loc[-1] in target:
+        del target[loc[-1]]
+        provenance[".".join(str(p) for p in loc)] = "default"
+    elif isinstance(target, list) and loc and isinstance(loc[-1], int):
+        del target[loc[-1]]
 
 
 def _apply_renamed(
     data: dict[str, Any],
     provenance: dict[str, str],
     *,
-    file: Path | None,
+    given: str,
     env: Mapping[str, str],
     cli: Mapping[str, tuple[str, Any]],
 ) -> list[str]:
@@ -172,7 +242,7 @@ def _apply_renamed(
         value: Any = None
         source = ""
         if isinstance(old_table, dict) and old_name in old_table:
-            value, source = old_table.pop(old_name), f"file:{file}"
+            value, source = old_table.pop(old_name), given
         if old_var in env:
             value, source = env[old_var], f"env:{old_var}"
         if not source:
@@ -212,8 +282,20 @@ def _from_env(model: type[BaseModel], name: str, value: str) -> Any:
     return value
 
 
-def _describe(where: str, exc: ValidationError) -> str:
-    lines = [f"{where}: invalid configuration"]
+def source_of(provenance_value: str | None) -> str | None:
+    """Who set a value, for messages: ``the environment variable X``, ``the option --flag``,
+    the file's path; ``None`` for a default or data given without a file."""
+    kind, _, what = (provenance_value or "").partition(":")
+    if kind == "env":
+        return f"the environment variable {what}"
+    if kind == "cli":
+        return f"the option {what}"
+    return what if kind == "file" else None
+
+
+def _problems(exc: ValidationError, file: Path | None, provenance: Mapping[str, str]) -> list[str]:
+    """One line per invalid value: the setting, who set it (file, variable, flag), the fault."""
+    lines = []
     for error in exc.errors(include_url=False):
         loc = [str(p) for p in error["loc"]]
         if len(loc) >= 2 and loc[0] == "plugins":
@@ -225,5 +307,22 @@ def _describe(where: str, exc: ValidationError) -> str:
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown setting"
-        lines.append(f"  {place.strip()}: {message}")
-    return "\n".join(lines)
+        origin = provenance.get(".".join(loc[:2]) if loc[:1] != ["plugins"] else ".".join(loc[:3]))
+        if origin is None and file is not None:
+            origin = f"file:{file}"
+        source = source_of(origin)
+        if origin and origin.startswith("env:"):
+            variable = origin[4:]
+            shown = "" if is_secret_key(variable) else f"={_short(error.get('input'))}"
+            source = f"the environment variable {variable}{shown}"
+        lines.append(f"{place.strip()}: {message}" + (f" (set by {source})" if source else ""))
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _describe(lines: list[str]) -> str:
+    return "\n".join(["invalid configuration:", *(f"  {line}" for line in lines)])

@@ -26,10 +26,15 @@ class HostSettings(_Section):
     disable_plugins: list[str] = Field(
         default_factory=list, description="Blocklist: these plugins are never imported."
     )
-    on_plugin_error: Literal["fail", "skip"] | None = Field(
-        None,
+    on_plugin_error: Literal["fail", "skip"] = Field(
+        "fail",
         description="A plugin that fails to load, configure or start: 'fail' stops start-up, "
-        "'skip' reports it and serves the others. Unset: 'fail'.",
+        "'skip' reports it and serves the others.",
+    )
+    required_plugins: list[str] = Field(
+        default_factory=list,
+        description="Plugins the host is not ready without: /readyz answers 503 while one of "
+        "them is not loaded, failed or is not ready.",
     )
     transport: Literal["stdio", "http", "sse"] = Field("stdio", description="How to serve.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -66,6 +71,13 @@ class HostSettings(_Section):
         "SIGINT, end of stdin), every transport; each one still running after it is answered "
         "with a 'server shutting down' error (-32000).",
     )
+    blocking_threshold: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a plugin's async handler may keep the event loop from running "
+        "before the host logs which plugin and handler blocked it (once per handler). "
+        "0: no check.",
+    )
 
 
 class HttpSettings(_Section):
@@ -91,6 +103,44 @@ class HttpSettings(_Section):
         1800, ge=1, description="A legacy session unused this long ends."
     )
     max_sessions: int = Field(10_000, ge=1, description="Cap on concurrent legacy sessions.")
+    max_sessions_per_client: int = Field(
+        1000,
+        ge=1,
+        description="Cap on one client's concurrent legacy sessions: per Authorization "
+        "credential, or per client address without one. Beyond it the client's own "
+        "least recently used idle session makes room (else 429).",
+    )
+    unused_session_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A legacy session that sent no message after the one that created it "
+        "(initialize, or the HTTP+SSE GET) ends after this long.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A connection must deliver a complete request head this soon after it "
+        "opens or after its previous response; else 408 and closed.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A request body must arrive complete this soon after its head; else 408 "
+        "and closed.",
+    )
+    send_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A client that reads nothing of its response for this long (the "
+        "connection's send buffer stays full) is disconnected.",
+    )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="Cap on open HTTP connections (also kept below the open-file limit). "
+        "Beyond it a new connection replaces the one that has waited longest without sending "
+        "a request, or is refused with 503 when all are busy.",
+    )
     json_response: bool = Field(
         False, description="Legacy era: answer POSTs with JSON instead of SSE streams."
     )
@@ -130,6 +180,19 @@ class PluginSettings(_Section):
         "(prefix+scheme://...).",
     )
     tools: ToolFilter = Field(default_factory=ToolFilter)
+    call_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds one call into this plugin (a tool with its middleware, a prompt, "
+        "a resource read, a completion) may take, waiting for a free slot included; past it "
+        "the call is cancelled and answered 'timed out after N s'. Unset: no limit.",
+    )
+    max_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Calls into this plugin running at once; more wait for a free slot, "
+        "within call_timeout. Unset: no limit.",
+    )
     config: dict[str, Any] = Field(
         default_factory=dict, description="The plugin's own settings, checked by its model."
     )

@@ -1,7 +1,9 @@
 """Secret references (``{ env = "VAR" }``, ``{ file = "/path" }``) and redaction.
 
-References are resolved when the file is loaded. Every resolved value, and every value under
-a secret-looking key, is remembered so dumps and log records can hide it.
+References are resolved when the file is loaded. A plugin's unresolvable reference does not
+stop the load: it is that plugin's failure, reported only if the plugin is to be loaded. Every
+resolved value, and every value under a secret-looking key, is remembered so dumps and log
+records can hide it.
 """
 
 from __future__ import annotations
@@ -38,24 +40,22 @@ def resolve_secrets(
     found: set[str],
     env: Mapping[str, str] | None = None,
     path: str = "",
+    errors: list[str] | None = None,
 ) -> Any:
-    """Replace secret references in ``data`` (recursively); add resolved values to ``found``."""
+    """Replace secret references in ``data`` (recursively); add resolved values to ``found``.
+
+    A reference that cannot be resolved raises ``ConfigError``; when ``errors`` is given, its
+    message is appended there instead and the reference is left as it is.
+    """
     if _is_reference(data):
         kind, target = next(iter(data.items()))
-        if kind == "env":
-            value = (os.environ if env is None else env).get(str(target))
-            if value is None:
-                raise ConfigError(
-                    f"{where}: {path} refers to the environment variable {target}, which is not set"
-                )
-        else:
-            try:
-                value = Path(str(target)).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise ConfigError(
-                    f"{where}: {path} refers to the file {target}, which cannot be read "
-                    f"({exc.strerror})"
-                ) from exc
+        try:
+            value = _resolve(kind, str(target), where=where, path=path, env=env)
+        except ConfigError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+            return data
         if value:
             found.add(value)
         return value
@@ -63,13 +63,17 @@ def resolve_secrets(
         out = {}
         for key, value in data.items():
             child = f"{path}.{key}" if path else str(key)
-            out[key] = resolve_secrets(value, where=where, found=found, env=env, path=child)
+            out[key] = resolve_secrets(
+                value, where=where, found=found, env=env, path=child, errors=errors
+            )
             if is_secret_key(str(key)) and isinstance(out[key], str) and out[key]:
                 found.add(out[key])
         return out
     if isinstance(data, list):
         return [
-            resolve_secrets(v, where=where, found=found, env=env, path=f"{path}[{i}]")
+            resolve_secrets(
+                v, where=where, found=found, env=env, path=f"{path}[{i}]", errors=errors
+            )
             for i, v in enumerate(data)
         ]
     if isinstance(data, str):
@@ -77,6 +81,24 @@ def resolve_secrets(
         if password:
             found.add(password)
     return data
+
+
+def _resolve(
+    kind: str, target: str, *, where: str, path: str, env: Mapping[str, str] | None
+) -> str:
+    if kind == "env":
+        value = (os.environ if env is None else env).get(target)
+        if value is None:
+            raise ConfigError(
+                f"{where}: {path} refers to the environment variable {target}, which is not set"
+            )
+        return value
+    try:
+        return Path(target).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}: {path} refers to the file {target}, which cannot be read ({exc.strerror})"
+        ) from exc
 
 
 def _url_password(value: str) -> str | None:

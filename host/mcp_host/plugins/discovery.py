@@ -8,7 +8,8 @@ with ``enabled = false`` is never imported, even when it is also on the allowlis
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
@@ -66,21 +67,14 @@ def discover(group: str = ENTRY_POINT_GROUP) -> list[Candidate]:
 def decide(candidates: Iterable[Candidate], config: HostConfig) -> list[Decision]:
     """Apply the operator's switches. With an allowlist, plugin order is the allowlist's order.
 
-    Raises ``PluginLoadError`` when the allowlist names a plugin that is not installed.
+    Names that match no candidate are ignored here; ``unknown_names`` reports them.
     """
     by_name = {c.name: c for c in candidates}
     allow = config.host.plugins
     blocked = set(config.host.disable_plugins)
     if allow is not None:
-        missing = [name for name in allow if name not in by_name]
-        if missing:
-            installed = ", ".join(sorted(by_name)) or "none"
-            raise PluginLoadError(
-                f"The allowlist ([host] plugins / MCP_HOST_PLUGINS / --plugin) names "
-                f"{', '.join(repr(m) for m in missing)}, which is not installed "
-                f"(installed plugins: {installed}). Install it or remove it from the allowlist."
-            )
-        order = list(dict.fromkeys(allow)) + sorted(set(by_name) - set(allow))
+        listed = [name for name in dict.fromkeys(allow) if name in by_name]
+        order = listed + sorted(set(by_name) - set(allow))
     else:
         order = sorted(by_name)
     decisions: list[Decision] = []
@@ -97,3 +91,70 @@ def decide(candidates: Iterable[Candidate], config: HostConfig) -> list[Decision
         else:
             decisions.append(Decision(candidate, True, "enabled"))
     return decisions
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownName:
+    """A plugin name in the operator's settings that matches no installed plugin."""
+
+    name: str
+    setting: str
+    """``host.plugins``, ``host.disable_plugins``, ``host.required_plugins`` or ``plugins``."""
+    message: str
+
+    @property
+    def in_allowlist(self) -> bool:
+        return self.setting == "host.plugins"
+
+
+_SETTINGS = {
+    "host.plugins": ("the allowlist", "[host] plugins"),
+    "host.disable_plugins": ("the blocklist", "[host] disable_plugins"),
+    "host.required_plugins": ("the required plugins", "[host] required_plugins"),
+}
+
+
+def unknown_names(
+    candidates: Iterable[Candidate], config: HostConfig, provenance: Mapping[str, str]
+) -> list[UnknownName]:
+    """Every plugin name the operator wrote that matches no installed plugin, each with where
+    it was written and the closest installed names: a typo otherwise passes silently while
+    the plugin the operator meant keeps running."""
+    installed = sorted(c.name for c in candidates)
+    found: list[UnknownName] = []
+
+    def report(name: str, setting: str, where: str) -> None:
+        close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
+        quoted = [repr(c) for c in close]
+        choices = (
+            ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
+        )
+        hint = (
+            f"; did you mean {choices}?"
+            if close
+            else f" (installed plugins: {', '.join(installed) or 'none'})."
+        )
+        found.append(
+            UnknownName(name, setting, f"{where} names {name!r}, which is not installed{hint}")
+        )
+
+    for setting, (what, key) in _SETTINGS.items():
+        names = getattr(config.host, setting.partition(".")[2]) or []
+        origin = provenance.get(setting, "default")
+        if origin.startswith(("env:", "cli:")):
+            where = f"{what} ({origin[4:]})"
+        elif origin.startswith("file:"):
+            where = f"{what} ({key} in {origin[5:]})"
+        else:
+            where = f"{what} ({key})"
+        for name in dict.fromkeys(names):
+            if name not in installed:
+                report(name, setting, where)
+    for name in config.plugins:
+        if name not in installed:
+            origin = next(
+                (v for k, v in provenance.items() if k.startswith(f"plugins.{name}.")), ""
+            )
+            where = f"[plugins.{name}]" + (f" in {origin[5:]}" if origin[:5] == "file:" else "")
+            report(name, "plugins", where)
+    return found

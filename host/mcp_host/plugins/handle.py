@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .isolation import CallBudget
+
 
 @dataclass(eq=False, slots=True)
 class PluginHandle:
@@ -27,6 +29,9 @@ class PluginHandle:
     """Glob patterns; when non-empty, only matching tools (by the plugin's own name) are served."""
     tools_deny: Sequence[str] = ()
     """Glob patterns; matching tools (by the plugin's own name) are not served."""
+    budget: CallBudget | None = None
+    """The operator's ``call_timeout`` and ``max_concurrency`` for the plugin's calls
+    (``None``: no limits)."""
     state: Any = None
     ready: bool = True
     unready_reason: str | None = None

@@ -60,7 +60,7 @@ def load_candidate(pm: pluggy.PluginManager, candidate: Candidate) -> object:
     hint = disable_hint(candidate.name)
     try:
         obj = candidate.entry_point.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module calling sys.exit() on import, too
         raise PluginLoadError(
             f"Cannot import {what}: {type(exc).__name__}: {exc}. {hint}", plugin=candidate.name
         ) from exc

@@ -27,6 +27,7 @@ from anyio.abc import ObjectReceiveStream
 
 from mcp_host.catalog import CatalogEvent
 from mcp_host.errors import ProtocolError, ToolError
+from mcp_host.plugins.isolation import cancelled_for_real, is_cancellation
 
 from .jsonrpc import (
     INTERNAL_ERROR,
@@ -402,7 +403,17 @@ class Connection:
             result.setdefault("resultType", "complete")
             result_meta = result.setdefault("_meta", {})
             result_meta[META_SERVER_INFO] = engine.settings.server_info
-        return Reply(result_bytes(request_id, result))
+        try:
+            return Reply(result_bytes(request_id, result))
+        except BaseException as exc:  # a plugin put something in its result JSON cannot carry
+            if is_cancellation(exc) and cancelled_for_real():
+                raise
+            log.exception("the result of %s cannot be serialized", method)
+            message = (
+                f"Internal error: the result of {method} cannot be sent as JSON "
+                f"({type(exc).__name__}). The server log has the details."
+            )
+            return Reply(error_bytes(request_id, INTERNAL_ERROR, message), INTERNAL_ERROR)
 
     def _check_modern(self, method: str, params: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         if method == "initialize":

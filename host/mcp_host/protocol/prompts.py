@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_host.errors import PromptError, ProtocolError, unexpected_failure
+from mcp_host._context import Context
+from mcp_host.errors import PromptError, ProtocolError, ToolError
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
+from .plugin_calls import EXPECTED, call_plugin
 from .request import Request
 
-log = logging.getLogger("mcp_host.protocol")
-
 MAX_COMPLETIONS = 100
+
+_PROMPT_ERRORS: tuple[type[BaseException], ...] = (*EXPECTED, PromptError)
 
 
 async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,17 +39,13 @@ async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     request.connection.engine.load_answers(request, params)
     ctx = request.context_for(prompt.owner)
     try:
-        outcome = await prompt.spec.render(arguments, ctx)
+        outcome = await call_plugin(
+            prompt.owner, f"Prompt '{name}'", _PROMPT_ERRORS, prompt.spec.render, arguments, ctx
+        )
     except PromptError as exc:
         raise ProtocolError(INVALID_PARAMS, str(exc)) from None
-    except ProtocolError:
-        raise
-    except Exception as exc:
-        log.exception("prompt %r failed", name)
-        raise ProtocolError(
-            INTERNAL_ERROR,
-            unexpected_failure(f"Prompt '{name}'", exc),
-        ) from None
+    except ToolError as exc:  # the plugin failed (logged), or a request to the client did
+        raise ProtocolError(INTERNAL_ERROR, str(exc)) from None
     result: dict[str, Any] = {"messages": outcome.messages}
     description = outcome.description or prompt.spec.description
     if description:
@@ -92,15 +89,18 @@ async def complete(request: Request, params: Mapping[str, Any]) -> dict[str, Any
         context = params.get("context")
         other = context.get("arguments") if isinstance(context, Mapping) else None
         ctx = request.context_for(completer.owner)
+        complete = completer.spec.complete
+
+        async def candidates(other: dict[str, Any], ctx: Context) -> list[str]:
+            return [str(v) for v in await complete(value, other, ctx)]
+
+        subject = f"Completion of {key[0]} {key[1]!r} argument {arg_name!r}"
         try:
-            values = list(await completer.spec.complete(value, dict(other or {}), ctx))
-        except ProtocolError:
-            raise
-        except Exception as exc:
-            log.exception("completion for %s failed", key)
-            raise ProtocolError(
-                INTERNAL_ERROR, f"Completion failed: unexpected {type(exc).__name__}"
-            ) from None
+            values = await call_plugin(
+                completer.owner, subject, EXPECTED, candidates, dict(other or {}), ctx
+            )
+        except ToolError as exc:  # the plugin failed (logged), or a request to the client did
+            raise ProtocolError(INTERNAL_ERROR, str(exc)) from None
     return {
         "completion": {
             "values": values[:MAX_COMPLETIONS],

@@ -113,7 +113,13 @@ class Request:
 
     def context_for(self, owner: PluginHandle) -> Context:
         """The ``Context`` a handler of ``owner`` receives for this request."""
-        return Context(plugin=owner.name, state=owner.state, config=owner.config, scope=self)
+        return Context(
+            plugin=owner.name,
+            state=owner.state,
+            config=owner.config,
+            scope=self,
+            names=self.catalog.served.get(owner.name),
+        )
 
     # -- RequestScope
 

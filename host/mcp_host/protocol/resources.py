@@ -7,12 +7,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcp_host._specs import ResourceContents
-from mcp_host.errors import ProtocolError, ResourceNotFound, unexpected_failure
+from mcp_host.errors import ProtocolError, ResourceNotFound, ToolError, unexpected_failure
+from mcp_host.plugins.isolation import marks_plugin_calls
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY
+from .plugin_calls import EXPECTED, call_budgeted, contain
 from .request import Request
 
 log = logging.getLogger("mcp_host.protocol")
+
+_READ_ERRORS: tuple[type[BaseException], ...] = (*EXPECTED, ResourceNotFound)
 
 
 def _not_found(request: Request, uri: str, message: str | None = None) -> ProtocolError:
@@ -20,14 +24,27 @@ def _not_found(request: Request, uri: str, message: str | None = None) -> Protoc
     return ProtocolError(code, message or f"Resource not found: {uri}", {"uri": uri})
 
 
+@marks_plugin_calls  # its frame has ``owner`` and ``subject``, for the event-loop watchdog
 async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents]:
-    """Read ``uri`` (a final URI); raises ``ResourceNotFound`` when nothing serves it."""
+    """Read ``uri`` (a final URI); raises ``ResourceNotFound`` when nothing serves it, and
+    ``PluginCallFailed`` when the plugin serving it failed."""
     found = request.catalog.find_resource(uri)
     if found is None:
         raise ResourceNotFound(uri)
-    owner = found.owner
+    owner, subject = found.owner, found.subject
     ctx = request.context_for(owner)
-    contents: Sequence[ResourceContents] = await found.read(found.plugin_uri, found.variables, ctx)
+    contents: Sequence[ResourceContents]
+    try:
+        if owner.budget is None:
+            contents = await found.read(found.plugin_uri, found.variables, ctx)
+        else:
+            contents = await call_budgeted(
+                owner, subject, found.read, found.plugin_uri, found.variables, ctx
+            )
+    except _READ_ERRORS:
+        raise
+    except BaseException as exc:  # whatever else the plugin raised: this read's failure
+        raise contain(owner, subject, exc) from None
     if owner.prefix:
         prefix = f"{owner.prefix}+"
         contents = [
@@ -52,7 +69,9 @@ async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         raise _not_found(request, uri, str(exc)) from None
     except ProtocolError:
         raise
-    except Exception as exc:
+    except ToolError as exc:  # the plugin failed (logged), or a request to the client did
+        raise ProtocolError(INTERNAL_ERROR, str(exc)) from None
+    except Exception as exc:  # what the plugin returned could not be used
         log.exception("reading %s failed", uri)
         raise ProtocolError(
             INTERNAL_ERROR,

@@ -2,6 +2,12 @@
 
 The state travels through the client, so it is integrity-protected with HMAC-SHA256 and
 bound to the method, a digest of the request's parameters, the principal and an expiry.
+
+The principal is whatever string the transport says identifies the caller: over HTTP today
+``authorization-sha256:<digest>`` of the ``Authorization`` header (``None`` without one), later
+an authenticated principal; over stdio ``None``. Only a keyed tag of it enters the state
+(``principal_tag``), so a state that leaks reveals nothing about the caller's credential, not
+even a digest that could be guessed at offline.
 """
 
 from __future__ import annotations
@@ -35,10 +41,24 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+WRONG_PRINCIPAL = (
+    "Invalid requestState: it was issued to a different caller (it is bound to the "
+    "Authorization credential, or its absence, of the request that received it); send the "
+    "request again without requestState and inputResponses"
+)
+
+
 class StateSealer:
     def __init__(self, key: bytes, ttl_seconds: int) -> None:
         self._key = key
         self._ttl = ttl_seconds
+
+    def principal_tag(self, principal: str | None) -> str | None:
+        """What the state records of ``principal``: an HMAC of it under the sealing key."""
+        if principal is None:
+            return None
+        mac = hmac.new(self._key, b"principal\x00" + principal.encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
 
     def seal(
         self,
@@ -51,7 +71,7 @@ class StateSealer:
         payload = {
             "m": method,
             "d": params_digest(params),
-            "p": principal,
+            "p": self.principal_tag(principal),
             "e": int(time.time()) + self._ttl,
             "a": dict(answers),
         }
@@ -84,9 +104,11 @@ class StateSealer:
             raise ProtocolError(
                 INVALID_PARAMS, "Invalid requestState: it belongs to a different request"
             )
-        if payload.get("p") != principal:
-            raise ProtocolError(
-                INVALID_PARAMS, "Invalid requestState: issued to a different principal"
-            )
+        recorded, expected_tag = payload.get("p"), self.principal_tag(principal)
+        if recorded is None or expected_tag is None:
+            if recorded is not expected_tag:
+                raise ProtocolError(INVALID_PARAMS, WRONG_PRINCIPAL)
+        elif not isinstance(recorded, str) or not hmac.compare_digest(recorded, expected_tag):
+            raise ProtocolError(INVALID_PARAMS, WRONG_PRINCIPAL)
         answers = payload.get("a")
         return dict(answers) if isinstance(answers, dict) else {}

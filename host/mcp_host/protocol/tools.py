@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from mcp_host._specs import NOTHING, ToolOutcome
-from mcp_host.errors import ProtocolError, unexpected_failure
+from mcp_host.errors import ProtocolError, ToolError
+from mcp_host.plugins.isolation import marks_plugin_calls
 
 from .jsonrpc import INVALID_PARAMS
+from .plugin_calls import PASS_THROUGH, call_budgeted, contain
 from .request import Request
 
-log = logging.getLogger("mcp_host.protocol")
 
-
+@marks_plugin_calls  # its frame has ``owner`` and ``subject``, for the event-loop watchdog
 async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     name = params.get("name")
     if not isinstance(name, str):
@@ -30,14 +30,19 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     elif not isinstance(arguments, Mapping):
         raise ProtocolError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
     request.connection.engine.load_answers(request, params)
-    ctx = request.context_for(tool.owner)
+    owner, subject = tool.owner, tool.subject
+    ctx = request.context_for(owner)
     try:
-        outcome = await tool.call(arguments, ctx)
-    except ProtocolError:
+        if owner.budget is None:
+            outcome = await tool.call(arguments, ctx)
+        else:
+            outcome = await call_budgeted(owner, subject, tool.call, arguments, ctx)
+    except ToolError as exc:  # from middleware, a failed nested call, the budget
+        outcome = ToolOutcome.error(str(exc))
+    except PASS_THROUGH:
         raise
-    except Exception as exc:
-        log.exception("tool %r raised %s", name, type(exc).__name__)
-        outcome = ToolOutcome.error(unexpected_failure(f"Tool '{name}'", exc))
+    except BaseException as exc:  # whatever else the plugin raised: this call's failure
+        outcome = ToolOutcome.error(str(contain(owner, subject, exc)))
     result: dict[str, Any] = {"content": outcome.content}
     if outcome.structured is not NOTHING:
         result["structuredContent"] = outcome.structured

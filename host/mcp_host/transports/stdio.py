@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import select
@@ -383,6 +384,29 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def terminal_notice(config_file: str | os.PathLike[str] | None = None) -> str:
+    """What ``mcp-host serve`` tells a person who started it in a terminal, where it would
+    otherwise sit silent: it waits for a client on stdin, how to connect one, how to serve HTTP.
+
+    The client snippet runs the same executable with the same configuration file (made
+    absolute: a client starts the server from a directory of its own).
+    """
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) in ("mcp-host", "mcp-host.exe") and os.path.isfile(script):
+        command, args = os.path.abspath(script), ["serve"]
+    else:
+        command, args = sys.executable, ["-m", "mcp_host", "serve"]
+    if config_file is not None:
+        args += ["--config", os.path.abspath(config_file)]
+    snippet = json.dumps({"mcpServers": {"mcp-host": {"command": command, "args": args}}})
+    return (
+        "mcp-host: serving MCP over stdio, waiting for an MCP client on stdin (this is a "
+        "terminal: Ctrl-D or Ctrl-C stops).\n"
+        f"  Connect a client by adding this to its configuration: {snippet}\n"
+        "  Or serve HTTP instead: mcp-host serve --transport http"
+    )
+
+
 @contextlib.asynccontextmanager
 async def signals_shutdown(*, ignore_after: bool = False) -> AsyncIterator[Shutdown]:
     """While open, SIGTERM and SIGINT request a ``Shutdown`` instead of ending the process
@@ -419,10 +443,14 @@ async def serve_stdio(
     max_message_bytes: int = 4 * 1024 * 1024,
     grace_seconds: float = 10.0,
     shutdown: Shutdown | None = None,
+    notice: str | None = None,
 ) -> None:
     """Serve the process's stdin/stdout until end of input, SIGTERM or SIGINT (or
     ``shutdown``, when given: then the caller watches the signals), answering every request
-    read before returning; see ``serve_connection``."""
+    read before returning; see ``serve_connection``.
+
+    ``notice`` goes to stderr once the signal handlers are in place (so a Ctrl-C right after
+    it still stops the server cleanly): see :func:`terminal_notice`."""
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as stack:
         if shutdown is None:
@@ -431,6 +459,8 @@ async def serve_stdio(
             read, ready, close_reader = await _open_reader(loop)
             write, flush, close_writer = await _open_writer(loop, protocol_fd)
             try:
+                if notice:
+                    print(notice, file=sys.stderr, flush=True)
                 await serve_connection(
                     engine,
                     read,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -151,16 +153,47 @@ async def test_row_cap(postgres: Cluster) -> None:
     ],
 )
 async def test_query_is_read_only_even_for_a_writer(postgres: Cluster, sql: str) -> None:
-    # The writer role may write; the read-only transaction is what refuses.
+    # The writer role may write; the statement check refuses first, and the read-only
+    # transaction below it would (test_read_only_transaction_below_the_statement_check).
     settings = shop(postgres, user="writer", read_only=False)
     async with serve("mcp-host-sql", config=config(shop=settings), env=ENV) as mcp:
         message = await fails(mcp, "query", sql=sql)
-        assert "read-only" in message or "cannot insert multiple commands" in message
+        assert "read-only" in message or "holds 2 statements" in message
     conn = await postgres.connect("shop")
     try:
         assert await conn.fetchval("SELECT count(*) FROM orders") == 200
         assert await conn.fetchval("SELECT count(*) FROM customers") == 50
         assert await conn.fetchval("SELECT to_regclass('intruder')") is None
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM orders",
+        "DO $$ BEGIN SET TRANSACTION READ WRITE; DELETE FROM orders; END $$",
+        "WITH gone AS (DELETE FROM orders RETURNING id) SELECT count(*) FROM gone",
+    ],
+)
+async def test_read_only_transaction_below_the_statement_check(postgres: Cluster, sql: str) -> None:
+    # The same writes, sent past the statement check: PostgreSQL's read-only transaction
+    # refuses them on its own.
+    from mcp_host_sql.config import DatabaseConfig
+    from mcp_host_sql.databases import SqlError
+    from mcp_host_sql.postgres import PostgresDatabase
+
+    settings = shop(postgres, user="writer", read_only=False, password=WRITER_PASSWORD)
+    db = PostgresDatabase("shop", DatabaseConfig(**settings))
+    try:
+        with pytest.raises(SqlError) as refused:
+            await db._in_transaction(lambda conn: conn.execute(sql), readonly=True)
+        assert "read-only transaction" in str(refused.value)
+    finally:
+        await db.close()
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 200
     finally:
         await conn.close()
 
@@ -192,6 +225,41 @@ async def test_explain(postgres: Cluster) -> None:
         assert not result.is_error, result.text
         assert "orders" in result.text
         assert "Scan" in result.text
+
+
+async def test_every_kind_of_read_statement(postgres: Cluster) -> None:
+    async with serve("mcp-host-sql", config=config(shop=shop(postgres)), env=ENV) as mcp:
+        shown = await call(mcp, "query", sql="SHOW statement_timeout")
+        assert shown == {"columns": ["statement_timeout"], "rows": [["5s"]], "truncated": False}
+        values = await call(mcp, "query", sql="VALUES (1, 'a'), ($1::int, 'b')", params=[2])
+        assert values["rows"] == [[1, "a"], [2, "b"]]
+        table = await call(mcp, "query", sql='TABLE "Weird Name"')
+        assert table["rows"] == [[1, "quoted"]]
+        with_select = await call(
+            mcp,
+            "query",
+            sql="WITH big AS (SELECT * FROM orders WHERE total > $1) SELECT count(*) FROM big",
+            params=["600"],
+        )
+        assert with_select["rows"] == [[16]]
+        analyzed = await mcp.call_tool(
+            "explain", {"sql": "EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM orders"}
+        )
+        assert not analyzed.is_error, analyzed.text
+        assert "actual" in analyzed.text
+        as_json = await mcp.call_tool("explain", {"sql": "EXPLAIN (FORMAT JSON) TABLE orders"})
+        assert json.loads(as_json.text)[0]["Plan"]["Relation Name"] == "orders"
+        copy = await fails(mcp, "query", sql="COPY orders TO STDOUT")
+        assert copy.startswith("COPY is refused on database 'shop'")
+        nul = await fails(mcp, "query", sql="SELECT 1\x00; DELETE FROM orders")
+        assert "contains a NUL character" in nul
+        analyze_write = await fails(mcp, "explain", sql="EXPLAIN ANALYZE DELETE FROM orders")
+        assert "EXPLAIN of DELETE is not one" in analyze_write
+    conn = await postgres.connect("shop")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 200
+    finally:
+        await conn.close()
 
 
 async def test_execute_only_on_writable_databases(postgres: Cluster) -> None:
@@ -301,31 +369,59 @@ async def test_lifespan_closes_every_pool(postgres: Cluster) -> None:
 
 
 async def test_down_at_start_then_back(postgres: Cluster, pg_bin: Any) -> None:
+    # The status list_databases reports follows the server, both ways, without a restart
+    # of the host.
     late = Cluster(pg_bin).init()
     try:
         databases = {
             "shop": shop(postgres),
-            "late": {"url": late.url(), "password": {"env": "SUPER_PW"}, "pool_timeout": 2},
+            "late": {
+                "url": late.url(),
+                "password": {"env": "SUPER_PW"},
+                "pool_timeout": 2,
+                "allow_privileged_role": True,
+            },
         }
         env = {**ENV, "SUPER_PW": SUPERUSER_PASSWORD}
+
+        async def status() -> dict[str, tuple[str, str | None]]:
+            listed = (await call(mcp, "list_databases"))["databases"]
+            return {d["name"]: (d["status"], d["problem"]) for d in listed}
+
         async with serve("mcp-host-sql", config=config(**databases), env=env) as mcp:
             ready = await mcp.readiness()
             assert "'late' is unreachable" in (ready["mcp-host-sql"] or "")
-            listed = {d["name"]: d for d in (await call(mcp, "list_databases"))["databases"]}
-            assert listed["late"]["problem"]
-            assert listed["shop"]["problem"] is None
+            listed = await status()
+            assert listed["late"][0] == "unreachable"
+            assert "'late' is unreachable" in (listed["late"][1] or "")
+            assert listed["shop"] == ("ready", None)
             down = await fails(mcp, "query", sql="SELECT 1", database="late")
             assert "unreachable" in down
             assert "other databases keep working" in down
             assert (await call(mcp, "query", sql="SELECT 1 AS x", database="shop"))["rows"] == [[1]]
             late.start()
+            # Nothing else touched the database: list_databases itself finds it back.
+            assert (await status())["late"] == ("ready", None)
             assert (await call(mcp, "query", sql="SELECT 1 AS x", database="late"))["rows"] == [[1]]
             assert await mcp.readiness() == {"mcp-host-sql": None}
             late.stop()
+            # A pool with connections to a server that went away: unreachable, then back.
+            listed = await status()
+            assert listed["late"][0] == "unreachable"
+            assert listed["shop"] == ("ready", None)
+            assert "'late' is unreachable" in ((await mcp.readiness())["mcp-host-sql"] or "")
             gone = await fails(mcp, "query", sql="SELECT 1", database="late")
             assert "unreachable" in gone
             late.start()
+            assert (await status())["late"] == ("ready", None)
+            assert await mcp.readiness() == {"mcp-host-sql": None}
             assert (await call(mcp, "query", sql="SELECT 2 AS x", database="late"))["rows"] == [[2]]
+            late.stop()
+            late.start()
+            # Restarted between two calls: the dead pooled connection is replaced and the
+            # call answered, not failed.
+            assert (await call(mcp, "query", sql="SELECT 3 AS x", database="late"))["rows"] == [[3]]
+            assert (await status())["late"] == ("ready", None)
     finally:
         late.destroy()
 
@@ -371,3 +467,136 @@ async def test_asyncpg_sees_no_leftover_transactions(postgres: Cluster) -> None:
     finally:
         await conn.close()
     assert isinstance(asyncpg.__version__, str)
+
+
+# ------------------------------------------------------------- a statement runs at most once
+
+NOTED_SLEEP = """
+CREATE OR REPLACE FUNCTION noted_sleep(marker text, seconds float8) RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RAISE LOG 'noted_sleep ran %', marker;
+    PERFORM pg_sleep(seconds);
+    RETURN 1;
+END
+$$
+"""
+"""A function whose every run leaves a line in the server's log, whatever happens to its
+transaction: how the tests below count the runs of a statement."""
+
+
+@pytest.fixture
+async def side(postgres: Cluster) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to ``shop`` beside the plugin's, with ``noted_sleep``."""
+    conn = await postgres.connect("shop")
+    try:
+        await conn.execute(NOTED_SLEEP)
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def runs(cluster: Cluster, marker: str) -> int:
+    """How many times ``noted_sleep(marker, ...)`` ran, from the server's log."""
+    return cluster.log.read_text().count(f"noted_sleep ran {marker}\n")
+
+
+async def terminate_running(side: asyncpg.Connection, marker: str) -> None:
+    """Terminate the plugin's backend once it runs ``noted_sleep(marker, ...)``."""
+    with anyio.fail_after(10):
+        while True:
+            pid = await side.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'mcp-host-sql' "
+                "AND state = 'active' AND query LIKE '%' || $1 || '%'",
+                marker,
+            )
+            if pid is not None:
+                assert await side.fetchval("SELECT pg_terminate_backend($1)", pid)
+                return
+            await anyio.sleep(0.02)
+
+
+@pytest.mark.parametrize("tool", ["query", "execute"])
+async def test_a_statement_whose_connection_is_lost_is_not_run_again(
+    postgres: Cluster, side: asyncpg.Connection, tool: str
+) -> None:
+    marker = f"lost-{tool}-{uuid.uuid4().hex[:8]}"
+    user = "app" if tool == "query" else "writer"
+    settings = shop(postgres, user=user, read_only=tool == "query", statement_timeout=3)
+    async with serve("mcp-host-sql", config=config(shop=settings), env=ENV) as mcp:
+        results: list[Any] = []
+
+        async def run() -> None:
+            sql = f"SELECT noted_sleep('{marker}', 2)"
+            results.append(await mcp.call_tool(tool, {"sql": sql}))
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await terminate_running(side, marker)
+        [result] = results
+        assert result.is_error
+        assert "The connection to database 'shop' was lost" in result.text
+        assert "terminating connection due to administrator command" in result.text
+        assert "it was not run again" in result.text
+        if tool == "query":
+            assert "read-only transaction" in result.text
+        else:
+            assert "rolled its changes back" in result.text
+        assert await runs(postgres, marker) == 1
+        # The pool replaced the connection: the next call is served.
+        assert (await call(mcp, "query", sql="SELECT 4 AS x"))["rows"] == [[4]]
+    assert await runs(postgres, marker) == 1
+
+
+async def test_a_connection_dead_before_sending_is_replaced_and_the_call_answered(
+    postgres: Cluster, side: asyncpg.Connection
+) -> None:
+    from mcp_host_sql.config import DatabaseConfig
+    from mcp_host_sql.databases import Unavailable
+    from mcp_host_sql.postgres import PostgresDatabase
+
+    db = PostgresDatabase("shop", DatabaseConfig(**shop(postgres, password=APP_PASSWORD)))
+    admit = db._admit
+    failures = 0
+
+    async def dies_before_sending(conn: asyncpg.Connection) -> None:
+        # What a pooled connection to a restarted server does at its first use.
+        nonlocal failures
+        if failures < budget:
+            failures += 1
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed")
+        await admit(conn)
+
+    db._admit = dies_before_sending  # type: ignore[method-assign]
+    try:
+        budget = 1
+        marker = f"retried-{uuid.uuid4().hex[:8]}"
+        rows = await db.query(f"SELECT noted_sleep('{marker}', 0) AS x", [])
+        assert rows.rows == [[1]]
+        assert failures == 1
+        assert await runs(postgres, marker) == 1
+        # Twice in a row: reported, never sent.
+        budget, failures = 2, 0
+        marker = f"unsent-{uuid.uuid4().hex[:8]}"
+        with pytest.raises(Unavailable) as down:
+            await db.query(f"SELECT noted_sleep('{marker}', 0)", [])
+        assert "unreachable" in str(down.value)
+        assert await runs(postgres, marker) == 0
+    finally:
+        await db.close()
+
+    # For real: the idle pooled connection is terminated between two calls.
+    async with serve(
+        "mcp-host-sql", config=config(shop=shop(postgres, pool_min=1, pool_max=1)), env=ENV
+    ) as mcp:
+        assert (await call(mcp, "query", sql="SELECT 1 AS x"))["rows"] == [[1]]
+        terminated = await side.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'mcp-host-sql'"
+        )
+        assert terminated == 1
+        marker = f"idle-{uuid.uuid4().hex[:8]}"
+        rows = await call(mcp, "query", sql=f"SELECT noted_sleep('{marker}', 0) AS x")
+        assert rows["rows"] == [[1]]
+        assert await runs(postgres, marker) == 1

@@ -81,6 +81,7 @@ async def test_tools_over_stdio(client: Client) -> None:
         "columns": ["id", "name"],
         "rows": [[i, f"Customer {i}"] for i in range(41, 46)],
         "truncated": True,
+        "truncated_reason": "more rows matched than max_rows (5) allows",
     }
     notes = await client.call_tool("query", {"sql": "SELECT body FROM notes", "database": "notes"})
     assert notes.structured_content == {

@@ -83,12 +83,13 @@ async def test_read_only_is_enforced_by_sqlite(inventory: Path) -> None:
             "DROP TABLE items",
         ):
             assert "read-only" in await fails(mcp, "query", sql=sql)
-        # Switching the pragma off does not help: the connection itself is read-only.
-        await call(mcp, "query", sql="PRAGMA query_only = OFF")
+        # Switching the pragma off is refused, and would not help: the connection itself is
+        # read-only.
+        assert "may be read but not set" in await fails(mcp, "query", sql="PRAGMA query_only=0")
         assert "read-only" in await fails(mcp, "query", sql="DELETE FROM items")
         attached = inventory.parent / "elsewhere.db"
         refused = await fails(mcp, "query", sql=f"ATTACH DATABASE '{attached}' AS other")
-        assert "rejected" in refused
+        assert "ATTACH (and VACUUM INTO) may not open other database files" in refused
         assert not attached.exists()
     conn = sqlite3.connect(inventory)
     assert conn.execute("SELECT count(*) FROM items").fetchone() == (3,)
@@ -105,7 +106,12 @@ async def test_caps_timeouts_and_errors(inventory: Path) -> None:
     settings = {"url": url(inventory), "max_rows": 2, "statement_timeout": 0.3}
     async with serve("mcp-host-sql", config=config(inv=settings)) as mcp:
         capped = await call(mcp, "query", sql="SELECT name FROM items ORDER BY id")
-        assert capped == {"columns": ["name"], "rows": [["bolt"], ["nut"]], "truncated": True}
+        assert capped == {
+            "columns": ["name"],
+            "rows": [["bolt"], ["nut"]],
+            "truncated": True,
+            "truncated_reason": "more rows matched than max_rows (2) allows",
+        }
         with anyio.fail_after(10):
             slow = await fails(
                 mcp,

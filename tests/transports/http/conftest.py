@@ -7,12 +7,14 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 
-def start(*args: str, **env: str) -> tuple[subprocess.Popen[str], str]:
+def start(
+    *args: str, preexec_fn: Callable[[], None] | None = None, **env: str
+) -> tuple[subprocess.Popen[str], str]:
     command = shutil.which("mcp-host", path=os.path.dirname(sys.executable)) or "mcp-host"
     environment = {
         **os.environ,
@@ -27,6 +29,7 @@ def start(*args: str, **env: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.DEVNULL,
         text=True,
         env=environment,
+        preexec_fn=preexec_fn,
     )
     assert proc.stderr is not None
     for _ in range(200):

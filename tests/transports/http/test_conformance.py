@@ -1,7 +1,8 @@
 """The official MCP conformance suite (pinned in tests/interop) against ``mcp-host serve``.
 
 Runs the frozen scenario sets the 2026-07-28 and 2025-11-25 revisions require, with the
-first-party mcp-host-everything plugin providing the fixtures the scenarios call by name.
+mcp-host-everything plugin (tests/fixtures/mcp-host-everything) providing the fixtures the
+scenarios call by name.
 Every scored scenario must pass; scenarios the revision does not score (extensions such as
 tasks, pending ones) are reported by the suite, printed here, and do not decide the result.
 """

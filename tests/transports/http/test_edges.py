@@ -245,7 +245,23 @@ def test_health_and_readiness(url: str) -> None:
     assert httpx.get(base + "/healthz", timeout=10).json() == {"status": "ok"}
     ready = httpx.get(base + "/readyz", timeout=10)
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "plugins": {"mcp-host-example": "ready"}}
+    assert ready.json() == {
+        "ready": True,
+        "plugins": {"mcp-host-example": "ready"},
+        "skipped": {},
+        "required": {},
+    }
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_and_readiness_obey_the_host_and_origin_checks(url: str, path: str) -> None:
+    base = url.removesuffix("/mcp")
+    rebinding = httpx.get(base + path, headers={"host": "evil.example:80"}, timeout=10)
+    assert rebinding.status_code == 421
+    assert "allowed_hosts" in rebinding.json()["error"]["message"]
+    cross_site = httpx.get(base + path, headers={"origin": "http://evil.example"}, timeout=10)
+    assert cross_site.status_code == 403
+    assert httpx.get(base + path, timeout=10).status_code == 200
 
 
 def test_legacy_sessions(url: str) -> None:
@@ -357,10 +373,16 @@ def test_mcp_param_headers_must_match_the_arguments() -> None:
 def test_session_cap() -> None:
     proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_MAX_SESSIONS="1")
     try:
-        assert initialize(endpoint).status_code == 200
+        alice = {"accept": ACCEPT, "authorization": "Bearer alice"}
+        created = httpx.post(endpoint, json=messages.initialize(), headers=alice, timeout=10)
+        used = {**alice, "mcp-session-id": created.headers["mcp-session-id"]}
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert httpx.post(endpoint, json=initialized, headers=used, timeout=10).status_code == 202
+        # The one session is identified and in use: nothing may take its place.
         refused = initialize(endpoint)
         assert refused.status_code == 503
         assert "max_sessions" in refused.json()["error"]["message"]
+        assert refused.json()["id"] == 1
     finally:
         stop(proc)
 

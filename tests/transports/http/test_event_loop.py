@@ -82,5 +82,5 @@ def test_asking_for_uvloop_without_it_says_how_to_install_it(
 ) -> None:
     host = _host(MCP_HOST_HTTP_LOOP="uvloop")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ConfigError, match=re.escape("pip install 'mcp-host[fast]'")):
+    with pytest.raises(ConfigError, match=re.escape("pip install uvloop")):
         loop_options(host, "http")

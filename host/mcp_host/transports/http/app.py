@@ -8,15 +8,17 @@ handled statelessly; absent (taken as 2025-03-26) or a legacy version goes throu
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from mcp_host.config import HttpSettings
-from mcp_host.protocol import Engine
+from mcp_host.protocol import Engine, Reply
 from mcp_host.protocol.jsonrpc import (
     HEADER_MISMATCH,
     INVALID_REQUEST,
@@ -30,11 +32,19 @@ from mcp_host.protocol.jsonrpc import (
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
 
 from . import headers
-from .exchange import Exchange, InFlight, SessionExchange
-from .sessions import Session, SessionLimitReached, Sessions, credential_of
+from .exchange import Exchange, SessionExchange
+from .inflight import REFUSED, SHUTDOWN_STATUS, Inflight, fault_reply
+from .sessions import (
+    ClientSessionLimitReached,
+    Session,
+    SessionLimitReached,
+    Sessions,
+    credential_of,
+)
 from .sse import EventStream, event
 
-Readiness = Callable[[], Awaitable[dict[str, str | None]]]
+Readiness = Callable[[], Awaitable[Mapping[str, Any]]]
+"""What ``/readyz`` answers: a JSON object whose ``ready`` says 200 (true) or 503 (false)."""
 
 log = logging.getLogger("mcp_host.transports.http")
 
@@ -71,11 +81,24 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, read from ASGI ``receive`` (most bodies come in one message)."""
+class BodyTooSlow(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int, deadline: float = math.inf) -> bytes:
+    """The request body, read from ASGI ``receive`` (most bodies come in one message);
+    ``BodyTooSlow`` when it has not arrived complete within ``deadline`` seconds."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    try:
+        with anyio.fail_after(deadline):
+            return await _read_body(request, limit)
+    except TimeoutError as exc:
+        raise BodyTooSlow from exc
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     receive = request.receive
     chunks: list[bytes] = []
     size = 0
@@ -99,15 +122,16 @@ class McpHttp:
         self.engine = engine
         self.settings = settings
         self.readiness = readiness
+        self.inflight = Inflight()
         self.sessions = Sessions(
             engine,
             max_sessions=settings.max_sessions,
             idle_timeout=settings.session_idle_timeout_seconds,
             buffer_events=settings.resume_buffer_events,
             retry_ms=settings.sse_retry_ms,
+            max_per_client=settings.max_sessions_per_client,
+            unused_timeout=settings.unused_session_timeout_seconds,
         )
-        self.inflight = InFlight()
-        """Requests being answered on the MCP endpoint (the shutdown answers those left)."""
 
     # -------------------------------------------------------------------------- helpers
 
@@ -118,7 +142,18 @@ class McpHttp:
                 415, INVALID_REQUEST, "Content-Type must be application/json for a JSON-RPC message"
             )
         try:
-            body = await read_body(request, self.settings.max_body_bytes)
+            body = await read_body(
+                request, self.settings.max_body_bytes, self.settings.body_timeout_seconds
+            )
+        except BodyTooSlow:
+            response = error_response(
+                408,
+                INVALID_REQUEST,
+                f"The request body did not arrive complete within "
+                f"{self.settings.body_timeout_seconds:g} s ([http] body_timeout_seconds)",
+            )
+            response.headers["connection"] = "close"
+            return None, response
         except BodyTooLarge:
             return None, error_response(
                 413,
@@ -139,24 +174,65 @@ class McpHttp:
         return message, None
 
     async def _classified(self, request: Request) -> tuple[Any, str, Response | None]:
-        """The body's message and whether it is a request, a notification or a response."""
+        """The body's message and whether it is a request, a notification or a response;
+        during shutdown a request is refused (responses and notifications still go in: an
+        in-flight request may be waiting for them)."""
         message, problem = await self._message(request)
         if problem is not None:
             return None, "", problem
         try:
-            return message, kind(message), None
+            message_kind = kind(message)
         except MessageError as exc:
             return None, "", error_response(400, exc.code, exc.message, request_id=exc.request_id)
+        if message_kind == "request" and self.inflight.closing:
+            return None, "", self._closing_response(message)
+        return message, message_kind, None
 
-    def _new_session(self, request: Request, *, resumable: bool = True) -> Session | Response:
+    def _closing_response(self, message: dict[str, Any]) -> Response:
+        reply = self.inflight.shutdown_reply(message.get("id"), started=False)
+        return Response(reply.data, status_code=SHUTDOWN_STATUS, media_type="application/json")
+
+    def begin_shutdown(self, refusal: str = REFUSED) -> None:
+        """Shutdown has begun: take no new requests (each is answered with the shutting-down
+        error saying ``refusal``), end the standalone streams that carry no answer still owed,
+        and end every ``subscriptions/listen`` with its normal result (they never finish by
+        themselves and would hold the shutdown for the whole grace period)."""
+        self.inflight.close(refusal)
+        self.sessions.close_standalone_streams()
+        self.engine.end_listens()
+
+    def cut_inflight(self, reason: str) -> int:
+        """End of the shutdown grace: answer every request still running with the
+        shutting-down error saying ``reason``; how many there were."""
+        return self.inflight.cut(reason)
+
+    def _new_session(
+        self, request: Request, *, resumable: bool = True, request_id: Any = None
+    ) -> Session | Response:
+        address = request.client.host if request.client else None
         try:
-            return self.sessions.create(credential=_credential(request), resumable=resumable)
+            return self.sessions.create(
+                credential=_credential(request), address=address, resumable=resumable
+            )
+        except ClientSessionLimitReached:
+            response = error_response(
+                429,
+                INVALID_REQUEST,
+                f"This client already has {self.settings.max_sessions_per_client} sessions "
+                "open, its limit ([http] max_sessions_per_client), and all are busy; end one "
+                "(DELETE with its Mcp-Session-Id) or try again later",
+                request_id=request_id,
+            )
+            response.headers["retry-after"] = "5"
+            return response
         except SessionLimitReached:
             return error_response(
                 503,
                 INVALID_REQUEST,
                 f"The server has {self.settings.max_sessions} sessions open, its limit "
-                "([http] max_sessions); try again later",
+                "([http] max_sessions), and none is idle and anonymous or unused; try again "
+                "later",
+                request_id=request_id,
             )
 
     @staticmethod
@@ -207,7 +283,11 @@ class McpHttp:
         mismatch = headers.mismatch(request.headers, message, version, self.engine.catalog.current)
         if mismatch is not None:
             return error_response(400, HEADER_MISMATCH, mismatch, request_id=message.get("id"))
-        connection = self.engine.connection(_discard, era="modern", protocol_version=version)
+        # The caller's principal binds the sealed requestState of multi round-trip requests:
+        # a state issued to one credential is refused from another, or from none.
+        connection = self.engine.connection(
+            _discard, era="modern", protocol_version=version, principal=_credential(request)
+        )
         if message_kind == "notification":
             await connection.handle(message)
             return Response(status_code=202)
@@ -248,7 +328,7 @@ class McpHttp:
                 inflight=self.inflight,
             )
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
-            session = self._new_session(request)
+            session = self._new_session(request, request_id=message.get("id"))
             if isinstance(session, Response):
                 return session
             return SessionExchange(
@@ -261,12 +341,18 @@ class McpHttp:
             )
         if not session_id:
             return error_response(
-                400, INVALID_REQUEST, "Mcp-Session-Id header is required; send initialize first"
+                400,
+                INVALID_REQUEST,
+                "Mcp-Session-Id header is required; send initialize first",
+                request_id=message.get("id"),
             )
         found = self.sessions.get(session_id, _credential(request))
         if found is None:
             return error_response(
-                404, INVALID_REQUEST, "Session not found; it ended or expired. Initialize again."
+                404,
+                INVALID_REQUEST,
+                "Session not found; it ended or expired. Initialize again.",
+                request_id=message.get("id"),
             )
         if message_kind != "request":
             await found.connection.handle(message)
@@ -307,11 +393,6 @@ class McpHttp:
             on_close=lambda: session.detach(stream, events),
         )
 
-    def abort_inflight(self, reason: str) -> int:
-        """End of the shutdown grace: answer every request still running with the
-        shutting-down error saying ``reason``; how many there were."""
-        return self.inflight.abort(reason) + self.sessions.abort_inflight(reason)
-
     # ---------------------------------------------------------------- HTTP+SSE (2024-11-05)
 
     async def sse_stream(self, request: Request) -> Response | ASGIApp:
@@ -336,12 +417,29 @@ class McpHttp:
         message, problem = await self._message(request)
         if problem is not None:
             return problem
+        request_id = message.get("id") if isinstance(message, dict) else None
+        method = message.get("method") if isinstance(message, dict) else None
+        if request_id is not None and method is not None and self.inflight.closing:
+            return self._closing_response(message)
 
         async def work() -> None:
-            reply = await session.connection.handle(message)
+            # The answer goes on the session's stream, whatever happens to the request.
+            reply: Reply | None = None
+            with (
+                anyio.CancelScope() as scope,
+                self.inflight.track(scope) as tracked,
+            ):
+                try:
+                    reply = await session.connection.handle(message, cancel_scope=scope)
+                except Exception:
+                    log.exception("unexpected error while answering request %r", request_id)
+                    reply = fault_reply(request_id)
+            if tracked.cut:
+                reply = self.inflight.shutdown_reply(request_id)
             if reply is not None:
                 await session.deliver(reply.data)
-            self.sessions.answered(session)
+            if self.inflight.closing and not session.connection.inflight:
+                session.close_stream()  # its last answer is sent: nothing holds it open
 
         session.spawn(work)
         return Response(status_code=202)
@@ -352,10 +450,10 @@ class McpHttp:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        status = await self.readiness() if self.readiness else {}
-        unready = {name: why for name, why in status.items() if why}
-        body = {"ready": not unready, "plugins": {n: (w or "ready") for n, w in status.items()}}
-        return JSONResponse(body, status_code=503 if unready else 200)
+        body: Mapping[str, Any] = (
+            await self.readiness() if self.readiness else {"ready": True, "plugins": {}}
+        )
+        return JSONResponse(dict(body), status_code=200 if body.get("ready") else 503)
 
 
 async def _discard(data: bytes) -> None:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,13 +68,29 @@ def create_app(
         settings.allowed_hosts,
         settings.allowed_origins,
     )
-    app = _McpStarlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(OriginGuard, policy=policy, exempt=("/healthz", "/readyz"))
+    app = _McpStarlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ClientDisconnect: _client_gone, Exception: _server_error},
+    )
+    # Health and readiness too: a rebinding page must not probe them either.
+    app.add_middleware(OriginGuard, policy=policy)
     app.state.mcp = mcp
     if streamable:
         direct = OriginGuard(_Contained(_AsgiEndpoint(mcp.endpoint)), policy=policy)
         app.direct = {path: direct, path + "/": direct}
     return app
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while sending its body: nobody to answer, nothing to log."""
+    return Response(status_code=400)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected error outside the MCP endpoint (health, HTTP+SSE): JSON, like every other
+    answer, not starlette's plain-text 500 (starlette logs the error)."""
+    return error_response(500, INTERNAL_ERROR, "Internal error: the server log has the details")
 
 
 class _McpStarlette(Starlette):
@@ -120,6 +136,8 @@ class _Contained:
 
         try:
             await self.app(scope, receive, tracking)
+        except ClientDisconnect:  # gone while sending its body: nobody to answer, nothing wrong
+            log.debug("client went away while sending %s %s", scope["method"], scope["path"])
         except Exception:
             log.exception("unexpected error while answering %s %s", scope["method"], scope["path"])
             if not started:

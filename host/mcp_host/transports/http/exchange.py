@@ -19,6 +19,7 @@ quickly: that is most of them, and tasks cost more than the rest of the request.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -26,57 +27,26 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from mcp_host.protocol import Connection, Reply
-from mcp_host.protocol.connection import shutting_down_reply
 
+from .inflight import FAULT_STATUS, SHUTDOWN_STATUS, Inflight, fault_reply
 from .sessions import Session, Stream
 from .sse import KEEPALIVE, KEEPALIVE_SECONDS, SSE_HEADERS, EventStream, event, raw_headers
 
 StatusFor = Callable[[int | None], int]
 
-
-class InFlight:
-    """The exchanges answering a request right now, so that the end of the shutdown grace can
-    answer each one through its own response instead of leaving it to the server's
-    cancellation (which would answer with a bare 500, or not at all)."""
-
-    __slots__ = ("_running",)
-
-    def __init__(self) -> None:
-        self._running: set[Exchange | SessionExchange] = set()
-
-    def __len__(self) -> int:
-        return len(self._running)
-
-    def add(self, exchange: Exchange | SessionExchange) -> None:
-        self._running.add(exchange)
-
-    def discard(self, exchange: Exchange | SessionExchange) -> None:
-        self._running.discard(exchange)
-
-    def abort(self, reason: str) -> int:
-        """Answer every running request with a shutting-down error saying ``reason`` (its
-        handler is cancelled); how many there were."""
-        running = list(self._running)
-        for exchange in running:
-            exchange.abort(reason)
-        return len(running)
+log = logging.getLogger("mcp_host.transports.http")
 
 
-class _Abortable:
-    """What both exchanges share: the request, and its answer when the shutdown cut it."""
-
-    message: Any
-    connection: Connection
-    _shutdown_reply: Reply | None = None
-
-    def abort(self, reason: str) -> None:
-        if self._shutdown_reply is None:
-            self._shutdown_reply = shutting_down_reply(self.message.get("id"), reason)
-            self.connection.abort_inflight(reason)
+def _id(message: object) -> Any:
+    return message.get("id") if isinstance(message, dict) else None
 
 
 async def send_json(
-    send: Send, reply: Reply | None, status_for: StatusFor, headers: dict[str, str]
+    send: Send,
+    reply: Reply | None,
+    status_for: StatusFor,
+    headers: dict[str, str],
+    status: int | None = None,
 ) -> None:
     """The whole answer as JSON (204 without a body for a cancelled request)."""
     if reply is None:  # a cancelled request: nothing to say
@@ -92,14 +62,14 @@ async def send_json(
     await send(
         {
             "type": "http.response.start",
-            "status": status_for(reply.error_code),
+            "status": status or status_for(reply.error_code),
             "headers": raw_headers(b"application/json", headers),
         }
     )
     await send({"type": "http.response.body", "body": reply.data})
 
 
-class Exchange(_Abortable):
+class Exchange:
     """An ASGI response that runs one request on a connection, in the request's own task.
 
     What the handler sends before its reply goes straight to the client (the first such
@@ -116,25 +86,16 @@ class Exchange(_Abortable):
         status_for: StatusFor,
         streaming: bool,
         headers: dict[str, str] | None = None,
-        inflight: InFlight | None = None,
+        inflight: Inflight | None = None,
     ) -> None:
         self.connection = connection
         self.message = message
         self.status_for = status_for
         self.streaming = streaming
         self.headers = headers or {}
-        self.inflight = inflight
+        self.inflight = Inflight() if inflight is None else inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.inflight is None:
-            return await self._answer(scope, receive, send)
-        self.inflight.add(self)
-        try:
-            await self._answer(scope, receive, send)
-        finally:
-            self.inflight.discard(self)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream = _LazyStream(send, self.headers) if self.streaming else None
 
         async def sink(data: bytes) -> None:
@@ -142,21 +103,29 @@ class Exchange(_Abortable):
                 await stream.send(data)
 
         reply: Reply | None = None  # stays None when notifications/cancelled cancels it
-        with anyio.CancelScope() as handling:
+        status: int | None = None
+        with (
+            anyio.CancelScope() as handling,
+            self.inflight.track(handling) as tracked,
+        ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
                 reply = await self.connection.handle(self.message, sink, cancel_scope=handling)
+            except Exception:
+                log.exception("unexpected error while answering request %r", _id(self.message))
+                reply, status = fault_reply(_id(self.message)), FAULT_STATUS
             finally:
                 watcher.stop()
                 if stream is not None:
                     stream.stop_keepalive()
-        reply = self._shutdown_reply or reply
+        if tracked.cut:
+            reply, status = self.inflight.shutdown_reply(_id(self.message)), SHUTDOWN_STATUS
         if watcher.disconnected:  # the client went away: nobody to answer
             return
         if stream is not None and stream.started:
             await stream.finish(reply)
         else:
-            await send_json(send, reply, self.status_for, self.headers)
+            await send_json(send, reply, self.status_for, self.headers, status)
 
 
 class _LazyStream:
@@ -246,7 +215,7 @@ class _DisconnectWatcher:
             self._task.cancel()
 
 
-class SessionExchange(_Abortable):
+class SessionExchange:
     """An ASGI response that runs one request of a legacy session (see the module's text)."""
 
     def __init__(
@@ -257,26 +226,16 @@ class SessionExchange(_Abortable):
         status_for: StatusFor,
         streaming: bool,
         headers: dict[str, str] | None = None,
-        inflight: InFlight | None = None,
+        inflight: Inflight | None = None,
     ) -> None:
         self.session = session
-        self.connection = session.connection
         self.message = message
         self.status_for = status_for
         self.streaming = streaming
         self.headers = headers or {}
-        self.inflight = inflight
+        self.inflight = Inflight() if inflight is None else inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.inflight is None:
-            return await self._answer(scope, receive, send)
-        self.inflight.add(self)
-        try:
-            await self._answer(scope, receive, send)
-        finally:
-            self.inflight.discard(self)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.session
         stream: Stream | None = None
         responding: asyncio.Task[None] | None = None
@@ -301,16 +260,25 @@ class SessionExchange(_Abortable):
                 responding = asyncio.get_running_loop().create_task(response(scope, receive, send))
 
         reply: Reply | None = None  # stays None when notifications/cancelled cancels it
-        with anyio.CancelScope() as handling:
+        status: int | None = None
+        request_id = self.message.get("id")
+        with (
+            anyio.CancelScope() as handling,
+            self.inflight.track(handling) as tracked,
+        ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
                 reply = await session.connection.handle(self.message, sink, cancel_scope=handling)
+            except Exception:
+                log.exception("unexpected error while answering request %r", request_id)
+                reply, status = fault_reply(request_id), FAULT_STATUS
             finally:
                 watcher.stop()
-                reply = self._shutdown_reply or reply
+                if tracked.cut:
+                    reply, status = self.inflight.shutdown_reply(request_id), SHUTDOWN_STATUS
                 if stream is not None:
                     session.finish(stream, reply)
         if responding is not None:
             await responding  # ends once the stream is finished, or its client has left
         elif not watcher.disconnected:
-            await send_json(send, reply, self.status_for, self.headers)
+            await send_json(send, reply, self.status_for, self.headers, status)

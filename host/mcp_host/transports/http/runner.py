@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import math
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -18,6 +19,7 @@ from mcp_host.protocol import Engine
 
 from .app import Readiness
 from .asgi import create_app
+from .limits import ConnectionLimits, connection_cap, limited_protocol, raise_descriptor_limit
 
 log = logging.getLogger("mcp_host.transports.http")
 
@@ -41,6 +43,8 @@ class _Server(uvicorn.Server):
         self._abort = abort
         self._signals_seen = 0
         self._hurry: asyncio.Event | None = None
+        self.cause = "shutdown"
+        """What started the shutdown: the first signal's name."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -50,6 +54,9 @@ class _Server(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._signals_seen += 1
+        if self._signals_seen == 1:
+            with contextlib.suppress(ValueError):
+                self.cause = signal.Signals(sig).name
         if self._signals_seen == 2:
             log.warning("received a second signal: ending the shutdown grace now")
             self._captured_signals.append(sig)
@@ -81,9 +88,7 @@ class _Server(uvicorn.Server):
                 else "the request was still running when the shutdown was hurried by a "
                 "second signal"
             )
-            answered = self._abort(reason)
-            if answered:
-                log.warning("answering %d unfinished request(s): %s", answered, reason)
+            self._abort(reason)  # logs how many it answered
             done, _ = await asyncio.wait({waiting}, timeout=max(1.0, min(self._grace, 5.0)))
             if waiting not in done:
                 raise TimeoutError
@@ -116,22 +121,31 @@ async def serve_http(
     legacy_only: bool = False,
     grace_seconds: float = 10.0,
 ) -> None:
-    """Serve until SIGTERM/SIGINT: stop accepting connections, end the streams that only
+    """Serve until SIGTERM/SIGINT: stop taking new requests, end the streams that only
     wait for server messages, let requests in flight finish within ``grace_seconds``
-    (``[host] shutdown_grace``), then cut those still running."""
+    (``[host] shutdown_grace``), then answer those still running with the shutting-down
+    error."""
     app = create_app(engine, settings, readiness, streamable=not legacy_only)
+    descriptors, raised = raise_descriptor_limit()
+    cap = connection_cap(settings.max_connections, descriptors)
+    limits = ConnectionLimits(settings.header_timeout_seconds, cap, settings.send_timeout_seconds)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=limited_protocol(limits),
+        # MCP has no WebSocket transport; an upgrade would also hand the connection to a
+        # protocol class outside the connection limits.
+        ws="none",
         log_level="warning",
         lifespan="on",
-        # _Server bounds the wait itself; were uvicorn to lose the hook it overrides, uvicorn's
-        # own timeout still keeps the grace (cutting requests with its bare 500).
+        # _Server bounds the wait itself and has the app answer what still runs at the end of
+        # the grace (a JSON-RPC error with each request's id); were uvicorn to lose the hook
+        # it overrides, uvicorn's own timeout still keeps the grace (with its bare 500).
         timeout_graceful_shutdown=None if _HOOKED else math.ceil(grace_seconds),
         access_log=False,
     )
-    server = _Server(config, grace=grace_seconds, abort=app.state.mcp.abort_inflight)
+    server = _Server(config, grace=grace_seconds, abort=app.state.mcp.cut_inflight)
     original_startup = server.startup
 
     async def startup(sockets: object = None) -> None:
@@ -147,14 +161,32 @@ async def serve_http(
                     flush=True,
                 )
         log.info("HTTP served on %s", stack_description(config))
+        # After the start-up line, which people and tools look for first.
+        if raised:
+            log.info("%s", raised)
+        log.info(
+            "HTTP limits: %d connections, request heads within %g s, bodies within %g s "
+            "(open-file limit %s)",
+            cap,
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+            descriptors if descriptors is not None else "none",
+        )
+        if cap < settings.max_connections:
+            log.warning(
+                "serving at most %d HTTP connections, not %d ([http] max_connections): the "
+                "open-file limit leaves no room for more (raise it: ulimit -n, LimitNOFILE=)",
+                cap,
+                settings.max_connections,
+            )
 
     original_shutdown = server.shutdown
 
     async def shutdown(sockets: object = None) -> None:
-        # Streams that only wait for server messages would hold the shutdown for the whole
-        # grace period; end them first, then let in-flight requests finish.
-        app.state.mcp.sessions.close_standalone_streams()
-        engine.end_listens()
+        # Take no new requests, end the streams that only wait for server messages (they
+        # would hold the shutdown for the whole grace period), then let uvicorn wait for the
+        # requests in flight (bounded by _Server, which answers the rest).
+        app.state.mcp.begin_shutdown(f"not taking new requests ({server.cause})")
         await original_shutdown(sockets)  # type: ignore[arg-type]
 
     server.startup = startup  # type: ignore[method-assign]

@@ -81,13 +81,12 @@ class OriginPolicy:
 class OriginGuard:
     """Pure ASGI middleware (it does not buffer, so streams pass through)."""
 
-    def __init__(self, app: ASGIApp, policy: OriginPolicy, exempt: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
         self.app = app
         self.policy = policy
-        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

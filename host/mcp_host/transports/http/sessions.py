@@ -6,6 +6,14 @@ resource updates), and one stream per POST answered with SSE. Ids come from ``se
 sessions end after ``[http] session_idle_timeout_seconds``; at most ``[http] max_sessions``
 live at once.
 
+No client can monopolise the table. Each session belongs to a client: its principal (today a
+digest of the ``Authorization`` header) or, without one, its address. A client holds at most
+``[http] max_sessions_per_client``; beyond that its own least recently used idle session makes
+room. A session that sent nothing after the message that created it ends after ``[http]
+unused_session_timeout_seconds``. When the table is full, a new session first takes the place
+of the oldest such unused idle session, then of the least recently used idle anonymous one;
+only when there is none is it refused. (Idle: no stream open, no request running.)
+
 On Streamable HTTP sessions every event carries an id ``<stream>-<n>``: ``<stream>`` is ``0``
 for the standalone stream and a counter for POST streams, ``<n>`` counts the session's events,
 so ids are unique in the session and name their stream. The last ``[http]
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
@@ -133,7 +142,11 @@ class Session:
         self.id = session_id
         self.credential: str | None = None
         """A digest of the ``Authorization`` header that created the session (or ``None``)."""
-        self.last_used = time.monotonic()
+        self.owner = ""
+        """The client the session counts against: its credential, else ``address:<ip>``."""
+        self.messages = 0
+        """Messages the client sent on the session (its creating ``initialize`` included)."""
+        self.created = self.last_used = time.monotonic()
         self.ended = False
         self.resumable = resumable
         """Streamable HTTP: events carry ids and can be resumed. HTTP+SSE: ``message`` events."""
@@ -312,8 +325,23 @@ class Session:
         assert self._spawn is not None, "the session was not created by Sessions"
         self._spawn(work)
 
+    def close_stream(self) -> None:
+        """End the standalone stream's HTTP response, if one is attached."""
+        self._release(self.standalone)
+
     def touch(self) -> None:
         self.last_used = time.monotonic()
+        self.messages += 1
+
+    @property
+    def idle(self) -> bool:
+        """No stream is open and no request is running: ending it loses nothing in flight."""
+        return not self.stream_open and not self.connection.inflight
+
+    @property
+    def used(self) -> bool:
+        """The client sent a message after the one that created the session."""
+        return self.messages >= 2
 
     def end(self) -> None:
         if self.ended:
@@ -325,7 +353,11 @@ class Session:
 
 
 class SessionLimitReached(Exception):
-    pass
+    """No room for a new session: the table is full of busy or identified sessions."""
+
+
+class ClientSessionLimitReached(SessionLimitReached):
+    """No room for a new session of this client: all of its sessions are busy."""
 
 
 class Sessions:
@@ -337,15 +369,23 @@ class Sessions:
         idle_timeout: float,
         buffer_events: int = 256,
         retry_ms: int = 1000,
+        max_per_client: int | None = None,
+        unused_timeout: float | None = None,
     ) -> None:
         self.engine = engine
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self.buffer_events = buffer_events
         self.retry_ms = retry_ms
+        self.max_per_client = max_per_client or max_sessions
+        self.unused_timeout = unused_timeout or idle_timeout
         self._sessions: dict[str, Session] = {}
+        self._by_owner: dict[str, dict[str, Session]] = {}
+        self._unused: dict[str, Session] = {}
+        """Sessions that sent nothing after their first message, oldest first."""
+        self._anonymous: dict[str, Session] = {}
+        """Sessions without a credential, least recently used first."""
         self._tg: TaskGroup | None = None
-        self.closing = False
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -363,43 +403,25 @@ class Sessions:
                 tg.cancel_scope.cancel()
                 self._tg = None
 
-    def close_standalone_streams(self, reason: str = "not taking new requests") -> None:
-        """At shutdown: sessions take no new request (each gets the shutting-down error), and
-        every session's standalone stream ends (they never finish by themselves), so only
-        requests still being answered use the grace period. The stream of an HTTP+SSE session
-        carries its answers, so it ends only once its requests in flight are answered (see
-        ``answered`` and ``abort_inflight``)."""
-        self.closing = True
+    def close_standalone_streams(self) -> None:
+        """At shutdown: end every session's standalone stream (they never finish by
+        themselves), so only requests still being answered use the grace period. An HTTP+SSE
+        session's stream carries the answers to its requests: it stays open until the last
+        one is answered."""
         for session in self._sessions.values():
-            session.connection.start_shutdown(reason)
             if session.resumable or not session.connection.inflight:
-                session._release(session.standalone)
+                session.close_stream()
 
-    def answered(self, session: Session) -> None:
-        """An HTTP+SSE session's answer was sent: while shutting down, its stream ends with
-        its last request in flight."""
-        if self.closing and not session.connection.inflight:
-            session._release(session.standalone)
-
-    def abort_inflight(self, reason: str) -> int:
-        """End of the shutdown grace: answer every request still running on an HTTP+SSE
-        session with the shutting-down error, on its stream, then end the stream (requests of
-        Streamable HTTP sessions are answered by their own exchanges). How many there were."""
-        count = 0
-        for session in list(self._sessions.values()):
-            if session.resumable:
-                continue
-            for reply in session.connection.abort_inflight(reason):
-                session.push(reply.data)
-                count += 1
-            session._release(session.standalone)
-        return count
-
-    def create(self, *, credential: str | None, resumable: bool = True) -> Session:
-        """A new session bound to ``credential`` (see ``credential_of``)."""
-        if len(self._sessions) >= self.max_sessions:
-            raise SessionLimitReached
+    def create(
+        self, *, credential: str | None, address: str | None = None, resumable: bool = True
+    ) -> Session:
+        """A new session bound to ``credential`` (see ``credential_of``), counted against it
+        or, without one, against ``address``. ``initialize`` creates a Streamable HTTP
+        session and is its first message; an HTTP+SSE session is created by its GET, before
+        any message (``resumable=False``)."""
         assert self._tg is not None, "Sessions.running() must be entered first"
+        owner = credential or f"address:{_network_of(address)}"
+        self._make_room(owner)
         session = Session(
             secrets.token_urlsafe(24),
             self.engine,
@@ -409,8 +431,53 @@ class Sessions:
             spawn=self._spawn,
         )
         session.credential = credential
+        session.owner = owner
+        session.messages = 1 if resumable else 0
         self._sessions[session.id] = session
+        self._by_owner.setdefault(owner, {})[session.id] = session
+        self._unused[session.id] = session
+        if credential is None:
+            self._anonymous[session.id] = session
         return session
+
+    def _make_room(self, owner: str) -> None:
+        """End sessions so that ``owner`` may open one more, or raise why it may not."""
+        self.expire_unused(time.monotonic())
+        own = self._by_owner.get(owner, {})
+        if len(own) >= self.max_per_client:
+            oldest = min((s for s in own.values() if s.idle), key=_last_used, default=None)
+            if oldest is None:
+                raise ClientSessionLimitReached
+            log.info(
+                "session %s…: ended to make room for a new session of the same client "
+                "([http] max_sessions_per_client)",
+                oldest.id[:8],
+            )
+            self.end(oldest.id, check=False)
+        if len(self._sessions) < self.max_sessions:
+            return
+        victim = next((s for s in self._unused.values() if s.idle), None) or next(
+            (s for s in self._anonymous.values() if s.idle), None
+        )
+        if victim is None:
+            raise SessionLimitReached
+        log.info(
+            "session %s…: ended to make room for a new session ([http] max_sessions reached; "
+            "it was idle and %s)",
+            victim.id[:8],
+            "never used" if not victim.used else "anonymous",
+        )
+        self.end(victim.id, check=False)
+
+    def expire_unused(self, now: float) -> None:
+        """End sessions that sent nothing after their first message for
+        ``unused_timeout`` seconds (unless a request of theirs is still running)."""
+        for session in list(self._unused.values()):
+            if now - session.created <= self.unused_timeout:
+                break  # oldest first: the rest are younger
+            if not session.connection.inflight:
+                log.info("session %s…: ended, unused since it was created", session.id[:8])
+                self.end(session.id, check=False)
 
     def get(self, session_id: str, credential: str | None) -> Session | None:
         """The live session ``session_id`` if ``credential`` is the one that created it: a
@@ -419,6 +486,11 @@ class Sessions:
         if session is None or not hmac.compare_digest(session.credential or "", credential or ""):
             return None
         session.touch()
+        if session.used:
+            self._unused.pop(session_id, None)
+        if session.credential is None:  # least recently used first
+            self._anonymous.pop(session_id, None)
+            self._anonymous[session_id] = session
         return session
 
     def end(self, session_id: str, credential: str | None = None, *, check: bool = True) -> bool:
@@ -426,6 +498,13 @@ class Sessions:
         if session is None or (check and self.get(session_id, credential) is None):
             return False
         del self._sessions[session_id]
+        own = self._by_owner.get(session.owner)
+        if own is not None:
+            own.pop(session_id, None)
+            if not own:
+                del self._by_owner[session.owner]
+        self._unused.pop(session_id, None)
+        self._anonymous.pop(session_id, None)
         session.end()
         return True
 
@@ -435,20 +514,51 @@ class Sessions:
 
     async def _sweep(self) -> None:
         while True:
-            await anyio.sleep(min(30.0, self.idle_timeout / 2))
+            await anyio.sleep(min(30.0, self.idle_timeout / 2, self.unused_timeout / 2))
             now = time.monotonic()
+            self.expire_unused(now)
             for session in list(self._sessions.values()):
                 if not session.stream_open and now - session.last_used > self.idle_timeout:
                     log.info("session %s…: ended after being idle", session.id[:8])
                     self.end(session.id, check=False)
 
 
-__all__ = ["STANDALONE", "EventBuffer", "Session", "SessionLimitReached", "Sessions", "Stream"]
+def _network_of(address: str | None) -> str:
+    """What counts as one anonymous client: an IPv4 address, or an IPv6 /64 (one host
+    commonly holds a whole /64, and could otherwise pose as countless clients)."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def _last_used(session: Session) -> float:
+    return session.last_used
+
+
+__all__ = [
+    "STANDALONE",
+    "ClientSessionLimitReached",
+    "EventBuffer",
+    "Session",
+    "SessionLimitReached",
+    "Sessions",
+    "Stream",
+]
 
 
 def credential_of(authorization: str | None) -> str | None:
-    """What binds a session to its caller: a digest of the ``Authorization`` header, so the
-    credential itself is never kept."""
+    """The caller's principal, which binds legacy sessions and sealed ``requestState`` to it:
+    ``authorization-sha256:<digest>`` of the ``Authorization`` header (``None`` without one),
+    so the credential itself is never kept. Once the transport authenticates requests, the
+    authenticated principal takes this place (a different prefix, never mistaken for this)."""
     if not authorization:
         return None
-    return hashlib.sha256(authorization.encode()).hexdigest()
+    return "authorization-sha256:" + hashlib.sha256(authorization.encode()).hexdigest()

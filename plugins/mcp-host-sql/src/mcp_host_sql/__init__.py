@@ -3,7 +3,9 @@
 Configure databases under ``[plugins.mcp-host-sql.config.databases.NAME]``; with none, the
 plugin serves an embedded SQLite demo shop. Every read runs read-only at the database level
 (read-only transactions on PostgreSQL, ``mode=ro`` connections on SQLite); ``execute``
-exists only when some database is configured with ``read_only = false``.
+exists only when some database is configured with ``read_only = false``. A PostgreSQL database
+whose role has rights outside the database (a superuser, say) is not served unless
+``allow_privileged_role = true``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NotRequired
 
 import anyio
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from mcp_host import Context, Plugin, PromptError, ResourceNotFound, ToolError
 
 from . import demo
 from .config import DatabaseConfig, NameFilter, SqlConfig
-from .databases import Database, SqlError
+from .databases import Database, Rows, SqlError
 
 __all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlState", "plugin"]
 
@@ -36,9 +39,11 @@ plugin = Plugin(
     "mcp-host-sql",
     config=SqlConfig,
     instructions=(
-        "SQL databases: call list_databases, then list_tables and describe_table to learn a "
-        "schema before writing a query. query is read-only and returns at most max_rows rows; "
-        "pass values through params ($1, $2 on PostgreSQL; ? on SQLite), never inside the SQL."
+        # {tool:NAME} is replaced by the name clients see (with the operator's prefix).
+        "SQL databases: call {tool:list_databases}, then {tool:list_tables} and "
+        "{tool:describe_table} to learn a schema before writing a query. {tool:query} is "
+        "read-only and returns at most max_rows rows and max_result_bytes of JSON; pass "
+        "values through params ($1, $2 on PostgreSQL; ? on SQLite), never inside the SQL."
     ),
 )
 
@@ -117,7 +122,6 @@ async def databases_reachable(state: SqlState) -> str | None:
 
 # ------------------------------------------------------------------------------------ tools
 
-DATABASE = "Which database (list_databases names them); may be left out when there is only one."
 PARAMS = (
     "Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL, ? on SQLite."
 )
@@ -130,8 +134,15 @@ class DatabaseInfo(BaseModel):
     description: str | None = None
     read_only: bool
     max_rows: int
+    max_result_bytes: int = Field(description="Bytes of JSON a result holds at most")
     statement_timeout: float = Field(description="Seconds")
-    problem: str | None = Field(None, description="Why the database is unreachable, if it is.")
+    status: Literal["ready", "unreachable", "not served"] = Field(
+        description="As checked just now: 'not served' when the database's role has rights "
+        "outside the database (see problem)."
+    )
+    problem: str | None = Field(
+        None, description="Why the database is unreachable or not served, if it is."
+    )
 
 
 class DatabaseList(BaseModel):
@@ -159,10 +170,26 @@ class TableDescription(BaseModel):
     row_estimate: int | None = None
 
 
-class QueryResult(BaseModel):
+class QueryResult(TypedDict):
     columns: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description="True when more rows matched than max_rows allows.")
+    truncated: Annotated[
+        bool,
+        Field(
+            description="True when the result was cut short: more rows matched than max_rows "
+            "allows, or the rows reached max_result_bytes."
+        ),
+    ]
+    truncated_reason: NotRequired[
+        Annotated[str, Field(description="Why the result was cut short; only when truncated.")]
+    ]
+
+
+def _query_result(rows: Rows) -> QueryResult:
+    result = QueryResult(columns=rows.columns, rows=rows.rows, truncated=rows.truncated)
+    if rows.truncated and rows.reason:
+        result["truncated_reason"] = rows.reason
+    return result
 
 
 class ExecuteResult(BaseModel):
@@ -175,10 +202,34 @@ def _failed(exc: SqlError) -> ToolError:
     return ToolError(str(exc))
 
 
+STATUS_CHECK_TIMEOUT = 3.0
+"""Seconds list_databases waits for each database to answer its check."""
+
+
+async def _status(database: Database) -> tuple[str, str | None]:
+    """``(status, problem)`` of a database, checked now, not remembered."""
+    problem: str | None = (
+        f"database {database.name!r} did not answer within {STATUS_CHECK_TIMEOUT:g} s"
+    )
+    with anyio.move_on_after(STATUS_CHECK_TIMEOUT):
+        problem = await database.check()
+    if problem is None:
+        return "ready", None
+    return ("not served" if database.refusal else "unreachable"), problem
+
+
 @plugin.tool(annotations=READS)
 async def list_databases(*, ctx: Context) -> DatabaseList:
     """The databases this server can query, with their limits and whether they are reachable."""
     state: SqlState = ctx.state
+    statuses: dict[str, tuple[str, str | None]] = {}
+
+    async def check(database: Database) -> None:
+        statuses[database.name] = await _status(database)
+
+    async with anyio.create_task_group() as tg:
+        for database in state.databases.values():
+            tg.start_soon(check, database)
     return DatabaseList(
         databases=[
             DatabaseInfo(
@@ -187,8 +238,10 @@ async def list_databases(*, ctx: Context) -> DatabaseList:
                 description=db.config.description,
                 read_only=db.config.read_only,
                 max_rows=db.config.max_rows,
+                max_result_bytes=db.config.max_result_bytes,
                 statement_timeout=db.config.statement_timeout,
-                problem=db.last_error,
+                status=statuses[db.name][0],
+                problem=statuses[db.name][1],
             )
             for db in state.databases.values()
         ]
@@ -200,8 +253,8 @@ async def list_tables(database: str | None = None, *, ctx: Context) -> TableList
     """The tables and views of a database.
 
     Args:
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db = ctx.state.pick(database)
     try:
@@ -220,10 +273,10 @@ async def describe_table(
     Columns come with their type, whether they may be null, and their default.
 
     Args:
-        table: The table or view, as list_tables names it (``schema.table`` outside the
-            default schema).
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        table: The table or view, as {tool:list_tables} names it (``schema.table`` outside
+            the default schema).
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db = ctx.state.pick(database)
     try:
@@ -241,14 +294,15 @@ async def query(
     *,
     ctx: Context,
 ) -> QueryResult:
-    """Run one read-only SQL statement and return its rows (at most the database's max_rows).
+    """Run one read-only SQL statement and return its rows (at most the database's max_rows
+    and max_result_bytes; truncated_reason says when the result was cut short).
 
     Args:
         sql: One SQL statement, e.g. a SELECT. Put values in params, not in the text.
         params: Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL,
             ? on SQLite.
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db = ctx.state.pick(database)
     try:
@@ -256,10 +310,8 @@ async def query(
     except SqlError as exc:
         raise _failed(exc) from None
     if rows.truncated:
-        await ctx.info(
-            f"query on {db.name!r} stopped at max_rows={db.config.max_rows}", logger="mcp-host-sql"
-        )
-    return QueryResult(columns=rows.columns, rows=rows.rows, truncated=rows.truncated)
+        await ctx.info(f"query on {db.name!r} was truncated: {rows.reason}", logger="mcp-host-sql")
+    return _query_result(rows)
 
 
 @plugin.tool(annotations=READS)
@@ -276,8 +328,8 @@ async def explain(
         sql: One SQL statement.
         params: Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL,
             ? on SQLite.
-        database: Which database (list_databases names them); may be left out when there is
-            only one.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            there is only one.
     """
     db: Database = ctx.state.pick(database)
     try:
@@ -308,8 +360,8 @@ async def execute(
         sql: One SQL statement. Put values in params, not in the text.
         params: Values for the statement's placeholders, in order: $1, $2, ... on PostgreSQL,
             ? on SQLite.
-        database: Which database (list_databases names them); may be left out when only one
-            database is writable.
+        database: Which database ({tool:list_databases} names them); may be left out when
+            only one database is writable.
     """
     state: SqlState = ctx.state
     if database is None:
@@ -321,10 +373,7 @@ async def execute(
         done = await db.execute(sql, list(params or []))
     except SqlError as exc:
         raise _failed(exc) from None
-    returned = None
-    if done.returned is not None:
-        r = done.returned
-        returned = QueryResult(columns=r.columns, rows=r.rows, truncated=r.truncated)
+    returned = None if done.returned is None else _query_result(done.returned)
     return ExecuteResult(status=done.status, rows_affected=done.rows_affected, returned=returned)
 
 
@@ -413,12 +462,20 @@ async def write_query(table: str, goal: str, database: str = "", *, ctx: Context
         for k in info.foreign_keys
     )
     placeholder = "$1, $2, ..." if db.kind == "postgresql" else "?"
+    # The tools as the client sees them: prefixed, or absent when the operator left them out.
+    query_tool = ctx.served_name("query")
+    describe_tool = ctx.served_name("describe_table")
+    run = (
+        f"pass them as params to the {query_tool} tool (database {db.name!r}); it returns at "
+        f"most {db.config.max_rows} rows."
+        if query_tool
+        else f"pass them separately from the SQL (at most {db.config.max_rows} rows come back)."
+    )
     return (
         f"Write one read-only SQL query for the {db.kind} database {db.name!r} that answers: "
         f"{goal}\n\nThe {info.kind} {info.name} has these columns:\n{columns}\n"
         + (f"Primary key: {', '.join(info.primary_key)}\n" if info.primary_key else "")
         + (f"Foreign keys:{keys}\n" if keys else "")
-        + f"\nUse {placeholder} placeholders for values and pass them as params to the query "
-        f"tool (database {db.name!r}); it returns at most {db.config.max_rows} rows. Use "
-        "describe_table on any other table you join."
+        + f"\nUse {placeholder} placeholders for values and {run}"
+        + (f" Use {describe_tool} on any other table you join." if describe_tool else "")
     )

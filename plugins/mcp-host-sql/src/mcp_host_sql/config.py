@@ -40,11 +40,25 @@ class DatabaseConfig(BaseModel):
     )
     read_only: bool = Field(True, description="Only read; `execute` exists only when false.")
     max_rows: int = Field(500, ge=1, le=100_000, description="Rows a query returns at most.")
+    max_result_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Bytes of JSON a result holds at most; fetching stops there.",
+    )
     statement_timeout: float = Field(5.0, gt=0, description="Seconds a statement may run.")
     pool_min: int = Field(1, ge=0, description="Connections opened at start.")
     pool_max: int = Field(5, ge=1, description="Connections open at most.")
     pool_timeout: float = Field(
         10.0, gt=0, description="Seconds a call waits for a free connection before failing."
+    )
+    allow_privileged_role: bool = Field(
+        False,
+        description=(
+            "Serve this PostgreSQL database even though its role has rights outside the "
+            "database (superuser, pg_execute_server_program, pg_read_server_files, ...), "
+            "with a warning at every start. Leave false and connect as a least-privileged role."
+        ),
     )
     schemas: NameFilter = Field(
         default_factory=NameFilter, description="Which schemas are listed (PostgreSQL)."

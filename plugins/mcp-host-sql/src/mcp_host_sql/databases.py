@@ -52,6 +52,8 @@ class Rows:
     columns: list[str]
     rows: list[list[Any]]
     truncated: bool
+    reason: str | None = None
+    """Why the result is truncated (``max_rows``, ``max_result_bytes``), when it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class Database(abc.ABC):
         self.name = name
         self.config = config
         self.last_error: str | None = None
+        self.refusal: str | None = None
+        """Why the database is not served although it is reachable (its role has rights
+        outside the database), or ``None``."""
 
     @property
     def display_url(self) -> str:

@@ -1,18 +1,29 @@
 """PostgreSQL through asyncpg's connection pool.
 
 Reads (``query``, ``explain``, the catalog) run in read-only transactions, so PostgreSQL
-itself refuses writes, with ``SET LOCAL statement_timeout`` bounding each statement.
+itself refuses writes, with a transaction-local ``statement_timeout`` bounding each
+statement.
 Parameters are bound, never interpolated: the statement is prepared, PostgreSQL says which
 type each ``$n`` has, and the JSON values are converted to those types.
 
+Before every statement, in the same round trip that sets the statement timeout, the role's
+rights are read (:mod:`.pg_privileges`): a role with rights outside the database is not served
+unless ``allow_privileged_role`` says so. What ``query``, ``explain`` and ``execute`` may send
+is decided by PostgreSQL's own parser (:mod:`.pg_statements`).
+
 A database that is down at start leaves the plugin running: the pool is created on the next
-call (or readiness check) that finds the server up. A pool whose server restarted drops its
-dead connections and a read is retried once.
+call (or readiness check) that finds the server up. A statement is sent at most once: a call
+whose connection turns out dead before its statement went out (the server restarted) is tried
+once more on a fresh connection; one whose connection is lost after that gets an error saying
+what may have happened, never a second run.
 """
 
 from __future__ import annotations
 
+import enum
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -20,9 +31,13 @@ from typing import Any, TypeVar
 import anyio
 import asyncpg
 
+from . import pg_results
 from .config import DatabaseConfig
 from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, Unavailable
-from .values import ParameterError, coerce_pg, to_json
+from .pg_privileges import PREDEFINED_ROLES, ROLE_QUERY, NotServed, RoleRights, refusal, warning
+from .pg_statements import check_read, check_write, explain_text
+from .results import Collector, Expired
+from .values import ParameterError, coerce_pg
 
 log = logging.getLogger("mcp_host_sql")
 
@@ -46,8 +61,26 @@ _LOST = (
     asyncpg.AdminShutdownError,
     asyncpg.CannotConnectNowError,
     asyncpg.CrashShutdownError,
+    # The server's goodbye (e.g. pg_terminate_backend of an idle connection) read before the
+    # next command: asyncpg refuses to send it, from a state it does not expect.
+    asyncpg.InternalClientError,
 )
 """What a connection to a server that went away raises."""
+
+PARSE_IN_THREAD = 20_000
+"""Characters of SQL from which the statement is parsed in a worker thread, off the loop."""
+
+
+class _Stage(enum.Enum):
+    """How far a call got, which says what a lost connection may have left behind."""
+
+    PREPARING = "preparing"
+    """Transaction begun, rights checked: the statement has not been sent."""
+    SENT = "sent"
+    """The statement went to the server."""
+    COMMITTING = "committing"
+    """The statement finished; the commit went to the server."""
+
 
 _TABLES = """
 SELECT n.nspname, c.relname, c.relkind::text
@@ -109,6 +142,9 @@ class PostgresDatabase(Database):
         super().__init__(name, config)
         self._pool: asyncpg.Pool | None = None
         self._lock = anyio.Lock()
+        self.rights: RoleRights | None = None
+        """What the role could do beyond the database, as last read."""
+        self._warned = False
 
     # -------------------------------------------------------------------------------- pool
 
@@ -132,6 +168,7 @@ class PostgresDatabase(Database):
                     raise self._unavailable(exc) from None
                 log.info("database %r connected", self.name)
                 self.last_error = None
+                self._warned = False
         return self._pool
 
     def _unavailable(self, exc: BaseException) -> Unavailable:
@@ -162,10 +199,11 @@ class PostgresDatabase(Database):
             await pool.release(conn)
 
     async def start(self) -> None:
-        try:
-            await self._ensure_pool()
-        except Unavailable as exc:
-            log.warning("%s", exc)
+        # check() reads the role's rights; a refusal or the warning that a privileged role is
+        # served anyway is logged there.
+        problem = await self.check()
+        if problem and not self.refusal:
+            log.warning("%s", problem)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -180,8 +218,10 @@ class PostgresDatabase(Database):
     async def check(self) -> str | None:
         try:
             await self._in_transaction(lambda conn: conn.fetchval("SELECT 1"), readonly=True)
-        except SqlError as exc:
+        except Unavailable as exc:
             return self.last_error or str(exc)
+        except SqlError as exc:
+            return str(exc)
         return None
 
     # -------------------------------------------------------------------------- statements
@@ -189,32 +229,98 @@ class PostgresDatabase(Database):
     async def _in_transaction(
         self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, readonly: bool
     ) -> T:
-        """Run ``work`` in a transaction with the statement timeout; a read whose connection
-        turns out dead (the server restarted) is retried once on a fresh one."""
+        """Run ``work`` in a transaction with the statement timeout, once the role's rights
+        have been checked. A connection that turns out dead before the statement went out
+        (the server restarted) is replaced and the call tried once more; after that, a lost
+        connection is reported, never retried: the statement may have run."""
         timeout = self.config.statement_timeout
         for attempt in (1, 2):
+            stage = _Stage.PREPARING
             try:
                 async with self._connection() as conn:
                     with anyio.fail_after(timeout + 2):
                         async with conn.transaction(readonly=readonly):
-                            # The SELECT takes the transaction's snapshot: from then on
-                            # PostgreSQL refuses SET TRANSACTION READ WRITE, even from a DO block.
-                            await conn.execute(
-                                f"SET LOCAL statement_timeout = {int(timeout * 1000)}; SELECT 1"
-                            )
-                            return await work(conn)
+                            await self._admit(conn)
+                            stage = _Stage.SENT
+                            result = await work(conn)
+                            stage = _Stage.COMMITTING
+                self.last_error = None
+                return result
+            except TimeoutError:
+                # Before _LOST, which holds OSError: a timeout is not a lost connection, and
+                # a statement past its time is never sent again.
+                raise self._timed_out() from None
             except _LOST as exc:
                 if self._pool is not None:
                     await self._pool.expire_connections()
-                if attempt == 2 or not readonly:
+                if stage is _Stage.PREPARING:
+                    if attempt == 1:
+                        continue
                     raise self._unavailable(exc) from None
-            except TimeoutError:
-                raise self._timed_out() from None
+                if stage is _Stage.COMMITTING and readonly:
+                    # Committing a read-only transaction changes nothing: the answer stands.
+                    return result
+                raise self._lost(exc, stage, readonly=readonly) from None
             except asyncpg.PostgresError as exc:
                 raise self._explain_error(exc) from None
             except ParameterError as exc:
                 raise SqlError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         raise AssertionError("unreachable")
+
+    async def _admit(self, conn: asyncpg.Connection) -> None:
+        """Set the statement timeout and refuse a role with rights outside the database."""
+        milliseconds = max(1, round(self.config.statement_timeout * 1000))
+        row = await conn.fetchrow(ROLE_QUERY, str(milliseconds), list(PREDEFINED_ROLES))
+        _, role, _, database, superuser, createrole, replication, memberships = row
+        rights = RoleRights(
+            role=role,
+            database=database,
+            superuser=superuser,
+            createrole=createrole,
+            replication=replication,
+            memberships=tuple(memberships),
+            server_version=conn.get_server_version().major,
+        )
+        self.rights = rights
+        if not rights.privileged:
+            self.refusal = None
+            return
+        if self.config.allow_privileged_role:
+            self.refusal = None
+            if not self._warned:
+                self._warned = True
+                log.warning("%s", warning(self.name, rights))
+            return
+        message = refusal(self.name, rights, writable=not self.config.read_only)
+        if message != self.refusal:
+            log.error("%s", message)
+        self.refusal = self.last_error = message
+        raise NotServed(message)
+
+    def _lost(self, exc: BaseException, stage: _Stage, *, readonly: bool) -> SqlError:
+        # Leaving a closed connection's transaction raises an InterfaceError of its own; the
+        # first error says what happened.
+        first = exc
+        while isinstance(first.__context__, _LOST):
+            first = first.__context__
+        reason = str(first) or type(first).__name__
+        if stage is _Stage.COMMITTING:
+            outcome = (
+                "while its transaction was committing: the server may or may not have "
+                "committed its changes, so check before running it again"
+            )
+        elif readonly:
+            outcome = (
+                "while the statement ran: it may have run, in a read-only transaction the "
+                "server then rolled back; it was not run again, so run it again if you still "
+                "need its result"
+            )
+        else:
+            outcome = (
+                "while the statement ran: it may have run, but its transaction was not "
+                "committed, so the server rolled its changes back; it was not run again"
+            )
+        return SqlError(f"The connection to database {self.name!r} was lost ({reason}) {outcome}.")
 
     def _timed_out(self) -> SqlError:
         return SqlError(
@@ -262,48 +368,105 @@ class PostgresDatabase(Database):
             coerce_pg(v, t.name, i) for i, (v, t) in enumerate(zip(params, types, strict=False), 1)
         ]
 
+    async def _checked(self, check: Callable[..., T], sql: str, **options: Any) -> T:
+        """``check(sql, database=..., **options)``, in a worker thread for long SQL."""
+        call = functools.partial(check, sql, database=self.name, **options)
+        if len(sql) < PARSE_IN_THREAD:
+            return call()
+        return await anyio.to_thread.run_sync(call)
+
+    def _collector(self) -> Collector:
+        """Rows within max_rows and max_result_bytes, fetched and converted before the
+        statement timeout (counted from now, as the server counts it)."""
+        config = self.config
+        deadline = time.monotonic() + config.statement_timeout
+        return Collector(config.max_rows, config.max_result_bytes, deadline)
+
+    async def _fetch(
+        self,
+        conn: asyncpg.Connection,
+        statement: Any,
+        args: list[Any],
+        guard: pg_results.Guard | None,
+        into: Collector,
+    ) -> int:
+        try:
+            return await pg_results.fetch(conn, statement, args, guard, into)
+        except Expired:
+            raise self._timed_out() from None
+
     async def query(self, sql: str, params: list[Any]) -> Rows:
-        limit = self.config.max_rows
+        await self._checked(check_read, sql, writable=not self.config.read_only)
+        cap = self.config.max_result_bytes
 
         async def run(conn: asyncpg.Connection) -> Rows:
             statement, args = await self._prepared(conn, sql, params)
             attributes = statement.get_attributes()
             if not attributes:
-                await statement.fetch(*args)
+                # Rows without columns (SELECT FROM t) carry nothing; ask for one, not all.
+                await statement.fetchrow(*args)
                 return Rows([], [], False)
-            cursor = await statement.cursor(*args)
-            fetched = await cursor.fetch(limit + 1)
-            rows = [[to_json(v) for v in record.values()] for record in fetched[:limit]]
-            return Rows([a.name for a in attributes], rows, len(fetched) > limit)
+            collector = self._collector()
+            wrapped, guard = await pg_results.prepare_guarded(conn, sql, attributes, cap)
+            await self._fetch(conn, wrapped or statement, args, guard, collector)
+            return pg_results.rows_of(attributes, collector)
 
         return await self._in_transaction(run, readonly=True)
 
     async def explain(self, sql: str, params: list[Any]) -> str:
+        text = await self._checked(explain_text, sql, writable=not self.config.read_only)
+
         async def run(conn: asyncpg.Connection) -> str:
-            statement, args = await self._prepared(conn, "EXPLAIN " + sql, params)
-            return "\n".join(record[0] for record in await statement.fetch(*args))
+            statement, args = await self._prepared(conn, text, params)
+            collector = self._collector()
+            await self._fetch(conn, statement, args, None, collector)
+            lines = [str(row[0]) for row in collector.rows]
+            if collector.reason:
+                lines.append(f"(plan cut: {collector.reason})")
+            return "\n".join(lines)
 
         return await self._in_transaction(run, readonly=True)
 
     async def execute(self, sql: str, params: list[Any]) -> Executed:
         if self.config.read_only:
             raise SqlError(f"Database {self.name!r} is configured read_only; execute is off.")
-        limit = self.config.max_rows
+        await self._checked(check_write, sql)
+        cap = self.config.max_result_bytes
 
         async def run(conn: asyncpg.Connection) -> Executed:
             statement, args = await self._prepared(conn, sql, params)
-            fetched = await statement.fetch(*args)
-            status = statement.get_statusmsg() or ""
-            count = status.rsplit(" ", 1)[-1]
             attributes = statement.get_attributes()
-            returned = None
+            wrapped, guard = None, None
             if attributes:
-                returned = Rows(
-                    [a.name for a in attributes],
-                    [[to_json(v) for v in record.values()] for record in fetched[:limit]],
-                    len(fetched) > limit,
+                wrapped, guard = await pg_results.prepare_guarded(
+                    conn, sql, attributes, cap, count=True, strict=False
                 )
-            return Executed(status, int(count) if count.isdigit() else None, returned)
+            if guard is None:
+                # No rows, or a statement that cannot be wrapped (a data-modifying WITH
+                # inside it): run as written, which also gives PostgreSQL's own status. Rows
+                # without columns carry nothing: one is asked for, not all.
+                if attributes:
+                    fetched = await statement.fetch(*args)
+                else:
+                    fetched = []
+                    await statement.fetchrow(*args)
+                status = statement.get_statusmsg() or ""
+                count = status.rsplit(" ", 1)[-1]
+                returned = None
+                if attributes:
+                    collector = self._collector()
+                    for record in fetched:
+                        if not collector.add(list(record.values())):
+                            break
+                    returned = pg_results.rows_of(attributes, collector)
+                return Executed(status, int(count) if count.isdigit() else None, returned)
+            collector = self._collector()
+            total = await self._fetch(conn, wrapped, args, guard, collector)
+            return Executed(
+                pg_results.status_of(sql, total),
+                total,
+                pg_results.rows_of(attributes, collector),
+            )
 
         return await self._in_transaction(run, readonly=False)
 
