@@ -501,10 +501,15 @@ async def runs(cluster: Cluster, marker: str) -> int:
     return cluster.log.read_text().count(f"noted_sleep ran {marker}\n")
 
 
-async def terminate_running(side: asyncpg.Connection, marker: str) -> None:
-    """Terminate the plugin's backend once it runs ``noted_sleep(marker, ...)``."""
+async def terminate_running(side: asyncpg.Connection, marker: str, cluster: Cluster) -> None:
+    """Terminate the plugin's backend once it runs ``noted_sleep(marker, ...)``: once its run
+    is in the log (a backend is ``active`` from the start of its statement, before the
+    function runs; terminated then, the statement would not have run at all)."""
     with anyio.fail_after(10):
         while True:
+            if not await runs(cluster, marker):
+                await anyio.sleep(0.02)
+                continue
             pid = await side.fetchval(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = 'mcp-host-sql' "
                 "AND state = 'active' AND query LIKE '%' || $1 || '%'",
@@ -533,7 +538,7 @@ async def test_a_statement_whose_connection_is_lost_is_not_run_again(
         with anyio.fail_after(20):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(run)
-                await terminate_running(side, marker)
+                await terminate_running(side, marker, postgres)
         [result] = results
         assert result.is_error
         assert "The connection to database 'shop' was lost" in result.text
