@@ -144,6 +144,28 @@ def test_config_show_redacts_every_rotated_sealing_key(run, tmp_path: Path) -> N
     assert data["config"]["host"]["state_secrets"] == ["***", "***"]
 
 
+def test_config_show_warns_about_the_deprecated_shutdown_grace_name(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text("[http]\nshutdown_grace_seconds = 3\n")
+    result = run("config", "show", "--json", "--config", str(config))
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["config"]["host"]["shutdown_grace"] == 3
+    assert "shutdown_grace_seconds" not in data["config"]["http"]
+    assert "warning: [http] shutdown_grace_seconds" in result.stderr
+    assert "[host] shutdown_grace" in result.stderr
+
+
+def test_check_warns_about_the_old_shutdown_grace_name(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "c.toml"
+    config.write_text("[http]\nshutdown_grace_seconds = 3\n")
+    result = run("check", "--config", str(config), "--plugin", "mcp-host-example")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK: 1 plugin(s)")
+    assert "warning: [http] shutdown_grace_seconds" in result.stderr
+    assert "it was applied as [host] shutdown_grace" in result.stderr
+
+
 def test_config_show_prints_the_real_default_policy(run) -> None:  # type: ignore[no-untyped-def]
     human = run("config", "show")
     assert 'on_plugin_error = "fail"    # default' in human.output

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -34,6 +37,8 @@ def _setup_logging(level: str, loaded: LoadedConfig | None) -> None:
     # Replace only a handler this command installed before (an embedding app keeps its own).
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "mcp-host"] + [handler]
     root.setLevel(level.upper())
+    for warning in loaded.warnings if loaded is not None else ():
+        log.warning("%s", warning)
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -161,6 +166,15 @@ def main(**_: Any) -> None:
     default=None,
     help="Log level on stderr — [host] log_level.",
 )
+@click.option(
+    "--shutdown-grace",
+    type=click.FloatRange(0, 3600),
+    default=None,
+    metavar="SECONDS",
+    help="How long requests in flight may finish on SIGTERM, SIGINT or end of input before "
+    "they are answered with a shutting-down error — [host] shutdown_grace, "
+    "MCP_HOST_SHUTDOWN_GRACE. Default: 10.",
+)
 @click.pass_context
 def serve(ctx: click.Context, /, **_: Any) -> None:
     """Serve every enabled plugin over stdio (default), Streamable HTTP or HTTP+SSE."""
@@ -172,6 +186,7 @@ def serve(ctx: click.Context, /, **_: Any) -> None:
         ("port", "http.port", "--port"),
         ("endpoint_path", "http.path", "--path"),
         ("log_level", "host.log_level", "--log-level"),
+        ("shutdown_grace", "host.shutdown_grace", "--shutdown-grace"),
     ):
         if p.get(key) is not None:
             cli[field] = (flag, p[key])
@@ -186,6 +201,32 @@ def serve(ctx: click.Context, /, **_: Any) -> None:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass
+    _exit_without_waiting_for_handler_threads()
+
+
+def _exit_without_waiting_for_handler_threads() -> None:
+    """Every request is answered and every lifespan exited; a plain ``def`` handler still
+    sleeping in a worker thread (a thread cannot be cancelled) must not hold the process
+    until it returns, as the interpreter's exit would."""
+    deadline = time.monotonic() + 1.0
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if stuck:
+        log.warning(
+            "%d handler(s) still running in worker threads after the shutdown; exiting "
+            "without waiting for them",
+            len(stuck),
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 async def _start(host: Host) -> dict[str, Any]:
@@ -204,7 +245,7 @@ def plugins(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     they serve. Starts each enabled plugin once (its lifespan) to know."""
     loaded = _load(ctx, {}, collect=True)
     _setup_logging("critical", loaded)
-    for problem in loaded.problems:
+    for problem in [*loaded.warnings, *loaded.problems]:
         click.echo(f"warning: {problem}", err=True)
     host = _host(loaded, on_plugin_error="skip")
     for unknown in host.unknown_names:
@@ -280,6 +321,8 @@ def check(ctx: click.Context, /, **_: Any) -> None:
     """Load the configuration and every plugin, run lifespans once; report every problem."""
     loaded = _load(ctx, {}, collect=True)
     _setup_logging("critical", loaded)  # every problem is printed below, once
+    for warning in loaded.warnings:  # deprecated names: not a problem yet
+        click.echo(f"warning: {warning}", err=True)
     problems: list[str] = list(loaded.problems)
     try:
         host = Host.load(loaded, on_plugin_error="skip")
@@ -336,6 +379,8 @@ def config_group() -> None:
 def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
     """Print the effective configuration, secrets redacted, with where each value came from."""
     loaded = _load(ctx, {})
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
     data = loaded.redacted()
     plugin_defaults = PluginSettings().model_dump(mode="json")
     if as_json:

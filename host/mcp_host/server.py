@@ -69,30 +69,57 @@ async def serve(
     resumable events; in memory unless given (``mcp_host.stores``). Catalog events go through
     the host's notification bus (``Host.load(..., notification_bus=...)``).
     """
+    if transport == "stdio":
+        await _serve_stdio(host)
+        return
+    if transport not in ("http", "sse"):
+        raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
+    from .transports.http import serve_http
+
     async with host.running():
         engine = Engine(host.catalog, protocol_settings(host))
-        if transport == "stdio":
-            from .transports.stdio import serve_stdio, terminal_notice
+        await serve_http(
+            engine,
+            host.config.http,
+            readiness=host.readiness_report,
+            legacy_only=transport == "sse",
+            session_store=session_store,
+            event_store=event_store,
+            grace_seconds=host.config.host.shutdown_grace,
+        )
 
-            in_terminal = sys.stdin is not None and sys.stdin.isatty()
-            await serve_stdio(
-                engine,
-                max_message_bytes=host.config.host.max_message_bytes,
-                notice=terminal_notice(host.loaded.file) if in_terminal else None,
-            )
-        elif transport in ("http", "sse"):
-            from .transports.http import serve_http
 
-            await serve_http(
-                engine,
-                host.config.http,
-                readiness=host.readiness_report,
-                legacy_only=transport == "sse",
-                session_store=session_store,
-                event_store=event_store,
-            )
-        else:
-            raise ConfigError(f"Unknown transport {transport!r}: use stdio, http or sse")
+async def _serve_stdio(host: Host) -> None:
+    """stdio: SIGTERM and SIGINT are watched from before the lifespans start until after they
+    have exited, and ignored after that, so a signal never cuts the lifespans' exit or the
+    process's exit short. One during start-up stops it (the lifespans already entered are
+    exited); once serving, the first starts the shutdown and a second ends its grace."""
+    from .transports.stdio import serve_stdio, signals_shutdown, terminal_notice
+
+    settings = host.config.host
+    in_terminal = sys.stdin is not None and sys.stdin.isatty()
+    async with signals_shutdown(ignore_after=True) as shutdown, anyio.create_task_group() as tg:
+        starting = anyio.CancelScope()
+        watching = anyio.CancelScope()
+
+        async def stop_starting() -> None:
+            with watching:
+                await shutdown.requested.wait()
+                if not watching.cancel_called:
+                    starting.cancel()
+
+        tg.start_soon(stop_starting)
+        with starting:
+            async with host.running():
+                watching.cancel()
+                await serve_stdio(
+                    Engine(host.catalog, protocol_settings(host)),
+                    max_message_bytes=settings.max_message_bytes,
+                    grace_seconds=settings.shutdown_grace,
+                    shutdown=shutdown,
+                    notice=terminal_notice(host.loaded.file) if in_terminal else None,
+                )
+        watching.cancel()
 
 
 def asgi_app(

@@ -307,3 +307,66 @@ def test_log_records_hide_secrets(tmp_path: Path) -> None:
     assert records[0] == "connecting with ***"
     assert "hunter2-long" not in records[1]
     assert "login failed for ***" in records[1]
+
+
+def test_shutdown_grace_default_environment_and_flag(tmp_path: Path) -> None:
+    assert load_config(None, env={}).config.host.shutdown_grace == 10
+    loaded = load_config(None, env={"MCP_HOST_SHUTDOWN_GRACE": "2.5"})
+    assert loaded.config.host.shutdown_grace == 2.5
+    assert loaded.provenance["host.shutdown_grace"] == "env:MCP_HOST_SHUTDOWN_GRACE"
+    loaded = load_config(
+        None,
+        env={"MCP_HOST_SHUTDOWN_GRACE": "2.5"},
+        cli={"host.shutdown_grace": ("--shutdown-grace", 0.0)},
+    )
+    assert loaded.config.host.shutdown_grace == 0
+    assert loaded.warnings == ()
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "3601", "soon"])
+def test_shutdown_grace_refuses_what_is_not_a_duration(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[host\] shutdown_grace"):
+        load_config(None, env={"MCP_HOST_SHUTDOWN_GRACE": value})
+
+
+def test_deprecated_http_shutdown_grace_seconds_applies_with_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "[http]\nshutdown_grace_seconds = 3\n")
+    loaded = load_config(path, env={})
+    assert loaded.config.host.shutdown_grace == 3
+    assert "shutdown_grace_seconds" not in loaded.redacted()["http"]
+    assert loaded.provenance["host.shutdown_grace"].startswith(f"file:{path}")
+    [warning] = loaded.warnings
+    assert "[http] shutdown_grace_seconds" in warning
+    assert "deprecated" in warning
+    assert "[host] shutdown_grace" in warning
+    assert "MCP_HOST_SHUTDOWN_GRACE" in warning
+
+    loaded = load_config(None, env={"MCP_HOST_HTTP_SHUTDOWN_GRACE_SECONDS": "4"})
+    assert loaded.config.host.shutdown_grace == 4
+    assert "MCP_HOST_HTTP_SHUTDOWN_GRACE_SECONDS" in loaded.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("new_in", "env", "cli"),
+    [
+        ("file", {}, None),
+        ("env", {"MCP_HOST_SHUTDOWN_GRACE": "7"}, None),
+        ("cli", {}, {"host.shutdown_grace": ("--shutdown-grace", 7.0)}),
+    ],
+)
+def test_the_new_shutdown_grace_wins_over_the_deprecated_name(
+    tmp_path: Path, new_in: str, env: dict[str, str], cli: dict[str, tuple[str, object]] | None
+) -> None:
+    host = "[host]\nshutdown_grace = 7\n" if new_in == "file" else ""
+    path = write(tmp_path, host + "[http]\nshutdown_grace_seconds = 30\n")
+    loaded = load_config(path, env=env, cli=cli)
+    assert loaded.config.host.shutdown_grace == 7
+    [warning] = loaded.warnings
+    assert "ignored" in warning
+    assert "shutdown_grace_seconds" in warning
+
+
+def test_deprecated_shutdown_grace_is_still_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, "[http]\nshutdown_grace_seconds = -5\n")
+    with pytest.raises(ConfigError, match=r"\[host\] shutdown_grace"):
+        load_config(path, env={})

@@ -11,13 +11,23 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio
 import pytest
 
-from mcp_host.transports.stdio import Oversized, serve_connection, split_lines, terminal_notice
+from mcp_host import Plugin
+from mcp_host.transports.stdio import (
+    Oversized,
+    Shutdown,
+    serve_connection,
+    split_lines,
+    terminal_notice,
+)
 from tests.messages import INIT
 from tests.protocol.conftest import Probe, build_engine, demo_plugin
 
@@ -78,6 +88,208 @@ async def test_serve_connection_keeps_serving_after_bad_lines() -> None:
     assert errors == [-32700, -32600, -32600]
 
 
+class Pipe:
+    """Input arriving chunk by chunk, as from a pipe: ``read`` waits for the next chunk,
+    ``ready`` says whether one is waiting."""
+
+    def __init__(self) -> None:
+        self.chunks: deque[bytes] = deque()
+        self.arrived = anyio.Event()
+        self.closed = False
+
+    def feed(self, *lines: bytes) -> None:
+        self.chunks.append(b"".join(line + b"\n" for line in lines))
+        self.arrived.set()
+
+    async def read(self, size: int) -> bytes:
+        while not self.chunks and not self.closed:
+            self.arrived = anyio.Event()
+            await self.arrived.wait()
+        return self.chunks.popleft() if self.chunks else b""
+
+    def ready(self) -> bool:
+        return bool(self.chunks) or self.closed
+
+
+def slow_call(request_id: object) -> bytes:
+    return json.dumps(
+        {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "slow"}}
+    ).encode()
+
+
+async def serving(
+    pipe: Pipe, shutdown: Shutdown, grace: float
+) -> tuple[list[dict[str, object]], Probe]:
+    """Serve ``pipe`` after the handshake and one slow call in flight; return what was
+    written, once ``serve_connection`` returns."""
+    probe = Probe()
+    engine = build_engine(demo_plugin(probe))
+    written: list[dict[str, object]] = []
+
+    async def write(data: bytes) -> None:
+        written.append(json.loads(data))
+
+    pipe.feed(
+        json.dumps(INIT).encode(), b'{"jsonrpc": "2.0", "method": "notifications/initialized"}'
+    )
+    pipe.feed(slow_call("in flight"))
+    with anyio.fail_after(10):
+        await serve_connection(
+            engine, pipe.read, write, grace_seconds=grace, shutdown=shutdown, ready=pipe.ready
+        )
+    return written, probe
+
+
+def shutdown_errors(written: list[dict[str, object]]) -> dict[object, str]:
+    return {
+        m["id"]: m["error"]["message"]  # type: ignore[index]
+        for m in written
+        if isinstance(m.get("error"), dict) and m["error"]["code"] == -32000  # type: ignore[index]
+    }
+
+
+@pytest.mark.anyio
+async def test_shutdown_answers_requests_in_flight_and_those_waiting_in_the_pipe() -> None:
+    pipe, shutdown = Pipe(), Shutdown()
+    async with anyio.create_task_group() as tg:
+        result: list[list[dict[str, object]]] = []
+
+        async def serve() -> None:
+            written, _ = await serving(pipe, shutdown, grace=0.2)
+            result.append(written)
+
+        tg.start_soon(serve)
+        await anyio.wait_all_tasks_blocked()  # the slow call runs; the reader waits
+        # What the client wrote just before the signal is still in the pipe when it comes.
+        pipe.feed(slow_call("waiting 1"), b"not json", slow_call("waiting 2"))
+        shutdown.request("SIGTERM")
+    written = result[0]
+    errors = shutdown_errors(written)
+    assert sorted(errors) == ["in flight", "waiting 1", "waiting 2"]
+    assert "0.2 s shutdown grace" in errors["in flight"]
+    assert errors["waiting 1"] == "Server shutting down: not taking new requests (SIGTERM)"
+    assert [m["id"] for m in written].count("in flight") == 1
+    assert any(m.get("error", {}).get("code") == -32700 for m in written)  # type: ignore[union-attr]
+    # It returned without end of input: once the waiting input was answered, nothing more
+    # was waited for.
+    assert not pipe.closed
+
+
+@pytest.mark.anyio
+async def test_a_second_shutdown_request_ends_the_grace_at_once() -> None:
+    pipe, shutdown = Pipe(), Shutdown()
+    async with anyio.create_task_group() as tg:
+        result: list[tuple[list[dict[str, object]], Probe]] = []
+
+        async def serve() -> None:
+            result.append(await serving(pipe, shutdown, grace=600))
+
+        tg.start_soon(serve)
+        await anyio.wait_all_tasks_blocked()
+        shutdown.request("SIGTERM")
+        await anyio.wait_all_tasks_blocked()
+        assert not result  # the grace runs: the slow call may still finish
+        pipe.feed(slow_call("during the grace"))
+        await anyio.wait_all_tasks_blocked()
+        shutdown.request("SIGINT")
+    written, probe = result[0]
+    errors = shutdown_errors(written)
+    assert "second signal" in errors["in flight"]
+    assert "not taking new requests" in errors["during the grace"]
+    assert probe.cancelled
+
+
+@pytest.mark.anyio
+async def test_end_of_input_lets_calls_finish_within_the_grace() -> None:
+    pipe, shutdown = Pipe(), Shutdown()
+    pipe.closed = True  # end of input right after the calls
+    written, probe = await serving(pipe, shutdown, grace=0.1)
+    assert shutdown.cause == "end of input"
+    assert "0.1 s shutdown grace" in shutdown_errors(written)["in flight"]
+    assert probe.cancelled
+
+
+@pytest.mark.anyio
+async def test_the_first_request_handled_by_the_reader_gets_the_grace_too() -> None:
+    plugin = Plugin("napper")
+
+    @plugin.tool()
+    async def nap(seconds: float) -> str:
+        await anyio.sleep(seconds)
+        return "rested"
+
+    engine = build_engine(plugin)
+    written: list[dict[str, object]] = []
+
+    async def write(data: bytes) -> None:
+        written.append(json.loads(data))
+
+    pipe, shutdown = Pipe(), Shutdown()
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    first = {
+        "jsonrpc": "2.0",
+        "id": "first",
+        "method": "tools/call",
+        "params": {"name": "nap", "arguments": {"seconds": 0.3}, "_meta": envelope},
+    }
+    pipe.feed(json.dumps(first).encode())  # a 2026-07-28 request as the very first message
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: serve_connection(
+                engine, pipe.read, write, grace_seconds=30, shutdown=shutdown, ready=pipe.ready
+            )
+        )
+        await anyio.wait_all_tasks_blocked()
+        shutdown.request("SIGTERM")
+    [reply] = written
+    assert reply["id"] == "first"
+    assert reply["result"]["content"][0]["text"] == "rested"  # type: ignore[index]
+
+
+@pytest.mark.anyio
+async def test_listens_end_with_their_result_at_shutdown_instead_of_holding_the_grace() -> None:
+    engine = build_engine(demo_plugin(Probe()))
+    written: list[dict[str, object]] = []
+
+    async def write(data: bytes) -> None:
+        written.append(json.loads(data))
+
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    pipe, shutdown = Pipe(), Shutdown()
+    pipe.feed(
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}
+        ).encode(),
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": "listen",
+                "method": "subscriptions/listen",
+                "params": {"notifications": {"toolsListChanged": True}, "_meta": meta},
+            }
+        ).encode(),
+    )
+    with anyio.fail_after(10):  # far below the grace
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                lambda: serve_connection(
+                    engine, pipe.read, write, grace_seconds=600, shutdown=shutdown, ready=pipe.ready
+                )
+            )
+            await anyio.wait_all_tasks_blocked()
+            assert engine.listening  # the listen runs
+            shutdown.request("SIGTERM")
+    [reply] = [m for m in written if m.get("id") == "listen"]
+    assert "result" in reply, reply
+    assert not engine.listening
+
+
 SERVER = textwrap.dedent(
     """
     import anyio, sys
@@ -99,7 +311,9 @@ SERVER = textwrap.dedent(
         await anyio.sleep(60)
         return "never"
 
-    anyio.run(lambda: serve_stdio(build_engine(plugin), max_message_bytes=4096))
+    anyio.run(
+        lambda: serve_stdio(build_engine(plugin), max_message_bytes=4096, grace_seconds=0.5)
+    )
     print("exited cleanly", file=sys.stderr)
     """
 )
@@ -164,9 +378,17 @@ def test_sigterm_stops_the_server_with_requests_in_flight(tmp_path: Path) -> Non
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["id"] == 1
     proc.send_signal(signal.SIGTERM)
+    watchdog = threading.Timer(20, proc.kill)
+    watchdog.start()
+    out = proc.stdout.read()  # stdin stays open: end of input would be a second reason
+    watchdog.cancel()
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert b"exited cleanly" in err
+    [reply] = [json.loads(line) for line in out.splitlines()]
+    assert reply["id"] == 2
+    assert reply["error"]["code"] == -32000
+    assert "0.5 s shutdown grace" in reply["error"]["message"]
 
 
 def _mcp_host() -> str:

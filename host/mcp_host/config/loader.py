@@ -4,6 +4,9 @@ Precedence, highest first: a CLI flag, an environment variable, the file, the de
 field of ``[host]`` maps to ``MCP_HOST_<FIELD>`` and each field of ``[http]`` to
 ``MCP_HOST_HTTP_<FIELD>`` (lists comma-separated, booleans 1/0/true/false/yes/no/on/off).
 The file is ``--config PATH``, else ``$MCP_HOST_CONFIG``, else ``./mcp-host.toml`` if present.
+
+A renamed setting keeps working under its old name (file or environment) for a while: its value
+moves to the new field unless that is set too, and ``LoadedConfig.warnings`` says so.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "http": (HttpSettings, "MCP_HOST_HTTP_"),
 }
 
+_RENAMED: dict[tuple[str, str], tuple[str, str, str]] = {
+    # (old section, old name) -> (new section, new name, its CLI flag)
+    ("http", "shutdown_grace_seconds"): ("host", "shutdown_grace", "--shutdown-grace"),
+}
+
 
 @dataclass(frozen=True)
 class LoadedConfig:
@@ -47,6 +55,8 @@ class LoadedConfig:
     cannot be resolved). That is the plugin's failure, and only if it is loaded."""
     problems: tuple[str, ...] = ()
     """With ``collect=True``: every invalid value, each left at its default instead."""
+    warnings: tuple[str, ...] = ()
+    """Sentences for the operator: deprecated settings that were used, and what applied."""
 
     def redacted(self) -> dict[str, Any]:
         """The effective configuration as plain data, secrets replaced by ``***``."""
@@ -173,6 +183,7 @@ def config_from_data(
                     found.add(env[variable])
                 elif name == "state_secrets":
                     found.update(table[name])
+    warnings = _apply_renamed(data, provenance, given=given, env=env, cli=cli or {})
     for dotted, (flag, value) in (cli or {}).items():
         section, _, name = dotted.partition(".")
         data.setdefault(section, {})[name] = value
@@ -195,7 +206,13 @@ def config_from_data(
     else:  # pragma: no cover - every round drops what failed
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return LoadedConfig(
-        config, file, provenance, frozenset(found), plugin_errors, tuple(dict.fromkeys(problems))
+        config,
+        file,
+        provenance,
+        frozenset(found),
+        plugin_errors,
+        tuple(dict.fromkeys(problems)),
+        tuple(warnings),
     )
 
 
@@ -212,6 +229,49 @@ def _drop(data: dict[str, Any], loc: tuple[int | str, ...], provenance: dict[str
         provenance[".".join(str(p) for p in loc)] = "default"
     elif isinstance(target, list) and loc and isinstance(loc[-1], int):
         del target[loc[-1]]
+
+
+def _apply_renamed(
+    data: dict[str, Any],
+    provenance: dict[str, str],
+    *,
+    given: str,
+    env: Mapping[str, str],
+    cli: Mapping[str, tuple[str, Any]],
+) -> list[str]:
+    """Move the values of renamed settings onto their new fields; say what happened."""
+    warnings: list[str] = []
+    for (old_section, old_name), (new_section, new_name, flag) in _RENAMED.items():
+        old_table = data.get(old_section)
+        old_var = env_var(old_section, old_name)
+        value: Any = None
+        source = ""
+        if isinstance(old_table, dict) and old_name in old_table:
+            value, source = old_table.pop(old_name), given
+        if old_var in env:
+            value, source = env[old_var], f"env:{old_var}"
+        if not source:
+            continue
+        new_dotted = f"{new_section}.{new_name}"
+        old_label = f"[{old_section}] {old_name} ({source})"
+        new_label = (
+            f"[{new_section}] {new_name} (environment: {env_var(new_section, new_name)}, "
+            f"flag: {flag})"
+        )
+        if provenance.get(new_dotted) == "default" and new_dotted not in cli:
+            data.setdefault(new_section, {})[new_name] = value
+            provenance[new_dotted] = f"{source} (deprecated name {old_section}.{old_name})"
+            warnings.append(
+                f"{old_label} is deprecated and will be removed: it was applied as "
+                f"{new_label}; rename it"
+            )
+        else:
+            where = f"cli:{cli[new_dotted][0]}" if new_dotted in cli else provenance[new_dotted]
+            warnings.append(
+                f"{old_label} is deprecated and was ignored: {new_label} is set too ({where}), "
+                f"and it wins; remove the old setting"
+            )
+    return warnings
 
 
 def _from_env(model: type[BaseModel], name: str, value: str) -> Any:

@@ -69,6 +69,15 @@ class HostSettings(_Section):
     max_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest message accepted (stdio line, HTTP body)."
     )
+    shutdown_grace: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds requests in flight may take to finish on shutdown (SIGTERM, "
+        "SIGINT, end of stdin), every transport; each one still running after it is answered "
+        "with a 'server shutting down' error (-32000).",
+    )
     blocking_threshold: float = Field(
         0.5,
         ge=0,
@@ -173,9 +182,6 @@ class HttpSettings(_Section):
         description="Cap on open HTTP connections (also kept below the open-file limit). "
         "Beyond it a new connection replaces the one that has waited longest without sending "
         "a request, or is refused with 503 when all are busy.",
-    )
-    shutdown_grace_seconds: float = Field(
-        10.0, ge=0, description="How long in-flight requests may finish on shutdown."
     )
     json_response: bool = Field(
         False, description="Legacy era: answer POSTs with JSON instead of SSE streams."

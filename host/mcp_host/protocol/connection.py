@@ -34,6 +34,7 @@ from .jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    SERVER_SHUTTING_DOWN,
     UNSUPPORTED_PROTOCOL_VERSION,
     InvalidResponse,
     MessageError,
@@ -80,6 +81,12 @@ def _error(request_id: RequestId | None, exc: ProtocolError | MessageError) -> R
     return Reply(error_bytes(request_id, exc.code, exc.message, data), exc.code)
 
 
+def shutting_down_reply(request_id: RequestId | None, reason: str) -> Reply:
+    """The answer to a request the server will not finish because it is stopping."""
+    message = f"Server shutting down: {reason}"
+    return Reply(error_bytes(request_id, SERVER_SHUTTING_DOWN, message), SERVER_SHUTTING_DOWN)
+
+
 @dataclass(slots=True)
 class _Waiter:
     event: anyio.Event
@@ -111,6 +118,8 @@ class Connection:
         self._inflight: dict[RequestId, anyio.CancelScope] = {}
         self._pending: dict[RequestId, _Waiter] = {}
         self._closed = False
+        self._shutting_down: str | None = None
+        self._answered: set[RequestId] = set()  # in flight, but already answered at shutdown
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -169,6 +178,33 @@ class Connection:
         for waiter in list(self._pending.values()):
             waiter.error = {"code": INTERNAL_ERROR, "message": "connection closed"}
             waiter.event.set()
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down is not None
+
+    def start_shutdown(self, reason: str) -> None:
+        """Take no new request: from now on each is answered at once with a
+        ``SERVER_SHUTTING_DOWN`` error saying ``reason``. Requests in flight go on; responses
+        and notifications (a cancellation, an answer to a server-to-client request) are still
+        handled."""
+        if self._shutting_down is None:
+            self._shutting_down = reason
+
+    def abort_inflight(self, reason: str) -> list[Reply]:
+        """End of the shutdown grace: the ``SERVER_SHUTTING_DOWN`` error reply for every
+        request still in flight, for the transport to send now, whether or not its handler
+        stops promptly. Each handler is cancelled, and whatever it returns later is dropped,
+        so every request gets exactly one answer."""
+        self.start_shutdown(reason)
+        replies = []
+        for request_id, scope in list(self._inflight.items()):
+            if request_id in self._answered:
+                continue
+            self._answered.add(request_id)
+            scope.cancel()
+            replies.append(shutting_down_reply(request_id, reason))
+        return replies
 
     def _notifications_for(self, event: CatalogEvent) -> list[bytes]:
         """What a catalog event means to this connection's client (legacy era only)."""
@@ -263,6 +299,8 @@ class Connection:
         cancel_scope: anyio.CancelScope | None,
     ) -> Reply | None:
         request_id: RequestId = message["id"]
+        if self._shutting_down is not None:
+            return shutting_down_reply(request_id, self._shutting_down)
         if request_id in self._inflight:
             return _error(
                 request_id,
@@ -274,12 +312,15 @@ class Connection:
         scope = self._inflight[request_id] = cancel_scope or anyio.CancelScope()
         try:
             if cancel_scope is not None:  # entered by the caller, who handles its cancellation
-                return await self._request(request_id, method, params, sink)
-            with scope:
-                return await self._request(request_id, method, params, sink)
-            return None  # cancelled: no response is sent
+                reply = await self._request(request_id, method, params, sink)
+            else:
+                reply = None  # cancelled: no response is sent
+                with scope:
+                    reply = await self._request(request_id, method, params, sink)
+            return None if request_id in self._answered else reply
         finally:
             self._inflight.pop(request_id, None)
+            self._answered.discard(request_id)
 
     async def _notification(self, message: Mapping[str, Any]) -> None:
         method = message["method"]

@@ -71,6 +71,17 @@ class Engine:
         self._pages: dict[tuple[str, str, int], bytes] = {}
         self._pages_generation = -1
         self._capabilities: tuple[int, dict[str, Any]] = (-1, {})
+        self.listening: set[Callable[[], None]] = set()
+        """What ends each ``subscriptions/listen`` running now (see ``end_listens``)."""
+        self.closing = False
+
+    def end_listens(self) -> None:
+        """At shutdown: every ``subscriptions/listen`` ends now with its normal result (they
+        never end by themselves, and would hold the shutdown for the whole grace); one that
+        starts later ends at once."""
+        self.closing = True
+        for stop in list(self.listening):
+            stop()
 
     def connection(
         self,

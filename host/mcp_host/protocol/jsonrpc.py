@@ -14,6 +14,10 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+# Implementation-defined (JSON-RPC's server-error range): the request was not and will not be
+# handled because the server is stopping. A server condition, not a client mistake; the
+# official SDKs use the same code for a closed connection, so clients retry elsewhere.
+SERVER_SHUTTING_DOWN = -32000
 RESOURCE_NOT_FOUND_LEGACY = -32002
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022

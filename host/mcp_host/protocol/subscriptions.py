@@ -48,7 +48,11 @@ async def listen(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         ):
             sender.send_nowait(event)
 
-    unsubscribe = request.connection.engine.catalog.subscribe(listener)
+    engine = request.connection.engine
+    unsubscribe = engine.catalog.subscribe(listener)
+    engine.listening.add(sender.close)
+    if engine.closing:
+        sender.close()
     try:
         await request.sink(
             notification_bytes(
@@ -71,5 +75,6 @@ async def listen(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
                     )
     finally:
         unsubscribe()
+        engine.listening.discard(sender.close)
         sender.close()
     return {"_meta": meta}

@@ -64,15 +64,15 @@ def _events(response: httpx.Response) -> list[dict[str, Any]]:
 
 def _assert_shutdown_error(message: dict[str, Any], request_id: int) -> None:
     assert message["id"] == request_id
-    assert message["error"]["code"] == -32603
-    assert "shutting down" in message["error"]["message"]
-    assert "shutdown_grace" in message["error"]["message"]
+    assert message["error"]["code"] == -32000
+    assert message["error"]["message"].startswith("Server shutting down: ")
+    assert "[host] shutdown_grace" in message["error"]["message"]
     assert "Traceback" not in json.dumps(message)
 
 
 @pytest.mark.slow
 def test_requests_past_the_shutdown_grace_get_a_json_rpc_error_with_their_id() -> None:
-    proc, endpoint = start("--transport", "http", MCP_HOST_HTTP_SHUTDOWN_GRACE_SECONDS="1")
+    proc, endpoint = start("--transport", "http", MCP_HOST_SHUTDOWN_GRACE="1")
     base = endpoint.removesuffix("/mcp")
     started = threading.Event()
     try:
@@ -181,12 +181,16 @@ async def test_a_request_arriving_during_shutdown_is_refused_with_its_id(app: An
         )
         assert modern.status_code == 503
         assert modern.json()["id"] == 21
-        assert "takes no new requests" in modern.json()["error"]["message"]
+        assert modern.json()["error"]["code"] == -32000
+        assert modern.json()["error"]["message"] == (
+            "Server shutting down: not taking new requests; send it again later"
+        )
         legacy = await client.post(
             "/mcp", json=messages.initialize(request_id=22), headers={"accept": BOTH}
         )
         assert legacy.status_code == 503
         assert legacy.json()["id"] == 22
+        assert legacy.json()["error"]["code"] == -32000
 
 
 @pytest.mark.anyio
@@ -255,7 +259,7 @@ async def test_session_errors_carry_the_request_id(app: Any) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.slow
-async def test_a_listening_request_ends_when_shutdown_begins_with_its_id() -> None:
+async def test_a_listening_request_ends_with_its_result_when_shutdown_begins() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -286,20 +290,29 @@ async def test_a_listening_request_ends_when_shutdown_begins_with_its_id() -> No
         server.should_exit = True
     assert found[0]["method"] == "notifications/subscriptions/acknowledged"
     assert found[-1]["id"] == 51
-    assert "shutting down" in found[-1]["error"]["message"]
+    assert "error" not in found[-1]
+    assert "result" in found[-1]
 
 
 @pytest.mark.anyio
-async def test_tracking_a_request_with_a_malformed_method_is_harmless() -> None:
+async def test_a_request_tracked_after_the_cut_is_cut_at_once_with_the_reason() -> None:
     inflight = Inflight()
-    inflight.close()
-    for method in (["subscriptions/listen"], {"a": 1}, None, 3):
-        with anyio.CancelScope() as scope, inflight.track(scope, method) as handling:
-            assert not handling.cut
-            assert len(inflight) == 1
-            await anyio.lowlevel.checkpoint()
-        assert len(inflight) == 0
-    with anyio.CancelScope() as scope, inflight.track(scope, "subscriptions/listen") as listen:
-        await anyio.sleep(1)  # cancelled at once: shutdown has begun
-    assert listen.cut
+    inflight.close("not taking new requests (SIGTERM)")
+    with anyio.CancelScope() as scope, inflight.track(scope) as handling:
+        assert not handling.cut  # closing alone lets a request already read run
+        assert len(inflight) == 1
+        await anyio.lowlevel.checkpoint()
+    assert len(inflight) == 0
+    refused = json.loads(inflight.shutdown_reply(7, started=False).data)
+    assert refused["error"] == {
+        "code": -32000,
+        "message": "Server shutting down: not taking new requests (SIGTERM)",
+    }
+    assert inflight.cut("grace over") == 0
+    with anyio.CancelScope() as scope, inflight.track(scope) as late:
+        await anyio.sleep(1)  # cancelled at once: the grace is over
+    assert late.cut
     assert scope.cancelled_caught
+    cut = json.loads(inflight.shutdown_reply(8).data)
+    assert cut["id"] == 8
+    assert cut["error"] == {"code": -32000, "message": "Server shutting down: grace over"}

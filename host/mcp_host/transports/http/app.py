@@ -36,7 +36,7 @@ from mcp_host.stores import EventStore, SessionStore
 
 from . import headers
 from .exchange import Exchange, SessionExchange
-from .inflight import SHUTDOWN_STATUS, Inflight, fault_reply
+from .inflight import REFUSED, SHUTDOWN_STATUS, Inflight, fault_reply
 from .sessions import (
     ClientSessionLimitReached,
     Session,
@@ -205,12 +205,19 @@ class McpHttp:
         reply = self.inflight.shutdown_reply(message.get("id"), started=False)
         return Response(reply.data, status_code=SHUTDOWN_STATUS, media_type="application/json")
 
-    def begin_shutdown(self) -> None:
-        """Shutdown has begun: take no new requests, and end the streams that carry no
-        answer still owed, standalone streams and ``subscriptions/listen`` (they never
-        finish by themselves and would hold the shutdown for the whole grace period)."""
-        self.inflight.close()
+    def begin_shutdown(self, refusal: str = REFUSED) -> None:
+        """Shutdown has begun: take no new requests (each is answered with the shutting-down
+        error saying ``refusal``), end the standalone streams that carry no answer still owed,
+        and end every ``subscriptions/listen`` with its normal result (they never finish by
+        themselves and would hold the shutdown for the whole grace period)."""
+        self.inflight.close(refusal)
         self.sessions.close_standalone_streams()
+        self.engine.end_listens()
+
+    def cut_inflight(self, reason: str) -> int:
+        """End of the shutdown grace: answer every request still running with the
+        shutting-down error saying ``reason``; how many there were."""
+        return self.inflight.cut(reason)
 
     def _new_session(
         self, request: Request, *, resumable: bool = True, request_id: Any = None
@@ -436,7 +443,7 @@ class McpHttp:
             reply: Reply | None = None
             with (
                 anyio.CancelScope() as scope,
-                self.inflight.track(scope, method) as tracked,
+                self.inflight.track(scope) as tracked,
             ):
                 try:
                     reply = await session.connection.handle(message, cancel_scope=scope)

@@ -49,10 +49,6 @@ def _id(message: object) -> Any:
     return message.get("id") if isinstance(message, dict) else None
 
 
-def _method(message: object) -> Any:
-    return message.get("method") if isinstance(message, dict) else None
-
-
 async def send_json(
     send: Send,
     reply: Reply | None,
@@ -118,7 +114,7 @@ class Exchange:
         status: int | None = None
         with (
             anyio.CancelScope() as handling,
-            self.inflight.track(handling, _method(self.message)) as tracked,
+            self.inflight.track(handling) as tracked,
         ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
@@ -283,7 +279,7 @@ class SessionExchange:
         request_id = self.message.get("id")
         with (
             anyio.CancelScope() as handling,
-            self.inflight.track(handling, _method(self.message)) as tracked,
+            self.inflight.track(handling) as tracked,
         ):
             watcher = _DisconnectWatcher(receive, handling)
             try:

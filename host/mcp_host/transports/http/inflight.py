@@ -1,11 +1,12 @@
 """The requests being answered over HTTP, so that none goes unanswered.
 
 Every request the HTTP transports run is tracked here while its handler runs. At shutdown
-the transports stop taking new requests (``closing``: they are answered at once with the
-shutdown error), and at the end of the grace period ``cut()`` cancels whatever still runs:
-each of those requests is answered with a JSON-RPC error carrying its id, saying the server is
-shutting down, instead of uvicorn's plain-text 500 or a silently dropped stream. An
-unexpected fault while answering is likewise a JSON-RPC error with the request's id.
+the transports stop taking new requests (``closing``: each is answered at once with the
+shutting-down error), and at the end of the grace period (``[host] shutdown_grace``) ``cut()``
+cancels whatever still runs: each of those requests is answered with the same JSON-RPC error
+(``SERVER_SHUTTING_DOWN``, "Server shutting down: ...") carrying its id, instead of uvicorn's
+plain-text 500 or a silently dropped stream. An unexpected fault while answering is a
+JSON-RPC internal error with the request's id.
 """
 
 from __future__ import annotations
@@ -16,29 +17,28 @@ from typing import Any
 import anyio
 
 from mcp_host.protocol import Reply
+from mcp_host.protocol.connection import shutting_down_reply
 from mcp_host.protocol.jsonrpc import INTERNAL_ERROR, error_bytes
 
 log = logging.getLogger("mcp_host.transports.http")
 
 SHUTDOWN_STATUS = 503
+"""HTTP status of a JSON answer to a request refused or cut by the shutdown."""
 FAULT_STATUS = 500
 
-
-LISTENING = frozenset({"subscriptions/listen"})
-"""Requests that only carry notifications and never finish by themselves: at shutdown they
-are ended at once instead of holding the shutdown for the whole grace period."""
+REFUSED = "not taking new requests; send it again later"
+"""Why a request arriving during shutdown is refused, unless ``close`` says otherwise."""
 
 
 class Handling:
     """One tracked request: its cancel scope, and whether shutdown cut it. A context manager
     (a class, not a generator: it wraps every request) that tracks it while entered."""
 
-    __slots__ = ("cut", "listening", "owner", "scope")
+    __slots__ = ("cut", "owner", "scope")
 
-    def __init__(self, owner: Inflight, scope: anyio.CancelScope, listening: bool) -> None:
+    def __init__(self, owner: Inflight, scope: anyio.CancelScope) -> None:
         self.owner = owner
         self.scope = scope
-        self.listening = listening
         self.cut = False
 
     def stop(self) -> None:
@@ -47,7 +47,7 @@ class Handling:
 
     def __enter__(self) -> Handling:
         owner = self.owner
-        if owner._cut or (owner.closing and self.listening):  # too late: cut at once
+        if owner.cut_reason is not None:  # too late: the grace is over, cut at once
             self.stop()
         owner._running[self] = None
         return self
@@ -57,51 +57,49 @@ class Handling:
 
 
 class Inflight:
-    def __init__(self, grace_setting: str = "[http] shutdown_grace_seconds") -> None:
-        self.grace_setting = grace_setting
+    def __init__(self) -> None:
         self.closing = False
         """Shutdown has begun: new requests are refused."""
-        self._cut = False
+        self.refusal = REFUSED
+        self.cut_reason: str | None = None
+        """Why the requests still running were cut (set by ``cut``)."""
         self._running: dict[Handling, None] = {}
 
     def __len__(self) -> int:
         return len(self._running)
 
-    def track(self, scope: anyio.CancelScope, method: object = None) -> Handling:
-        """Track the request (of ``method``) running in ``scope``, which the caller has
-        entered, while the returned context manager is entered."""
-        return Handling(self, scope, isinstance(method, str) and method in LISTENING)
+    def track(self, scope: anyio.CancelScope) -> Handling:
+        """Track the request running in ``scope``, which the caller has entered, while the
+        returned context manager is entered."""
+        return Handling(self, scope)
 
-    def close(self) -> None:
-        """Shutdown has begun: take no new requests, and end the listening ones now."""
+    def close(self, refusal: str = REFUSED) -> None:
+        """Shutdown has begun: take no new requests (each is answered saying ``refusal``)."""
         self.closing = True
-        for handling in list(self._running):
-            if handling.listening:
-                handling.stop()
+        self.refusal = refusal
 
-    def cut(self) -> None:
-        """The grace period is over: cancel every request still running (each is answered
-        with ``shutdown_reply``)."""
-        self._cut = True
-        if self._running:
+    def cut(self, reason: str) -> int:
+        """The grace period is over: cancel every request still running; each is answered
+        with ``shutdown_reply`` saying ``reason``. How many there were."""
+        self.closing = True
+        self.cut_reason = reason
+        running = list(self._running)
+        if running:
             log.warning(
                 "shutting down: answering %d request(s) still running after the grace period "
-                "(%s) with an error",
-                len(self._running),
-                self.grace_setting,
+                "with an error: %s",
+                len(running),
+                reason,
             )
-        for handling in list(self._running):
+        for handling in running:
             handling.stop()
+        return len(running)
 
     def shutdown_reply(self, request_id: Any, *, started: bool = True) -> Reply:
-        if started:
-            text = (
-                "The server is shutting down: the request did not finish within the shutdown "
-                f"grace period ({self.grace_setting}) and was stopped; send it again"
-            )
-        else:
-            text = "The server is shutting down and takes no new requests; send it again later"
-        return Reply(error_bytes(request_id, INTERNAL_ERROR, text), INTERNAL_ERROR)
+        """The answer to a request cut at the end of the grace (``started``) or refused
+        because the shutdown has begun: ``SERVER_SHUTTING_DOWN`` with its id."""
+        reason = self.cut_reason if started and self.cut_reason is not None else self.refusal
+        return shutting_down_reply(request_id, reason)
 
 
 def fault_reply(request_id: Any) -> Reply:
@@ -110,4 +108,4 @@ def fault_reply(request_id: Any) -> Reply:
     return Reply(error_bytes(request_id, INTERNAL_ERROR, text), INTERNAL_ERROR)
 
 
-__all__ = ["FAULT_STATUS", "SHUTDOWN_STATUS", "Handling", "Inflight", "fault_reply"]
+__all__ = ["FAULT_STATUS", "REFUSED", "SHUTDOWN_STATUS", "Handling", "Inflight", "fault_reply"]

@@ -7,8 +7,10 @@ import contextlib
 import json
 import logging
 import math
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -22,19 +24,81 @@ from .limits import ConnectionLimits, connection_cap, limited_protocol, raise_de
 
 log = logging.getLogger("mcp_host.transports.http")
 
-SHUTDOWN_MARGIN = 2
-"""Seconds uvicorn waits past the grace before it cancels what is left."""
-
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, but after a graceful shutdown on SIGTERM/SIGINT it returns instead of
-    re-raising the signal, so the caller can still exit the plugins' lifespans."""
+    """uvicorn's server, with the shutdown of ``[host] shutdown_grace``.
+
+    After SIGTERM/SIGINT uvicorn stops accepting connections and waits for the requests in
+    flight. This server bounds that wait by the grace (a second signal, of either kind, ends it
+    at once), then has the app answer every request still running with a shutting-down error
+    through its own response, gives those answers a moment to be written, and only then lets
+    uvicorn cancel whatever is left. A third signal (of either kind) forces the exit, as
+    uvicorn's second SIGINT does. It returns instead of re-raising the signal, so the caller
+    can still exit the plugins' lifespans."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, grace: float, abort: Callable[[str], int]
+    ) -> None:
+        super().__init__(config)
+        self._grace = grace
+        self._abort = abort
+        self._signals_seen = 0
+        self._hurry: asyncio.Event | None = None
+        self.cause = "shutdown"
+        """What started the shutdown: the first signal's name."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         with super().capture_signals():
             yield
             self._captured_signals.clear()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._signals_seen += 1
+        if self._signals_seen == 1:
+            with contextlib.suppress(ValueError):
+                self.cause = signal.Signals(sig).name
+        if self._signals_seen == 2:
+            log.warning("received a second signal: ending the shutdown grace now")
+            self._captured_signals.append(sig)
+            if self._hurry is not None:
+                self._hurry.set()
+            return
+        super().handle_exit(sig, frame)
+        if self._signals_seen > 2:
+            self.force_exit = True
+
+    async def _wait_tasks_to_complete(self) -> None:
+        # uvicorn runs this without a timeout (timeout_graceful_shutdown is None); a
+        # TimeoutError from here makes it cancel the tasks still running.
+        self._hurry = hurry = asyncio.Event()
+        if self._signals_seen >= 2:
+            hurry.set()
+        waiting = asyncio.ensure_future(super()._wait_tasks_to_complete())
+        hurried = asyncio.ensure_future(hurry.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {waiting, hurried}, timeout=self._grace, return_when=asyncio.FIRST_COMPLETED
+            )
+            if waiting in done:
+                return
+            reason = (
+                f"the request did not finish within the {self._grace:g} s shutdown grace "
+                "([host] shutdown_grace)"
+                if hurried not in done
+                else "the request was still running when the shutdown was hurried by a "
+                "second signal"
+            )
+            self._abort(reason)  # logs how many it answered
+            done, _ = await asyncio.wait({waiting}, timeout=max(1.0, min(self._grace, 5.0)))
+            if waiting not in done:
+                raise TimeoutError
+        finally:
+            waiting.cancel()
+            hurried.cancel()
+
+
+_HOOKED = hasattr(uvicorn.Server, "_wait_tasks_to_complete")
 
 
 def stack_description(config: uvicorn.Config) -> str:
@@ -58,8 +122,12 @@ async def serve_http(
     legacy_only: bool = False,
     session_store: SessionStore | None = None,
     event_store: EventStore | None = None,
+    grace_seconds: float = 10.0,
 ) -> None:
-    """Serve until SIGTERM/SIGINT; in-flight requests get ``shutdown_grace_seconds``."""
+    """Serve until SIGTERM/SIGINT: stop taking new requests, end the streams that only
+    wait for server messages, let requests in flight finish within ``grace_seconds``
+    (``[host] shutdown_grace``), then answer those still running with the shutting-down
+    error."""
     app = create_app(
         engine,
         settings,
@@ -81,12 +149,13 @@ async def serve_http(
         ws="none",
         log_level="warning",
         lifespan="on",
-        # The app answers what is still running at the end of the grace itself (a JSON-RPC
-        # error with each request's id); uvicorn's own deadline, a little later, is a backstop.
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds) + SHUTDOWN_MARGIN,
+        # _Server bounds the wait itself and has the app answer what still runs at the end of
+        # the grace (a JSON-RPC error with each request's id); were uvicorn to lose the hook
+        # it overrides, uvicorn's own timeout still keeps the grace (with its bare 500).
+        timeout_graceful_shutdown=None if _HOOKED else math.ceil(grace_seconds),
         access_log=False,
     )
-    server = _Server(config)
+    server = _Server(config, grace=grace_seconds, abort=app.state.mcp.cut_inflight)
     original_startup = server.startup
 
     async def startup(sockets: object = None) -> None:
@@ -125,17 +194,10 @@ async def serve_http(
 
     async def shutdown(sockets: object = None) -> None:
         # Take no new requests, end the streams that only wait for server messages (they
-        # would hold the shutdown for the whole grace period), let in-flight requests finish
-        # within the grace, then answer the rest with an error carrying their ids.
-        mcp = app.state.mcp
-        mcp.begin_shutdown()
-        deadline = asyncio.get_running_loop().call_later(
-            settings.shutdown_grace_seconds, mcp.inflight.cut
-        )
-        try:
-            await original_shutdown(sockets)  # type: ignore[arg-type]
-        finally:
-            deadline.cancel()
+        # would hold the shutdown for the whole grace period), then let uvicorn wait for the
+        # requests in flight (bounded by _Server, which answers the rest).
+        app.state.mcp.begin_shutdown(f"not taking new requests ({server.cause})")
+        await original_shutdown(sockets)  # type: ignore[arg-type]
 
     server.startup = startup  # type: ignore[method-assign]
     server.shutdown = shutdown  # type: ignore[method-assign]
