@@ -137,6 +137,13 @@ def obj(fields: Mapping[str, Check | Field] | None = None, *, values: Check | No
     checks = {name: spec.check for name, spec in specs.items()}
     needed = tuple(name for name, spec in specs.items() if spec.required)
 
+    if not checks and values is None:
+        # Any object will do (capabilities, tool arguments): nothing to walk.
+        def check_any_object(value: Any, path: str) -> str | None:
+            return None if isinstance(value, dict) else _wrong(path, "an object", value)
+
+        return check_any_object
+
     def check_object(value: Any, path: str) -> str | None:
         if not isinstance(value, dict):
             return _wrong(path, "an object", value)
