@@ -7,8 +7,10 @@ handled statelessly; absent (taken as 2025-03-26) or a legacy version goes throu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -94,11 +96,76 @@ async def read_body(request: Request, limit: int, deadline: float = math.inf) ->
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    if deadline == math.inf:
+        return await _read_body(request, limit)
+    task = asyncio.current_task()
+    assert task is not None
+    loop = task.get_loop()
+    watch = _slow_bodies.get(loop)
+    if watch is None:
+        watch = _slow_bodies[loop] = _SlowBodies(loop)
+    reading = watch.watch(task, deadline)
     try:
-        with anyio.fail_after(deadline):
-            return await _read_body(request, limit)
-    except TimeoutError as exc:
-        raise BodyTooSlow from exc
+        return await _read_body(request, limit)
+    except asyncio.CancelledError:
+        if not reading.expired:
+            raise
+        task.uncancel()  # the cancellation was the deadline's, and is answered here
+        raise BodyTooSlow from None
+    finally:
+        watch.forget(reading)
+
+
+class _Reading:
+    __slots__ = ("deadline", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+        self.expired = False
+
+
+class _SlowBodies:
+    """One event loop's body deadlines, without a cancel scope per request (entering and
+    leaving one costs more than the rest of reading a body): one timer wakes at the earliest
+    deadline, and a reading past its deadline has its task cancelled, which ``read_body``
+    turns into ``BodyTooSlow``. Almost every body arrives in the message that starts the
+    request, so the timer seldom finds anything to do."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._readings: set[_Reading] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, task: asyncio.Task[Any], seconds: float) -> _Reading:
+        reading = _Reading(task, self._loop.time() + seconds)
+        self._readings.add(reading)
+        if self._timer is None or reading.deadline < self._timer.when():
+            self._schedule(reading.deadline)
+        return reading
+
+    def forget(self, reading: _Reading) -> None:
+        self._readings.discard(reading)
+
+    def _schedule(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        for reading in [r for r in self._readings if r.deadline <= now]:
+            self._readings.discard(reading)
+            reading.expired = True
+            reading.task.cancel()
+        if self._readings:
+            self._schedule(min(r.deadline for r in self._readings))
+
+
+_slow_bodies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SlowBodies] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
