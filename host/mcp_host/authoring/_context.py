@@ -461,7 +461,7 @@ def _elicit_result(
     if action == "accept" and content is not None and not isinstance(schema, Mapping):
         from pydantic import TypeAdapter, ValidationError
 
-        from .errors import ToolError
+        from mcp_host.errors import ToolError
 
         try:
             validated = TypeAdapter(schema).validate_python(content)
