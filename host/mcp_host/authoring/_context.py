@@ -18,8 +18,8 @@ from typing import Any, Generic, Literal, Protocol, get_args
 
 from typing_extensions import TypeVar
 
+from ._content import ResourceContents
 from ._names import ServedNames
-from ._specs import ResourceContents
 
 __all__ = [
     "LOG_LEVELS",
