@@ -1,4 +1,4 @@
-"""A plugin module that calls ``sys.exit()`` when imported (used by tests/plugins/test_isolation.py)."""
+"""A plugin module that calls ``sys.exit()`` when imported (used by tests/plugin/test_isolation.py)."""
 
 from __future__ import annotations
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from mcp_host import errors
+from mcp_host.authoring.uritemplate import UriTemplateError
 from mcp_host.protocol.jsonrpc import MessageError
 from mcp_host.protocol.plugin_calls import PluginCallFailed
 from mcp_host.protocol.request import InputRequired
 from mcp_host.testing import RequestFailed
-from mcp_host.uritemplate import UriTemplateError
 
 ELSEWHERE = {
     "MessageError": MessageError,

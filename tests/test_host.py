@@ -10,7 +10,7 @@ import pytest
 from mcp_host.config import load_config
 from mcp_host.errors import PluginError
 from mcp_host.host import Host
-from mcp_host.plugins.discovery import Candidate
+from mcp_host.plugin.discovery import Candidate
 
 from . import lifespan_plugins
 from .lifespan_plugins import EVENTS
@@ -115,9 +115,9 @@ def test_plugin_module_is_what_the_entry_points_name() -> None:
 
 @pytest.mark.anyio
 async def test_plugins_announce_resource_updates_with_their_final_uri() -> None:
-    from mcp_host.catalog import CatalogEvent
+    from mcp_host.catalog._catalog import CatalogEvent
+    from mcp_host.catalog._handle import PluginHandle
     from mcp_host.host import _Events
-    from mcp_host.plugins.handle import PluginHandle
 
     host = make_host("first")
     events: list[CatalogEvent] = []
@@ -134,7 +134,7 @@ async def test_plugins_announce_resource_updates_with_their_final_uri() -> None:
 async def test_a_plugin_whose_contributions_change_is_registered_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from mcp_host.catalog import CatalogEvent
+    from mcp_host.catalog._catalog import CatalogEvent
 
     lifespan_plugins.CHANGING.update(extra=False, broken=False)
     host = make_host("first", "changing")

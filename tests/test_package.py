@@ -51,3 +51,17 @@ def test_the_version_comes_from_pyproject_through_the_package_metadata() -> None
         p for p in (ROOT / "host" / "mcp_host").rglob("*.py") if f'"{version}"' in p.read_text()
     ]
     assert sources == [], "the version is written out in the source again"
+
+
+def test_mcp_host_hookspecs_re_exports_every_hook_specification() -> None:
+    """Authors import ``mcp_host.hookspecs`` (and tests/test_docs.py checks docs/hooks.md
+    against it); the specifications live in ``mcp_host.plugin.hookspecs``. A hook added there
+    and not here would be missing from both."""
+    from mcp_host import hookspecs
+    from mcp_host.plugin import hookspecs as specs
+
+    defined = {name for name in vars(specs) if name.startswith("mcp_host_")}
+    assert defined, "no hook specifications found"
+    assert set(hookspecs.__all__) == defined
+    for name in defined:
+        assert getattr(hookspecs, name) is getattr(specs, name), name

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from mcp_host.catalog import CatalogHolder
+from mcp_host.catalog._catalog import CatalogHolder
 from mcp_host.host import Host
 from mcp_host.protocol import Engine, ProtocolSettings
 from mcp_host.stores import CatalogEvent, NotificationBus

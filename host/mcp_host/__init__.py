@@ -5,8 +5,9 @@ The names exported here are the plugin authoring API: stable, documented, versio
 
 from __future__ import annotations
 
-from ._content import Audio, Content, EmbeddedResource, Image, ResourceLink, Text
-from ._context import (
+from ._version import VERSION
+from .authoring._content import Audio, Content, EmbeddedResource, Image, ResourceLink, Text
+from .authoring._context import (
     Context,
     Elicitation,
     ElicitationUrl,
@@ -18,10 +19,10 @@ from ._context import (
     Sampling,
     SamplingResult,
 )
-from ._markers import hookimpl
-from ._plugin import Plugin
-from ._signature import McpHeader
-from ._specs import (
+from .authoring._markers import hookimpl
+from .authoring._plugin import Plugin
+from .authoring._signature import McpHeader
+from .authoring._specs import (
     NOTHING,
     CompletionSpec,
     Middleware,
@@ -37,7 +38,6 @@ from ._specs import (
     ToolOutcome,
     ToolSpec,
 )
-from ._version import VERSION
 from .errors import PromptError, ResourceNotFound, ToolError
 
 __version__ = VERSION

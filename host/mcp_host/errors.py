@@ -8,7 +8,7 @@ The tree::
     │   └── PluginLoadError         importing an entry point failed or it is not a plugin
     ├── CatalogError                contributions conflict (a name collision, an invalid name)
     │   └── UriTemplateError        a resource template is malformed or ambiguous (also a
-    │                               ``ValueError``; ``mcp_host.uritemplate``)
+    │                               ``ValueError``; ``mcp_host.authoring.uritemplate``)
     ├── ToolError                   raised by a tool handler: an ``isError`` result, verbatim
     │   └── PluginCallFailed        a plugin call raised something unexpected or timed out: the
     │                               sentence for the client, already logged

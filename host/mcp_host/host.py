@@ -24,21 +24,21 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from ._specs import Registry
-from .catalog import Catalog, CatalogHolder
-from .catalog_build import build_catalog, final_uri
+from .authoring._specs import Registry
+from .catalog._build import build_catalog, final_uri
+from .catalog._catalog import Catalog, CatalogHolder
+from .catalog._handle import PluginHandle
 from .config import LoadedConfig
 from .errors import CatalogError, PluginError, PluginLoadError
-from .plugins.discovery import Candidate, Decision, UnknownName, decide, discover, unknown_names
-from .plugins.handle import PluginHandle
-from .plugins.isolation import (
+from .plugin.discovery import Candidate, Decision, UnknownName, decide, discover, unknown_names
+from .plugin.isolation import (
     CallBudget,
     cancelled_for_real,
     is_cancellation,
     marks_plugin_calls,
     watch_event_loop,
 )
-from .plugins.loader import PluginHooks, disable_hint, load_candidate, make_plugin_manager
+from .plugin.loader import PluginHooks, disable_hint, load_candidate, make_plugin_manager
 from .stores import NotificationBus
 
 log = logging.getLogger("mcp_host")

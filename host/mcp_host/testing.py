@@ -37,12 +37,12 @@ from typing import Any
 
 import anyio
 
-from ._markers import ENTRY_POINT_GROUP
-from ._plugin import Plugin
+from .authoring._markers import ENTRY_POINT_GROUP
+from .authoring._plugin import Plugin
 from .config import config_from_data
 from .errors import MCPHostError
 from .host import Host
-from .plugins.discovery import Candidate, discover
+from .plugin.discovery import Candidate, discover
 from .protocol import Engine
 from .server import protocol_settings
 

@@ -21,9 +21,9 @@ from mcp_host import (
     Sampling,
     ToolError,
 )
-from mcp_host.catalog import CatalogHolder
-from mcp_host.catalog_build import build_catalog
-from mcp_host.plugins.handle import PluginHandle
+from mcp_host.catalog._build import build_catalog
+from mcp_host.catalog._catalog import CatalogHolder
+from mcp_host.catalog._handle import PluginHandle
 from mcp_host.protocol import Connection, Engine, ProtocolSettings
 
 MODERN = "2026-07-28"

@@ -7,7 +7,7 @@ import json
 import anyio
 import pytest
 
-from mcp_host.catalog import CatalogHolder
+from mcp_host.catalog._catalog import CatalogHolder
 from mcp_host.protocol import Engine
 
 from .conftest import Client, Probe

@@ -15,11 +15,11 @@ import anyio
 import pytest
 
 from mcp_host import Plugin, Registry
-from mcp_host._compile import WORKER_THREADS_PER_PLUGIN
-from mcp_host.catalog import CatalogHolder
-from mcp_host.catalog_build import build_catalog
-from mcp_host.plugins.handle import PluginHandle
-from mcp_host.plugins.isolation import CallBudget
+from mcp_host.authoring._compile import WORKER_THREADS_PER_PLUGIN
+from mcp_host.catalog._build import build_catalog
+from mcp_host.catalog._catalog import CatalogHolder
+from mcp_host.catalog._handle import PluginHandle
+from mcp_host.plugin.isolation import CallBudget
 from mcp_host.protocol import Engine
 from tests.contained_plugins import GATE, RAISERS, faulty, middleware_plugin, steady
 

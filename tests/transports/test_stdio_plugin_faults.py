@@ -21,7 +21,7 @@ SERVER = textwrap.dedent(
     from importlib.metadata import EntryPoint
     from mcp_host.config import config_from_data
     from mcp_host.host import Host
-    from mcp_host.plugins.discovery import Candidate
+    from mcp_host.plugin.discovery import Candidate
     from mcp_host.server import run
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)

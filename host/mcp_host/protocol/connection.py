@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import ObjectReceiveStream
 
-from mcp_host.catalog import CatalogEvent
+from mcp_host.catalog._catalog import CatalogEvent
 from mcp_host.errors import ProtocolError, ToolError
-from mcp_host.plugins.isolation import cancelled_for_real, is_cancellation
+from mcp_host.plugin.isolation import cancelled_for_real, is_cancellation
 
 from .jsonrpc import (
     INTERNAL_ERROR,

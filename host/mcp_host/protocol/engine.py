@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mcp_host.catalog import Catalog, CatalogHolder
+from mcp_host.catalog._catalog import Catalog, CatalogHolder
 from mcp_host.errors import ProtocolError
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools

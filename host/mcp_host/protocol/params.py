@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_host._context import LOG_LEVELS
+from mcp_host.authoring._context import LOG_LEVELS
 from mcp_host.errors import ProtocolError
 
 from .jsonrpc import INVALID_PARAMS

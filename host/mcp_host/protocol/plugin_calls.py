@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 
 import anyio
 
+from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import ProtocolError, ToolError, unexpected_failure
-from mcp_host.plugins.handle import PluginHandle
-from mcp_host.plugins.isolation import (
+from mcp_host.plugin.isolation import (
     cancelled_for_real,
     is_cancellation,
     marks_plugin_calls,

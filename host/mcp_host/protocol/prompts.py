@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_host._context import Context
+from mcp_host.authoring._context import Context
 from mcp_host.errors import PromptError, ProtocolError, ToolError
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS

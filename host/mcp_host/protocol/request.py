@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from mcp_host._context import LOG_LEVELS, Context, LogLevel, Question
-from mcp_host._specs import ResourceContents
-from mcp_host.catalog import Catalog
+from mcp_host.authoring._context import LOG_LEVELS, Context, LogLevel, Question
+from mcp_host.authoring._specs import ResourceContents
+from mcp_host.catalog._catalog import Catalog
 from mcp_host.errors import MissingCapabilityError, ProtocolError
 
 from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
 from .versions import Era
 
 if TYPE_CHECKING:
-    from mcp_host.plugins.handle import PluginHandle
+    from mcp_host.catalog._handle import PluginHandle
 
     from .connection import Connection
 
@@ -47,7 +47,7 @@ def _check_capability(question: Question, declared: Mapping[str, Any]) -> None:
 
 
 class Request:
-    """Implements ``mcp_host._context.RequestScope`` for one request."""
+    """Implements ``mcp_host.authoring._context.RequestScope`` for one request."""
 
     __slots__ = (
         "answers",

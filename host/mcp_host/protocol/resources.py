@@ -6,10 +6,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mcp_host._names import prefixed_uri, unprefixed_uri
-from mcp_host._specs import ResourceContents
+from mcp_host.authoring._names import prefixed_uri, unprefixed_uri
+from mcp_host.authoring._specs import ResourceContents
 from mcp_host.errors import ProtocolError, ResourceNotFound, ToolError, unexpected_failure
-from mcp_host.plugins.isolation import marks_plugin_calls
+from mcp_host.plugin.isolation import marks_plugin_calls
 
 from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY
 from .plugin_calls import EXPECTED, call_budgeted, contain

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from mcp_host.catalog import CatalogEvent
+from mcp_host.catalog._catalog import CatalogEvent
 from mcp_host.errors import ProtocolError
 
 from .jsonrpc import INVALID_PARAMS, notification_bytes

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_host._context import take_failures
-from mcp_host._specs import NOTHING, ToolOutcome
+from mcp_host.authoring._context import take_failures
+from mcp_host.authoring._specs import NOTHING, ToolOutcome
 from mcp_host.errors import ProtocolError, ToolError
-from mcp_host.plugins.isolation import marks_plugin_calls
+from mcp_host.plugin.isolation import marks_plugin_calls
 
 from .jsonrpc import INVALID_PARAMS
 from .plugin_calls import PASS_THROUGH, call_budgeted, contain, log_failure

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcp_host import param_headers
-from mcp_host.catalog import Catalog
+from mcp_host.authoring import param_headers
+from mcp_host.catalog._catalog import Catalog
 from mcp_host.protocol.versions import META_VERSION
 
 NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}

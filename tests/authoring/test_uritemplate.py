@@ -11,10 +11,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mcp_host import Plugin, Registry, ResourceTemplateSpec
-from mcp_host.catalog_build import build_catalog
+from mcp_host.authoring.uritemplate import UriTemplate, UriTemplateError
+from mcp_host.catalog._build import build_catalog
+from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import CatalogError
-from mcp_host.plugins.handle import PluginHandle
-from mcp_host.uritemplate import UriTemplate, UriTemplateError
 
 
 @pytest.mark.parametrize(

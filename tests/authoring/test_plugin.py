@@ -27,7 +27,7 @@ from mcp_host import (
     ToolOutcome,
     hookspecs,
 )
-from mcp_host._context import ElicitResult
+from mcp_host.authoring._context import ElicitResult
 from mcp_host.errors import MissingCapabilityError
 
 

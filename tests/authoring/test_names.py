@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mcp_host import Context, Plugin
-from mcp_host._names import ServedNames, prefixed_name, prefixed_uri, unprefixed_uri
+from mcp_host.authoring._names import ServedNames, prefixed_name, prefixed_uri, unprefixed_uri
 from mcp_host.testing import serve
 
 pytestmark = pytest.mark.anyio

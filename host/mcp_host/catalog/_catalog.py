@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._names import ServedNames
-from ._specs import (
+from mcp_host.authoring._names import ServedNames
+from mcp_host.authoring._specs import (
     CompletionSpec,
     PromptSpec,
     ResourceSpec,
@@ -24,10 +24,11 @@ from ._specs import (
     ToolCall,
     ToolSpec,
 )
-from .param_headers import ParamHeader
-from .plugins.handle import PluginHandle
-from .stores import CatalogEvent, CatalogListener, ListKind, NotificationBus
-from .stores.memory import MemoryNotificationBus
+from mcp_host.authoring.param_headers import ParamHeader
+from mcp_host.stores import CatalogEvent, CatalogListener, ListKind, NotificationBus
+from mcp_host.stores.memory import MemoryNotificationBus
+
+from ._handle import PluginHandle
 
 __all__ = [
     "Catalog",

@@ -18,8 +18,8 @@ from typing import Any, Generic, Literal, Protocol, get_args
 
 from typing_extensions import TypeVar
 
+from ._content import ResourceContents
 from ._names import ServedNames
-from ._specs import ResourceContents
 
 __all__ = [
     "LOG_LEVELS",
@@ -461,7 +461,7 @@ def _elicit_result(
     if action == "accept" and content is not None and not isinstance(schema, Mapping):
         from pydantic import TypeAdapter, ValidationError
 
-        from .errors import ToolError
+        from mcp_host.errors import ToolError
 
         try:
             validated = TypeAdapter(schema).validate_python(content)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .isolation import CallBudget
+from mcp_host.plugin.isolation import CallBudget
 
 
 @dataclass(eq=False, slots=True)

@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import param_headers
-from ._context import Context
-from ._names import ServedNames, prefixed_name, prefixed_uri, unprefixed_uri
-from ._specs import (
+from mcp_host.authoring import param_headers
+from mcp_host.authoring._context import Context
+from mcp_host.authoring._names import ServedNames, prefixed_name, prefixed_uri, unprefixed_uri
+from mcp_host.authoring._specs import (
     Middleware,
     PromptSpec,
     Registry,
@@ -31,7 +31,11 @@ from ._specs import (
     ToolOutcome,
     ToolSpec,
 )
-from .catalog import (
+from mcp_host.authoring.uritemplate import UriTemplate, UriTemplateError
+from mcp_host.errors import CatalogError
+from mcp_host.plugin.isolation import marks_call_next, register_middleware
+
+from ._catalog import (
     Catalog,
     CatalogCompletion,
     CatalogPrompt,
@@ -39,10 +43,7 @@ from .catalog import (
     CatalogTemplate,
     CatalogTool,
 )
-from .errors import CatalogError
-from .plugins.handle import PluginHandle
-from .plugins.isolation import marks_call_next, register_middleware
-from .uritemplate import UriTemplate, UriTemplateError
+from ._handle import PluginHandle
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 LONG_NAME = 64

@@ -14,7 +14,7 @@ import pytest
 from mcp_host.config import load_config
 from mcp_host.errors import CatalogError, PluginError, PluginLoadError
 from mcp_host.host import Host
-from mcp_host.plugins.discovery import decide, discover
+from mcp_host.plugin.discovery import decide, discover
 from tests.messages import INIT
 
 
@@ -118,7 +118,7 @@ def test_load_errors_name_the_plugin_and_the_fix(
 
 
 def test_import_errors_are_chained(on_path: Path) -> None:
-    from mcp_host.plugins.loader import load_candidate, make_plugin_manager
+    from mcp_host.plugin.loader import load_candidate, make_plugin_manager
 
     candidate = next(c for c in discover() if c.name == "acme-broken")
     with pytest.raises(PluginLoadError) as info:

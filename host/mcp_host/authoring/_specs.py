@@ -10,10 +10,11 @@ Every callable takes the request's ``Context`` last and is awaited on the event 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from ._content import ResourceContents
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -123,29 +124,6 @@ Middleware = Callable[
 
 
 # ----------------------------------------------------------------------------------- resources
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceContents:
-    """One item of a ``resources/read`` result: text or binary contents of a URI."""
-
-    uri: str
-    text: str | None = None
-    blob: bytes | None = None
-    mime_type: str | None = None
-    meta: Mapping[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"uri": self.uri}
-        if self.mime_type is not None:
-            out["mimeType"] = self.mime_type
-        if self.blob is not None:
-            out["blob"] = base64.b64encode(self.blob).decode("ascii")
-        else:
-            out["text"] = self.text if self.text is not None else ""
-        if self.meta:
-            out["_meta"] = dict(self.meta)
-        return out
 
 
 ResourceRead = Callable[[str, Mapping[str, str], "Context"], Awaitable[Sequence[ResourceContents]]]

@@ -9,10 +9,10 @@ import pytest
 from mcp.shared.inbound import find_invalid_x_mcp_header
 
 from mcp_host import McpHeader, Plugin, Registry
-from mcp_host.catalog_build import build_catalog
+from mcp_host.authoring.param_headers import InvalidHeader, ParamHeader, decode, find, mismatch
+from mcp_host.catalog._build import build_catalog
+from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import CatalogError
-from mcp_host.param_headers import InvalidHeader, ParamHeader, decode, find, mismatch
-from mcp_host.plugins.handle import PluginHandle
 
 
 def schema(**properties: Any) -> dict[str, Any]:

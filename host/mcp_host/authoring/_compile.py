@@ -14,6 +14,14 @@ import anyio
 from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
+from mcp_host.errors import (
+    PromptError,
+    ProtocolError,
+    ResourceNotFound,
+    ToolError,
+    unexpected_failure,
+)
+
 from . import param_headers
 from ._context import Context, record_failure
 from ._results import content_blocks, output_for
@@ -28,13 +36,6 @@ from ._specs import (
     ResourceTemplateSpec,
     ToolOutcome,
     ToolSpec,
-)
-from .errors import (
-    PromptError,
-    ProtocolError,
-    ResourceNotFound,
-    ToolError,
-    unexpected_failure,
 )
 from .uritemplate import UriTemplate, UriTemplateError
 

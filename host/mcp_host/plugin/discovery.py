@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from mcp_host._markers import ENTRY_POINT_GROUP
+from mcp_host.authoring._markers import ENTRY_POINT_GROUP
 from mcp_host.config import HostConfig
 from mcp_host.errors import PluginLoadError
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from mcp_host import Plugin, Registry, ToolInvocation, ToolOutcome, ToolSpec
-from mcp_host.catalog import CatalogEvent, CatalogHolder
-from mcp_host.catalog_build import build_catalog
+from mcp_host.catalog._build import build_catalog
+from mcp_host.catalog._catalog import CatalogEvent, CatalogHolder
+from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import CatalogError
-from mcp_host.plugins.handle import PluginHandle
 
 
 async def _ok(arguments: Mapping[str, Any], ctx: Any) -> ToolOutcome:

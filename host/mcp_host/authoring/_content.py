@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Audio", "Content", "EmbeddedResource", "Image", "ResourceLink", "Text"]
+__all__ = [
+    "Audio",
+    "Content",
+    "EmbeddedResource",
+    "Image",
+    "ResourceContents",
+    "ResourceLink",
+    "Text",
+]
 
 
 def _b64(data: bytes | str) -> str:
@@ -108,3 +116,26 @@ def _with_annotations(
     if annotations:
         block["annotations"] = dict(annotations)
     return block
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceContents:
+    """One item of a ``resources/read`` result: text or binary contents of a URI."""
+
+    uri: str
+    text: str | None = None
+    blob: bytes | None = None
+    mime_type: str | None = None
+    meta: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"uri": self.uri}
+        if self.mime_type is not None:
+            out["mimeType"] = self.mime_type
+        if self.blob is not None:
+            out["blob"] = base64.b64encode(self.blob).decode("ascii")
+        else:
+            out["text"] = self.text if self.text is not None else ""
+        if self.meta:
+            out["_meta"] = dict(self.meta)
+        return out

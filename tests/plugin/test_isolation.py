@@ -16,8 +16,8 @@ import pytest
 from mcp_host.config import config_from_data
 from mcp_host.errors import ConfigError
 from mcp_host.host import Host
-from mcp_host.plugins.discovery import Candidate
-from mcp_host.plugins.isolation import watch_event_loop
+from mcp_host.plugin.discovery import Candidate
+from mcp_host.plugin.isolation import watch_event_loop
 from mcp_host.protocol import Engine
 from tests.contained_plugins import GATE, faulty, middleware_plugin, steady
 from tests.protocol.conftest import Client
@@ -247,7 +247,7 @@ def test_a_plugin_calling_sys_exit_on_import_or_register_fails_alone() -> None:
 async def test_a_long_stall_is_reported_while_it_lasts(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mcp_host.plugins import isolation
+    from mcp_host.plugin import isolation
 
     monkeypatch.setattr(isolation, "STILL_BLOCKED_AFTER", 0.3)
     async with _legacy(engine_for(faulty)) as client, watch_event_loop(0.02):

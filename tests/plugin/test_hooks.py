@@ -17,23 +17,23 @@ from mcp_host import Registry, hookimpl
 from mcp_host.config import load_config
 from mcp_host.errors import PluginError
 from mcp_host.host import Host
-from mcp_host.plugins.discovery import Candidate
-from mcp_host.plugins.loader import PluginHooks, load_candidate, make_plugin_manager
-from mcp_host.plugins.tracing import ENV_VAR, summarise
+from mcp_host.plugin.discovery import Candidate
+from mcp_host.plugin.loader import PluginHooks, load_candidate, make_plugin_manager
+from mcp_host.plugin.tracing import ENV_VAR, summarise
 
 from .hookimpls import hookwrapper, ordered, outer, wrapper
 
 TARGETS = {
-    "ordinary": "tests.plugins.hookimpls.ordinary:plugin",
-    "wrapper": "tests.plugins.hookimpls.wrapper",
-    "hookwrapper": "tests.plugins.hookimpls.hookwrapper",
-    "ordered": "tests.plugins.hookimpls.ordered",
-    "outer": "tests.plugins.hookimpls.outer",
-    "broken-wrapper": "tests.plugins.hookimpls.broken_wrapper",
-    "broken-lifespan-wrapper": "tests.plugins.hookimpls.broken_lifespan_wrapper",
-    "raising": "tests.plugins.hookimpls.raising",
-    "both": "tests.plugins.hookimpls.both",
-    "async-config": "tests.plugins.hookimpls.async_config",
+    "ordinary": "tests.plugin.hookimpls.ordinary:plugin",
+    "wrapper": "tests.plugin.hookimpls.wrapper",
+    "hookwrapper": "tests.plugin.hookimpls.hookwrapper",
+    "ordered": "tests.plugin.hookimpls.ordered",
+    "outer": "tests.plugin.hookimpls.outer",
+    "broken-wrapper": "tests.plugin.hookimpls.broken_wrapper",
+    "broken-lifespan-wrapper": "tests.plugin.hookimpls.broken_lifespan_wrapper",
+    "raising": "tests.plugin.hookimpls.raising",
+    "both": "tests.plugin.hookimpls.both",
+    "async-config": "tests.plugin.hookimpls.async_config",
 }
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel
 
-from mcp_host import hookspecs
-from mcp_host._markers import PROJECT_NAME
-from mcp_host._specs import PluginEvents, Registry
+from mcp_host.authoring._markers import PROJECT_NAME
+from mcp_host.authoring._specs import PluginEvents, Registry
 from mcp_host.errors import PluginError, PluginLoadError
 
+from . import hookspecs
 from .discovery import Candidate
 from .tracing import trace_hook_calls, tracing_requested
 

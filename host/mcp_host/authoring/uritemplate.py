@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 
-from .errors import CatalogError
+from mcp_host.errors import CatalogError
 
 __all__ = ["UriTemplate", "UriTemplateError"]
 

@@ -1,1 +1,0 @@
-"""The plugin machinery: discovery, loading, configuration of plugins, lifespans."""
