@@ -16,7 +16,8 @@ from mcp_host.errors import ProtocolError
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .connection import Connection
 from .jsonrpc import INVALID_PARAMS
-from .request import InputRequired, Request, Send
+from .request import InputRequired, Request
+from .rpc import Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
 from .versions import Era

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -13,6 +13,7 @@ from mcp_host.catalog import Catalog
 from mcp_host.errors import MissingCapabilityError, ProtocolError
 
 from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
+from .rpc import Send
 from .versions import Era
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
     from .connection import Connection
 
-Send = Callable[[bytes], Awaitable[None]]
 
 LOG_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
