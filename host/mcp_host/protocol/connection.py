@@ -252,7 +252,10 @@ class Connection(Endpoint):
                 client_info=client_info if isinstance(client_info, Mapping) else None,
                 log_threshold=log_threshold,
                 catalog=catalog,
+                multi_round_trip=entry.multi_round_trip,
             )
+            if entry.multi_round_trip and self.era == "modern":
+                engine.load_answers(request, params)
             try:
                 result = await entry.handler(request, params)
             except InputRequired as asked:

@@ -6,8 +6,8 @@ per catalog snapshot, capabilities are derived from the catalog once per snapsho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from mcp_host.catalog import Catalog, CatalogHolder
@@ -16,48 +16,37 @@ from mcp_host.errors import ProtocolError
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .connection import Connection
 from .jsonrpc import INVALID_PARAMS
+from .methods import MethodEntry
 from .request import InputRequired, Request
 from .rpc import Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
 from .versions import Era
 
-Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
 
-
-_PARAMLESS = params.for_request("ping")
-
-
-@dataclass(frozen=True, slots=True)
-class Method:
-    handler: Handler
-    modern: bool = True
-    legacy: bool = True
-    capability: str | None = None
-    """The server capability the method needs; without it the method is not found."""
-    check: params.ParamsCheck = _PARAMLESS
-    """Raises -32602 when the params do not have the shape the method's spec declares."""
-
-
-def _methods() -> dict[str, Method]:
+def _methods() -> dict[str, MethodEntry]:
     table = {
-        "initialize": Method(lifecycle.initialize, modern=False),
-        "ping": Method(lifecycle.ping, modern=False),
-        "server/discover": Method(lifecycle.discover, legacy=False),
-        "logging/setLevel": Method(lifecycle.set_level, modern=False, capability="logging"),
-        "tools/list": Method(lists.tools_list, capability="tools"),
-        "tools/call": Method(tools.call, capability="tools"),
-        "resources/list": Method(lists.resources_list, capability="resources"),
-        "resources/templates/list": Method(lists.templates_list, capability="resources"),
-        "resources/read": Method(resources.read, capability="resources"),
-        "resources/subscribe": Method(lifecycle.subscribe, modern=False, capability="resources"),
-        "resources/unsubscribe": Method(
+        "initialize": MethodEntry(lifecycle.initialize, modern=False),
+        "ping": MethodEntry(lifecycle.ping, modern=False),
+        "server/discover": MethodEntry(lifecycle.discover, legacy=False),
+        "logging/setLevel": MethodEntry(lifecycle.set_level, modern=False, capability="logging"),
+        "tools/list": MethodEntry(lists.tools_list, capability="tools"),
+        "tools/call": MethodEntry(tools.call, multi_round_trip=True, capability="tools"),
+        "resources/list": MethodEntry(lists.resources_list, capability="resources"),
+        "resources/templates/list": MethodEntry(lists.templates_list, capability="resources"),
+        "resources/read": MethodEntry(
+            resources.read, multi_round_trip=True, capability="resources"
+        ),
+        "resources/subscribe": MethodEntry(
+            lifecycle.subscribe, modern=False, capability="resources"
+        ),
+        "resources/unsubscribe": MethodEntry(
             lifecycle.unsubscribe, modern=False, capability="resources"
         ),
-        "prompts/list": Method(lists.prompts_list, capability="prompts"),
-        "prompts/get": Method(prompts.get, capability="prompts"),
-        "completion/complete": Method(prompts.complete, capability="completions"),
-        "subscriptions/listen": Method(subscriptions.listen, legacy=False),
+        "prompts/list": MethodEntry(lists.prompts_list, capability="prompts"),
+        "prompts/get": MethodEntry(prompts.get, multi_round_trip=True, capability="prompts"),
+        "completion/complete": MethodEntry(prompts.complete, capability="completions"),
+        "subscriptions/listen": MethodEntry(subscriptions.listen, legacy=False),
     }
     # Every method's params are checked against its spec before its handler runs.
     return {name: replace(entry, check=params.for_request(name)) for name, entry in table.items()}
@@ -144,11 +133,9 @@ class Engine:
         }
 
     def load_answers(self, request: Request, params: Mapping[str, Any]) -> None:
-        """On a modern retry, gather the answers: those sealed in ``requestState`` (which
-        win) and the ``inputResponses`` sent with it. Unknown keys are ignored; answers of
-        the wrong shape are asked again."""
-        if request.era != "modern":
-            return
+        """On a modern retry of a multi-round-trip method, gather the answers: those sealed
+        in ``requestState`` (which win) and the ``inputResponses`` sent with it. Unknown keys
+        are ignored; answers of the wrong shape are asked again."""
         responses = params.get("inputResponses")
         if responses is not None and not isinstance(responses, Mapping):
             raise ProtocolError(

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 LOG_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
-MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
-
 
 class InputRequired(BaseException):
     """Unwinds a modern-era handler that asked the client something (multi round-trip).
@@ -59,6 +57,7 @@ class Request:
         "era",
         "log_threshold",
         "method",
+        "multi_round_trip",
         "params",
         "progress_token",
         "protocol_version",
@@ -81,6 +80,7 @@ class Request:
         client_info: Mapping[str, Any] | None,
         log_threshold: str | None,
         catalog: Catalog,
+        multi_round_trip: bool = False,
     ) -> None:
         self.connection = connection
         self.request_id = request_id
@@ -93,6 +93,8 @@ class Request:
         self.client_info = client_info
         self.log_threshold = log_threshold
         self.catalog = catalog
+        self.multi_round_trip = multi_round_trip
+        """Whether the method may ask the client for input on the modern era."""
         meta = params.get("_meta")
         self.progress_token = meta.get("progressToken") if isinstance(meta, Mapping) else None
         self.answers: dict[str, Any] = {}
@@ -143,7 +145,7 @@ class Request:
         for question in questions.values():
             _check_capability(question, self.client_capabilities)
         if self.era == "modern":
-            if self.method not in MRTR_METHODS:
+            if not self.multi_round_trip:
                 raise ProtocolError(
                     INTERNAL_ERROR,
                     f"{self.method} cannot ask the client for input "

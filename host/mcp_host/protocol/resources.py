@@ -90,7 +90,6 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
 
 async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     uri = resource_uri(params)
-    request.connection.engine.load_answers(request, params)
     try:
         contents = await read_contents(request, uri)
     except ResourceNotFound as exc:
