@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream
@@ -40,8 +40,10 @@ from .jsonrpc import (
     raw_result_bytes,
     result_bytes,
 )
+from .methods import Dispatcher
 from .params import NOTIFICATION_CHECKS
 from .request import InputRequired, Request
+from .rounds import input_required, load_answers
 from .rpc import Endpoint, Reply, Send, error_reply, shutting_down_reply
 from .versions import (
     META_CAPABILITIES,
@@ -53,9 +55,6 @@ from .versions import (
     SUPPORTED_VERSIONS,
     Era,
 )
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 log = logging.getLogger("mcp_host.protocol")
 
@@ -69,7 +68,7 @@ def _error(request_id: RequestId | None, exc: ProtocolError) -> Reply:
 class Connection(Endpoint):
     def __init__(
         self,
-        engine: Engine,
+        engine: Dispatcher,
         send: Send,
         *,
         era: Era | None = None,
@@ -241,7 +240,9 @@ class Connection(Endpoint):
                 )
             entry.check(params)
             request = Request(
-                connection=self,
+                session=self,
+                services=engine,
+                client_request=self.client_request,
                 request_id=request_id,
                 method=method,
                 params=params,
@@ -255,11 +256,11 @@ class Connection(Endpoint):
                 multi_round_trip=entry.multi_round_trip,
             )
             if entry.multi_round_trip and self.era == "modern":
-                engine.load_answers(request, params)
+                load_answers(request, params)
             try:
                 result = await entry.handler(request, params)
             except InputRequired as asked:
-                result = engine.input_required(request, asked)
+                result = input_required(request, asked)
         except ProtocolError as exc:
             return _error(request_id, exc)
         except MessageError as exc:

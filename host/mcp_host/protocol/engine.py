@@ -6,18 +6,17 @@ per catalog snapshot, capabilities are derived from the catalog once per snapsho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from mcp_host._specs import ResourceContents
 from mcp_host.catalog import Catalog, CatalogHolder
-from mcp_host.errors import ProtocolError
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .connection import Connection
-from .jsonrpc import INVALID_PARAMS
 from .methods import MethodEntry
-from .request import InputRequired, Request
+from .request import Request
 from .rpc import Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
@@ -117,41 +116,6 @@ class Engine:
     def cache_hints(self) -> dict[str, Any]:
         return {"ttlMs": self.settings.cache_ttl_ms, "cacheScope": self.settings.cache_scope}
 
-    def input_required(self, request: Request, asked: InputRequired) -> dict[str, Any]:
-        """The modern-era answer to a handler that asked the client something: what it
-        asked, and a sealed ``requestState`` carrying the answers it already took."""
-        state = self.sealer.seal(
-            method=request.method,
-            params=request.params,
-            principal=request.connection.principal,
-            answers=request.used,
-        )
-        return {
-            "resultType": "input_required",
-            "inputRequests": asked.requests,
-            "requestState": state,
-        }
-
-    def load_answers(self, request: Request, params: Mapping[str, Any]) -> None:
-        """On a modern retry of a multi-round-trip method, gather the answers: those sealed
-        in ``requestState`` (which win) and the ``inputResponses`` sent with it. Unknown keys
-        are ignored; answers of the wrong shape are asked again."""
-        responses = params.get("inputResponses")
-        if responses is not None and not isinstance(responses, Mapping):
-            raise ProtocolError(
-                INVALID_PARAMS,
-                "inputResponses must be an object mapping each key of the server's "
-                "inputRequests to the client's result for it",
-            )
-        answers: dict[str, Any] = dict(responses or {})
-        state = params.get("requestState")
-        if state is not None:
-            answers.update(
-                self.sealer.unseal(
-                    state,
-                    method=request.method,
-                    params=params,
-                    principal=request.connection.principal,
-                )
-            )
-        request.answers = answers
+    async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]:
+        """Read ``uri`` for a handler (``ctx.read_resource``)."""
+        return await resources.read_contents(request, uri)

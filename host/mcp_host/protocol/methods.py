@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from . import params
-from .request import Request
+from .request import Request, Services
 
 Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
 """A method's handler: the request and its params in, the result (or its JSON bytes) out."""
@@ -36,3 +36,12 @@ class MethodEntry:
 
 Method = MethodEntry
 """The former name of ``MethodEntry``."""
+
+
+class Dispatcher(Services, Protocol):
+    """What a ``Connection`` dispatches with (the ``Engine`` implements it)."""
+
+    @property
+    def methods(self) -> Mapping[str, MethodEntry]:
+        """The method table: one entry per method the server serves."""
+        ...

@@ -106,5 +106,5 @@ async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
     result: dict[str, Any] = {"contents": [c.to_dict() for c in contents]}
     if request.era == "modern":
-        result.update(request.connection.engine.cache_hints())
+        result.update(request.services.cache_hints())
     return result
