@@ -15,8 +15,9 @@ legacy era) go to ``send``. Requests may be handled concurrently: the transport 
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +28,7 @@ from mcp_host.catalog import CatalogEvent
 from mcp_host.errors import ProtocolError, ToolError
 from mcp_host.plugins.isolation import cancelled_for_real, is_cancellation
 
+from .intercept import Interceptor, Proceed, RequestInfo
 from .jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -44,7 +46,7 @@ from .methods import Dispatcher
 from .params import NOTIFICATION_CHECKS
 from .request import InputRequired, Request
 from .rounds import input_required, load_answers
-from .rpc import Endpoint, Reply, Send, error_reply, shutting_down_reply
+from .rpc import Endpoint, Reply, Send, error_reply, internal_error_reply, shutting_down_reply
 from .versions import (
     META_CAPABILITIES,
     META_CLIENT_INFO,
@@ -185,23 +187,74 @@ class Connection(Endpoint):
     async def _dispatch(
         self, request_id: RequestId, method: str, params: Mapping[str, Any], sink: Send
     ) -> Reply:
-        engine = self.engine
         raw_meta = params.get("_meta")
         meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
         if self.era is None:
             self._decide_era(method, meta)
-            if self.era is None:
-                if method == "ping":
-                    return Reply(result_bytes(request_id, {}))
-                return _error(
-                    request_id,
-                    MessageError(
-                        INVALID_REQUEST,
-                        "Invalid request: this connection has not been initialized. Send "
-                        "initialize first (protocol 2025-11-25 and older), or carry "
-                        f"_meta['{META_VERSION}'] in every request (2026-07-28).",
-                    ),
-                )
+        interceptors = self.engine.interceptors
+        if not interceptors:
+            return await self._serve(request_id, method, params, meta, sink)
+        return await self._intercepted(interceptors, request_id, method, params, meta, sink)
+
+    async def _intercepted(
+        self,
+        interceptors: Sequence[Interceptor],
+        request_id: RequestId,
+        method: str,
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        sink: Send,
+    ) -> Reply:
+        """``_serve`` through the interceptors (see ``intercept``): the first is outermost.
+        One that refuses with a ``ProtocolError`` answers with it; one that fails is logged
+        and the request answered with -32603."""
+        info = RequestInfo(
+            method=method,
+            era=self.era,
+            request_id=request_id,
+            principal=self.principal,
+            params=params,
+            catalog=self.engine.catalog.current,
+        )
+
+        async def serve() -> Reply:
+            return await self._serve(request_id, method, params, meta, sink)
+
+        proceed: Proceed = serve
+        for interceptor in reversed(interceptors):
+            proceed = functools.partial(interceptor, info, proceed)
+        try:
+            return await proceed()
+        except ProtocolError as exc:  # refused (an authorization denial, ...)
+            return _error(request_id, exc)
+        except Exception as exc:
+            log.exception("a request interceptor failed around %s", method)
+            return internal_error_reply(
+                request_id,
+                f"Internal error while handling {method}: unexpected {type(exc).__name__}",
+            )
+
+    async def _serve(
+        self,
+        request_id: RequestId,
+        method: str,
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        sink: Send,
+    ) -> Reply:
+        engine = self.engine
+        if self.era is None:
+            if method == "ping":
+                return Reply(result_bytes(request_id, {}))
+            return _error(
+                request_id,
+                MessageError(
+                    INVALID_REQUEST,
+                    "Invalid request: this connection has not been initialized. Send "
+                    "initialize first (protocol 2025-11-25 and older), or carry "
+                    f"_meta['{META_VERSION}'] in every request (2026-07-28).",
+                ),
+            )
         entry = engine.methods.get(method)
         try:
             if self.era == "modern":
@@ -278,7 +331,7 @@ class Connection(Endpoint):
             result_meta = result.setdefault("_meta", {})
             result_meta[META_SERVER_INFO] = engine.settings.server_info
         try:
-            return Reply(result_bytes(request_id, result))
+            return Reply(result_bytes(request_id, result), tool_error=result.get("isError") is True)
         except BaseException as exc:  # a plugin put something in its result JSON cannot carry
             if is_cancellation(exc) and cancelled_for_real():
                 raise

@@ -15,6 +15,7 @@ from mcp_host.catalog import Catalog, CatalogHolder
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .connection import Connection
+from .intercept import Interceptor
 from .methods import MethodEntry
 from .request import Request
 from .rpc import Send
@@ -52,10 +53,18 @@ def _methods() -> dict[str, MethodEntry]:
 
 
 class Engine:
-    def __init__(self, catalog: CatalogHolder, settings: ProtocolSettings | None = None) -> None:
+    def __init__(
+        self,
+        catalog: CatalogHolder,
+        settings: ProtocolSettings | None = None,
+        *,
+        interceptors: Sequence[Interceptor] = (),
+    ) -> None:
         self.catalog = catalog
         self.settings = settings or ProtocolSettings()
         self.methods = _methods()
+        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        """Run around every request, the first outermost (see ``intercept``)."""
         self.sealer = StateSealer(self.settings.state_keys, self.settings.state_ttl_seconds)
         self._pages: dict[tuple[str, str, int], bytes] = {}
         self._pages_generation = -1

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import params
+from .intercept import Interceptor
 from .request import Request, Services
 
 Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
@@ -44,4 +45,9 @@ class Dispatcher(Services, Protocol):
     @property
     def methods(self) -> Mapping[str, MethodEntry]:
         """The method table: one entry per method the server serves."""
+        ...
+
+    @property
+    def interceptors(self) -> Sequence[Interceptor]:
+        """What runs around every request (see ``intercept``); empty: nothing does."""
         ...
