@@ -242,3 +242,93 @@ async def test_a_target_is_resolved_only_when_asked(probe: Probe) -> None:
     await client.modern("completion/complete", {"ref": {"type": "ref/prompt", "name": "greet"}})
     assert [info.target for info in infos] == [None, None]
     assert infos[0]._target is None
+
+
+async def test_over_http_the_principal_is_the_callers_in_both_eras(probe: Probe) -> None:
+    import httpx
+
+    from mcp_host.config import HttpSettings
+    from mcp_host.stores.memory import MemoryEventStore, MemorySessionStore
+    from mcp_host.transports.http import create_app
+    from mcp_host.transports.http.sessions import credential_of
+
+    sessions, events = MemorySessionStore(), MemoryEventStore(64)
+    recorders = [Recorder(), Recorder()]
+    apps = [
+        create_app(_engine(probe, rec), HttpSettings(), session_store=sessions, event_store=events)
+        for rec in recorders
+    ]
+    legacy_headers = {
+        "accept": "application/json",
+        "mcp-protocol-version": "2025-11-25",
+        "authorization": "Bearer alice",
+    }
+    alice = credential_of("Bearer alice")
+    async with (
+        apps[0].router.lifespan_context(apps[0]),
+        apps[1].router.lifespan_context(apps[1]),
+    ):
+        first, second = (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+            )
+            for app in apps
+        )
+        async with first, second:
+            created = await first.post(
+                "/mcp",
+                headers=legacy_headers,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "1"},
+                    },
+                },
+            )
+            session = {**legacy_headers, "mcp-session-id": created.headers["mcp-session-id"]}
+            await first.post(
+                "/mcp",
+                headers=session,
+                json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+            )
+            call = {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "add", "arguments": {"a": 1, "b": 1}},
+            }
+            assert (await first.post("/mcp", headers=session, json=call)).status_code == 200
+            # the same session, carried on by the other replica from the store
+            assert (await second.post("/mcp", headers=session, json=call)).status_code == 200
+            modern = await first.post(
+                "/mcp",
+                headers={
+                    "accept": "application/json",
+                    "mcp-protocol-version": "2026-07-28",
+                    "mcp-method": "tools/list",
+                    "authorization": "Bearer bob",
+                },
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "tools/list",
+                    "params": {
+                        "_meta": {
+                            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                            "io.modelcontextprotocol/clientCapabilities": {},
+                        }
+                    },
+                },
+            )
+            assert modern.status_code == 200, modern.text
+    seen = [(s.method, s.era, s.principal) for s in recorders[0].seen]
+    assert seen == [
+        ("initialize", "legacy", alice),
+        ("tools/call", "legacy", alice),
+        ("tools/list", "modern", credential_of("Bearer bob")),
+    ]
+    assert [(s.method, s.principal) for s in recorders[1].seen] == [("tools/call", alice)]
