@@ -11,6 +11,12 @@ legacy era) go to ``send``. Requests may be handled concurrently: the transport 
 
     async with engine.connection(send).running() as conn:
         reply = await conn.handle(message)
+
+The MCP layer of a connection: its JSON-RPC bookkeeping (ids in flight, cancellation,
+server-to-client requests) is ``rpc.Endpoint``'s; this adds era detection, the method table
+with capability gating and params checks, multi-round-trip answers (``rounds``), the
+interceptors around every request (``intercept``) and catalog events as notifications. It
+implements ``request.Session`` for its handlers.
 """
 
 from __future__ import annotations
