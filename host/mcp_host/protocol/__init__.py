@@ -2,6 +2,16 @@
 
 from .connection import Connection, Reply
 from .engine import Engine
+from .intercept import Interceptor, Proceed, RequestInfo, Target
 from .settings import ProtocolSettings
 
-__all__ = ["Connection", "Engine", "ProtocolSettings", "Reply"]
+__all__ = [
+    "Connection",
+    "Engine",
+    "Interceptor",
+    "Proceed",
+    "ProtocolSettings",
+    "Reply",
+    "RequestInfo",
+    "Target",
+]

@@ -11,16 +11,21 @@ legacy era) go to ``send``. Requests may be handled concurrently: the transport 
 
     async with engine.connection(send).running() as conn:
         reply = await conn.handle(message)
+
+The MCP layer of a connection: its JSON-RPC bookkeeping (ids in flight, cancellation,
+server-to-client requests) is ``rpc.Endpoint``'s; this adds era detection, the method table
+with capability gating and params checks, multi-round-trip answers (``rounds``), the
+interceptors around every request (``intercept``) and catalog events as notifications. It
+implements ``request.Session`` for its handlers.
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream
@@ -29,26 +34,25 @@ from mcp_host.catalog._catalog import CatalogEvent
 from mcp_host.errors import ProtocolError, ToolError
 from mcp_host.plugin.isolation import cancelled_for_real, is_cancellation
 
+from .intercept import Interceptor, Proceed, RequestInfo
 from .jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    SERVER_SHUTTING_DOWN,
     UNSUPPORTED_PROTOCOL_VERSION,
-    InvalidResponse,
     MessageError,
     RequestId,
     error_bytes,
-    kind,
     notification_bytes,
-    parse,
     raw_result_bytes,
-    request_bytes,
     result_bytes,
 )
+from .methods import Dispatcher
 from .params import NOTIFICATION_CHECKS
-from .request import InputRequired, Request, Send
+from .request import InputRequired, Request
+from .rounds import input_required, load_answers
+from .rpc import Endpoint, Reply, Send, error_reply, internal_error_reply, shutting_down_reply
 from .versions import (
     META_CAPABILITIES,
     META_CLIENT_INFO,
@@ -60,44 +64,19 @@ from .versions import (
     Era,
 )
 
-if TYPE_CHECKING:
-    from .engine import Engine
-
 log = logging.getLogger("mcp_host.protocol")
 
-_client_request_ids = itertools.count(1)
+__all__ = ["Connection", "Reply", "shutting_down_reply"]
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A response to send: its bytes, and its JSON-RPC error code when it is an error."""
-
-    data: bytes
-    error_code: int | None = None
+def _error(request_id: RequestId | None, exc: ProtocolError) -> Reply:
+    return error_reply(request_id, exc)
 
 
-def _error(request_id: RequestId | None, exc: ProtocolError | MessageError) -> Reply:
-    data = exc.data if isinstance(exc, ProtocolError) else None
-    return Reply(error_bytes(request_id, exc.code, exc.message, data), exc.code)
-
-
-def shutting_down_reply(request_id: RequestId | None, reason: str) -> Reply:
-    """The answer to a request the server will not finish because it is stopping."""
-    message = f"Server shutting down: {reason}"
-    return Reply(error_bytes(request_id, SERVER_SHUTTING_DOWN, message), SERVER_SHUTTING_DOWN)
-
-
-@dataclass(slots=True)
-class _Waiter:
-    event: anyio.Event
-    result: Any = None
-    error: Any = None
-
-
-class Connection:
+class Connection(Endpoint):
     def __init__(
         self,
-        engine: Engine,
+        engine: Dispatcher,
         send: Send,
         *,
         era: Era | None = None,
@@ -105,8 +84,8 @@ class Connection:
         initialized: bool = False,
         principal: str | None = None,
     ) -> None:
+        super().__init__(send, client_request_timeout=engine.settings.client_request_timeout)
         self.engine = engine
-        self.send = send
         self.era: Era | None = era
         self.protocol_version = protocol_version
         self.initialized = initialized
@@ -115,11 +94,6 @@ class Connection:
         self.client_capabilities: Mapping[str, Any] = {}
         self.log_level: str | None = "debug"
         self.subscriptions: set[str] = set()
-        self._inflight: dict[RequestId, anyio.CancelScope] = {}
-        self._pending: dict[RequestId, _Waiter] = {}
-        self._closed = False
-        self._shutting_down: str | None = None
-        self._answered: set[RequestId] = set()  # in flight, but already answered at shutdown
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -165,47 +139,6 @@ class Connection:
 
         return stop
 
-    @property
-    def inflight(self) -> int:
-        """How many requests are being handled."""
-        return len(self._inflight)
-
-    def close(self) -> None:
-        """Cancel every in-flight request and fail every pending client request."""
-        self._closed = True
-        for scope in list(self._inflight.values()):
-            scope.cancel()
-        for waiter in list(self._pending.values()):
-            waiter.error = {"code": INTERNAL_ERROR, "message": "connection closed"}
-            waiter.event.set()
-
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutting_down is not None
-
-    def start_shutdown(self, reason: str) -> None:
-        """Take no new request: from now on each is answered at once with a
-        ``SERVER_SHUTTING_DOWN`` error saying ``reason``. Requests in flight go on; responses
-        and notifications (a cancellation, an answer to a server-to-client request) are still
-        handled."""
-        if self._shutting_down is None:
-            self._shutting_down = reason
-
-    def abort_inflight(self, reason: str) -> list[Reply]:
-        """End of the shutdown grace: the ``SERVER_SHUTTING_DOWN`` error reply for every
-        request still in flight, for the transport to send now, whether or not its handler
-        stops promptly. Each handler is cancelled, and whatever it returns later is dropped,
-        so every request gets exactly one answer."""
-        self.start_shutdown(reason)
-        replies = []
-        for request_id, scope in list(self._inflight.items()):
-            if request_id in self._answered:
-                continue
-            self._answered.add(request_id)
-            scope.cancel()
-            replies.append(shutting_down_reply(request_id, reason))
-        return replies
-
     def _notifications_for(self, event: CatalogEvent) -> list[bytes]:
         """What a catalog event means to this connection's client (legacy era only)."""
         if self.era != "legacy" or not self.initialized:
@@ -233,95 +166,6 @@ class Connection:
 
     # -------------------------------------------------------------------------- messages
 
-    async def handle_bytes(self, data: bytes | str, sink: Send | None = None) -> Reply | None:
-        try:
-            message = parse(data)
-        except MessageError as exc:
-            return _error(None, exc)
-        return await self.handle(message, sink)
-
-    async def handle(
-        self,
-        message: Any,
-        sink: Send | None = None,
-        *,
-        cancel_scope: anyio.CancelScope | None = None,
-    ) -> Reply | None:
-        """Handle one parsed message; the reply to a request, ``None`` otherwise.
-
-        A request runs in a cancel scope that ``notifications/cancelled`` cancels: its own,
-        and then a cancelled request returns ``None``; or ``cancel_scope``, one the caller has
-        entered around this call and whose cancellation it handles (a transport that already
-        has a scope per request saves opening a second).
-
-        Whatever the message, this returns: a client's mistake is answered (a request) or
-        logged and dropped (a notification, a response), and a fault of the server's own is
-        logged and answered with -32603, so one message cannot end the connection, the
-        transport's task or the process."""
-        try:
-            message_kind = kind(message)
-        except InvalidResponse as exc:
-            log.info("dropped a malformed response from the client: %s", exc.message)
-            return None
-        except MessageError as exc:
-            return _error(exc.request_id, exc)
-        if message_kind == "request":
-            return await self._guarded_request(message, sink, cancel_scope)
-        try:
-            if message_kind == "response":
-                self._resolve(message)
-            else:
-                await self._notification(message)
-        except ProtocolError as exc:
-            log.info("dropped %s: %s", message.get("method", "a response"), exc.message)
-        except Exception:
-            log.exception("handling %s failed", message.get("method", "a response"))
-        return None
-
-    async def _guarded_request(
-        self,
-        message: dict[str, Any],
-        sink: Send | None,
-        cancel_scope: anyio.CancelScope | None,
-    ) -> Reply | None:
-        try:
-            return await self._request_message(message, sink, cancel_scope)
-        except Exception as exc:  # a fault of the server's own, outside the handler's guard
-            method = message["method"]
-            log.exception("handling %s failed", method)
-            text = f"Internal error while handling {method}: unexpected {type(exc).__name__}"
-            return Reply(error_bytes(message["id"], INTERNAL_ERROR, text), INTERNAL_ERROR)
-
-    async def _request_message(
-        self,
-        message: dict[str, Any],
-        sink: Send | None,
-        cancel_scope: anyio.CancelScope | None,
-    ) -> Reply | None:
-        request_id: RequestId = message["id"]
-        if self._shutting_down is not None:
-            return shutting_down_reply(request_id, self._shutting_down)
-        if request_id in self._inflight:
-            return _error(
-                request_id,
-                MessageError(
-                    INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"
-                ),
-            )
-        method, params, sink = message["method"], message.get("params") or {}, sink or self.send
-        scope = self._inflight[request_id] = cancel_scope or anyio.CancelScope()
-        try:
-            if cancel_scope is not None:  # entered by the caller, who handles its cancellation
-                reply = await self._request(request_id, method, params, sink)
-            else:
-                reply = None  # cancelled: no response is sent
-                with scope:
-                    reply = await self._request(request_id, method, params, sink)
-            return None if request_id in self._answered else reply
-        finally:
-            self._inflight.pop(request_id, None)
-            self._answered.discard(request_id)
-
     async def _notification(self, message: Mapping[str, Any]) -> None:
         method = message["method"]
         check = NOTIFICATION_CHECKS.get(method)
@@ -334,26 +178,9 @@ class Connection:
             raise ProtocolError(INVALID_PARAMS, f"Invalid params for {method}: not an object")
         check(params)  # a ProtocolError here: logged and dropped by ``handle``
         if method == "notifications/cancelled":
-            scope = self._inflight.get(params["requestId"])
-            if scope is not None:
-                scope.cancel()
+            self.cancel(params["requestId"])
         elif method == "notifications/initialized":
             self.initialized = self.initialized or self.era == "legacy"
-
-    def _resolve(self, message: Mapping[str, Any]) -> None:
-        request_id = message["id"]  # ``kind`` checked it: a string, an integer, or null
-        if request_id is None:  # an error about a message of ours the client could not read
-            log.info("the client reported an error: %s", message["error"].get("message"))
-            return
-        waiter = self._pending.get(request_id)
-        if waiter is None:
-            log.debug("response to an unknown request id %r", message.get("id"))
-            return
-        if "error" in message:
-            waiter.error = message["error"]
-        else:
-            waiter.result = message.get("result")
-        waiter.event.set()
 
     # -------------------------------------------------------------------------- requests
 
@@ -363,26 +190,77 @@ class Connection:
         elif META_VERSION in meta or method == "server/discover":
             self.era = "modern"
 
-    async def _request(
+    async def _dispatch(
         self, request_id: RequestId, method: str, params: Mapping[str, Any], sink: Send
     ) -> Reply:
-        engine = self.engine
         raw_meta = params.get("_meta")
         meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
         if self.era is None:
             self._decide_era(method, meta)
-            if self.era is None:
-                if method == "ping":
-                    return Reply(result_bytes(request_id, {}))
-                return _error(
-                    request_id,
-                    MessageError(
-                        INVALID_REQUEST,
-                        "Invalid request: this connection has not been initialized. Send "
-                        "initialize first (protocol 2025-11-25 and older), or carry "
-                        f"_meta['{META_VERSION}'] in every request (2026-07-28).",
-                    ),
-                )
+        interceptors = self.engine.interceptors
+        if not interceptors:
+            return await self._serve(request_id, method, params, meta, sink)
+        return await self._intercepted(interceptors, request_id, method, params, meta, sink)
+
+    async def _intercepted(
+        self,
+        interceptors: Sequence[Interceptor],
+        request_id: RequestId,
+        method: str,
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        sink: Send,
+    ) -> Reply:
+        """``_serve`` through the interceptors (see ``intercept``): the first is outermost.
+        One that refuses with a ``ProtocolError`` answers with it; one that fails is logged
+        and the request answered with -32603."""
+        info = RequestInfo(
+            method=method,
+            era=self.era,
+            request_id=request_id,
+            principal=self.principal,
+            params=params,
+            catalog=self.engine.catalog.current,
+        )
+
+        async def serve() -> Reply:
+            return await self._serve(request_id, method, params, meta, sink)
+
+        proceed: Proceed = serve
+        for interceptor in reversed(interceptors):
+            proceed = functools.partial(interceptor, info, proceed)
+        try:
+            return await proceed()
+        except ProtocolError as exc:  # refused (an authorization denial, ...)
+            return _error(request_id, exc)
+        except Exception as exc:
+            log.exception("a request interceptor failed around %s", method)
+            return internal_error_reply(
+                request_id,
+                f"Internal error while handling {method}: unexpected {type(exc).__name__}",
+            )
+
+    async def _serve(
+        self,
+        request_id: RequestId,
+        method: str,
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        sink: Send,
+    ) -> Reply:
+        engine = self.engine
+        if self.era is None:
+            if method == "ping":
+                return Reply(result_bytes(request_id, {}))
+            return _error(
+                request_id,
+                MessageError(
+                    INVALID_REQUEST,
+                    "Invalid request: this connection has not been initialized. Send "
+                    "initialize first (protocol 2025-11-25 and older), or carry "
+                    f"_meta['{META_VERSION}'] in every request (2026-07-28).",
+                ),
+            )
         entry = engine.methods.get(method)
         try:
             if self.era == "modern":
@@ -421,7 +299,9 @@ class Connection:
                 )
             entry.check(params)
             request = Request(
-                connection=self,
+                session=self,
+                services=engine,
+                client_request=self.client_request,
                 request_id=request_id,
                 method=method,
                 params=params,
@@ -432,11 +312,14 @@ class Connection:
                 client_info=client_info if isinstance(client_info, Mapping) else None,
                 log_threshold=log_threshold,
                 catalog=catalog,
+                multi_round_trip=entry.multi_round_trip,
             )
+            if entry.multi_round_trip and self.era == "modern":
+                load_answers(request, params)
             try:
                 result = await entry.handler(request, params)
             except InputRequired as asked:
-                result = engine.input_required(request, asked)
+                result = input_required(request, asked)
         except ProtocolError as exc:
             return _error(request_id, exc)
         except MessageError as exc:
@@ -454,7 +337,7 @@ class Connection:
             result_meta = result.setdefault("_meta", {})
             result_meta[META_SERVER_INFO] = engine.settings.server_info
         try:
-            return Reply(result_bytes(request_id, result))
+            return Reply(result_bytes(request_id, result), tool_error=result.get("isError") is True)
         except BaseException as exc:  # a plugin put something in its result JSON cannot carry
             if is_cancellation(exc) and cancelled_for_real():
                 raise
@@ -493,33 +376,3 @@ class Connection:
                 INVALID_PARAMS, f"Invalid params: _meta['{META_CAPABILITIES}'] is required"
             )
         return str(version)
-
-    # ---------------------------------------------------------- server-to-client requests
-
-    async def client_request(
-        self, method: str, params: dict[str, Any], sink: Send
-    ) -> Mapping[str, Any]:
-        """Send a request to the client (legacy era) and wait for its answer."""
-        if self._closed:
-            raise ToolError(f"Cannot send {method}: the connection is closed")
-        request_id = f"mcp-host-{next(_client_request_ids)}"
-        waiter = _Waiter(anyio.Event())
-        self._pending[request_id] = waiter
-        timeout = self.engine.settings.client_request_timeout
-        try:
-            await sink(request_bytes(request_id, method, params))
-            with anyio.fail_after(timeout):
-                await waiter.event.wait()
-        except TimeoutError:
-            raise ToolError(
-                f"The client did not answer {method} within {timeout:g} seconds"
-            ) from None
-        finally:
-            self._pending.pop(request_id, None)
-        if waiter.error is not None:
-            error = waiter.error if isinstance(waiter.error, Mapping) else {}
-            raise ToolError(
-                f"The client answered {method} with an error: "
-                f"{error.get('message', 'unknown error')}"
-            )
-        return waiter.result if isinstance(waiter.result, Mapping) else {}

@@ -6,67 +6,65 @@ per catalog snapshot, capabilities are derived from the catalog once per snapsho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
-from mcp_host.errors import ProtocolError
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .connection import Connection
-from .jsonrpc import INVALID_PARAMS
-from .request import InputRequired, Request, Send
+from .intercept import Interceptor
+from .methods import MethodEntry
+from .request import Request
+from .rpc import Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
 from .versions import Era
 
-Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
 
-
-_PARAMLESS = params.for_request("ping")
-
-
-@dataclass(frozen=True, slots=True)
-class Method:
-    handler: Handler
-    modern: bool = True
-    legacy: bool = True
-    capability: str | None = None
-    """The server capability the method needs; without it the method is not found."""
-    check: params.ParamsCheck = _PARAMLESS
-    """Raises -32602 when the params do not have the shape the method's spec declares."""
-
-
-def _methods() -> dict[str, Method]:
+def _methods() -> dict[str, MethodEntry]:
     table = {
-        "initialize": Method(lifecycle.initialize, modern=False),
-        "ping": Method(lifecycle.ping, modern=False),
-        "server/discover": Method(lifecycle.discover, legacy=False),
-        "logging/setLevel": Method(lifecycle.set_level, modern=False, capability="logging"),
-        "tools/list": Method(lists.tools_list, capability="tools"),
-        "tools/call": Method(tools.call, capability="tools"),
-        "resources/list": Method(lists.resources_list, capability="resources"),
-        "resources/templates/list": Method(lists.templates_list, capability="resources"),
-        "resources/read": Method(resources.read, capability="resources"),
-        "resources/subscribe": Method(lifecycle.subscribe, modern=False, capability="resources"),
-        "resources/unsubscribe": Method(
+        "initialize": MethodEntry(lifecycle.initialize, modern=False),
+        "ping": MethodEntry(lifecycle.ping, modern=False),
+        "server/discover": MethodEntry(lifecycle.discover, legacy=False),
+        "logging/setLevel": MethodEntry(lifecycle.set_level, modern=False, capability="logging"),
+        "tools/list": MethodEntry(lists.tools_list, capability="tools"),
+        "tools/call": MethodEntry(tools.call, multi_round_trip=True, capability="tools"),
+        "resources/list": MethodEntry(lists.resources_list, capability="resources"),
+        "resources/templates/list": MethodEntry(lists.templates_list, capability="resources"),
+        "resources/read": MethodEntry(
+            resources.read, multi_round_trip=True, capability="resources"
+        ),
+        "resources/subscribe": MethodEntry(
+            lifecycle.subscribe, modern=False, capability="resources"
+        ),
+        "resources/unsubscribe": MethodEntry(
             lifecycle.unsubscribe, modern=False, capability="resources"
         ),
-        "prompts/list": Method(lists.prompts_list, capability="prompts"),
-        "prompts/get": Method(prompts.get, capability="prompts"),
-        "completion/complete": Method(prompts.complete, capability="completions"),
-        "subscriptions/listen": Method(subscriptions.listen, legacy=False),
+        "prompts/list": MethodEntry(lists.prompts_list, capability="prompts"),
+        "prompts/get": MethodEntry(prompts.get, multi_round_trip=True, capability="prompts"),
+        "completion/complete": MethodEntry(prompts.complete, capability="completions"),
+        "subscriptions/listen": MethodEntry(subscriptions.listen, legacy=False),
     }
     # Every method's params are checked against its spec before its handler runs.
     return {name: replace(entry, check=params.for_request(name)) for name, entry in table.items()}
 
 
 class Engine:
-    def __init__(self, catalog: CatalogHolder, settings: ProtocolSettings | None = None) -> None:
+    def __init__(
+        self,
+        catalog: CatalogHolder,
+        settings: ProtocolSettings | None = None,
+        *,
+        interceptors: Sequence[Interceptor] = (),
+    ) -> None:
         self.catalog = catalog
         self.settings = settings or ProtocolSettings()
         self.methods = _methods()
+        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        """Run around every request, the first outermost (see ``intercept``)."""
         self.sealer = StateSealer(self.settings.state_keys, self.settings.state_ttl_seconds)
         self._pages: dict[tuple[str, str, int], bytes] = {}
         self._pages_generation = -1
@@ -127,43 +125,6 @@ class Engine:
     def cache_hints(self) -> dict[str, Any]:
         return {"ttlMs": self.settings.cache_ttl_ms, "cacheScope": self.settings.cache_scope}
 
-    def input_required(self, request: Request, asked: InputRequired) -> dict[str, Any]:
-        """The modern-era answer to a handler that asked the client something: what it
-        asked, and a sealed ``requestState`` carrying the answers it already took."""
-        state = self.sealer.seal(
-            method=request.method,
-            params=request.params,
-            principal=request.connection.principal,
-            answers=request.used,
-        )
-        return {
-            "resultType": "input_required",
-            "inputRequests": asked.requests,
-            "requestState": state,
-        }
-
-    def load_answers(self, request: Request, params: Mapping[str, Any]) -> None:
-        """On a modern retry, gather the answers: those sealed in ``requestState`` (which
-        win) and the ``inputResponses`` sent with it. Unknown keys are ignored; answers of
-        the wrong shape are asked again."""
-        if request.era != "modern":
-            return
-        responses = params.get("inputResponses")
-        if responses is not None and not isinstance(responses, Mapping):
-            raise ProtocolError(
-                INVALID_PARAMS,
-                "inputResponses must be an object mapping each key of the server's "
-                "inputRequests to the client's result for it",
-            )
-        answers: dict[str, Any] = dict(responses or {})
-        state = params.get("requestState")
-        if state is not None:
-            answers.update(
-                self.sealer.unseal(
-                    state,
-                    method=request.method,
-                    params=params,
-                    principal=request.connection.principal,
-                )
-            )
-        request.answers = answers
+    async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]:
+        """Read ``uri`` for a handler (``ctx.read_resource``)."""
+        return await resources.read_contents(request, uri)

@@ -14,12 +14,12 @@ from .versions import SUPPORTED_VERSIONS, negotiate_legacy
 
 
 async def initialize(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    connection = request.connection
+    connection = request.session
     if connection.initialized and connection.protocol_version:
         raise ProtocolError(
             INVALID_REQUEST, "Invalid request: the connection is already initialized"
         )
-    engine = connection.engine
+    engine = request.services
     version = negotiate_legacy(params.get("protocolVersion"))
     capabilities = params.get("capabilities")
     client_info = params.get("clientInfo")
@@ -39,7 +39,7 @@ async def initialize(request: Request, params: Mapping[str, Any]) -> dict[str, A
 
 
 async def discover(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    engine = request.connection.engine
+    engine = request.services
     catalog = request.catalog
     result: dict[str, Any] = {
         "supportedVersions": list(SUPPORTED_VERSIONS),
@@ -62,15 +62,15 @@ async def set_level(request: Request, params: Mapping[str, Any]) -> dict[str, An
             INVALID_PARAMS,
             f"Invalid params: level must be one of {', '.join(LOG_RANK)}; got {level!r}",
         )
-    request.connection.log_level = str(level)
+    request.session.log_level = str(level)
     return {}
 
 
 async def subscribe(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    request.connection.subscriptions.add(resource_uri(params))
+    request.session.subscriptions.add(resource_uri(params))
     return {}
 
 
 async def unsubscribe(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
-    request.connection.subscriptions.discard(resource_uri(params))
+    request.session.subscriptions.discard(resource_uri(params))
     return {}

@@ -45,7 +45,7 @@ def _page(
     key: str,
     entries: Collection[Any],
 ) -> bytes:
-    engine = request.connection.engine
+    engine = request.services
     offset = decode_cursor(params.get("cursor"), len(entries))
     cache = engine.page_cache(request.catalog)
     cache_key = (method, request.era, offset)

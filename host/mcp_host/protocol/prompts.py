@@ -36,7 +36,6 @@ async def get(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
             INVALID_PARAMS,
             f"Invalid params: prompt {name!r} needs the argument(s) {', '.join(missing)}",
         )
-    request.connection.engine.load_answers(request, params)
     ctx = request.context_for(prompt.owner)
     try:
         outcome = await call_plugin(

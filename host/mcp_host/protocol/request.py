@@ -1,30 +1,71 @@
-"""``Request``: one request being handled; the ``RequestScope`` handlers' ``Context`` uses."""
+"""``Request``: one request being handled; the ``RequestScope`` handlers' ``Context`` uses.
+
+A ``Request`` carries everything a handler needs, so that handlers import nothing above
+them: the catalog snapshot it was dispatched against, the connection's MCP state
+(``session``), what every connection shares (``services``: settings, the ``requestState``
+sealer, capabilities, caches) and ``client_request``, which sends the client a request and
+waits for its answer. ``Session`` and ``Services`` are protocols: the ``Connection`` and the
+``Engine`` implement them without this module importing either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 
 from mcp_host.authoring._context import LOG_LEVELS, Context, LogLevel, Question
 from mcp_host.authoring._specs import ResourceContents
-from mcp_host.catalog._catalog import Catalog
+from mcp_host.catalog._catalog import Catalog, CatalogHolder
+from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import MissingCapabilityError, ProtocolError
 
 from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
+from .rpc import Send
+from .sealed_state import StateSealer
+from .settings import ProtocolSettings
 from .versions import Era
-
-if TYPE_CHECKING:
-    from mcp_host.catalog._handle import PluginHandle
-
-    from .connection import Connection
-
-Send = Callable[[bytes], Awaitable[None]]
 
 LOG_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
-MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
+
+ClientRequest = Callable[[str, dict[str, Any], Send], Awaitable[Mapping[str, Any]]]
+"""Send the client a request (method, params) through a sink and return its result."""
+
+
+class Session(Protocol):
+    """One connection's MCP state, which ``initialize``, ``logging/setLevel`` and
+    ``resources/(un)subscribe`` change (the ``Connection`` implements it)."""
+
+    era: Era | None
+    protocol_version: str | None
+    initialized: bool
+    principal: str | None
+    client_capabilities: Mapping[str, Any]
+    client_info: Mapping[str, Any] | None
+    log_level: str | None
+    subscriptions: set[str]
+
+
+class Services(Protocol):
+    """What every connection shares (the ``Engine`` implements it)."""
+
+    catalog: CatalogHolder
+    settings: ProtocolSettings
+    sealer: StateSealer
+    listening: set[Callable[[], None]]
+    """What ends each ``subscriptions/listen`` running now."""
+    closing: bool
+    """Shutting down: a ``subscriptions/listen`` that starts now ends at once."""
+
+    def capabilities(self, catalog: Catalog) -> dict[str, Any]: ...
+
+    def page_cache(self, catalog: Catalog) -> dict[tuple[str, str, int], bytes]: ...
+
+    def cache_hints(self) -> dict[str, Any]: ...
+
+    async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]: ...
 
 
 class InputRequired(BaseException):
@@ -55,14 +96,17 @@ class Request:
         "catalog",
         "client_capabilities",
         "client_info",
-        "connection",
+        "client_request",
         "era",
         "log_threshold",
         "method",
+        "multi_round_trip",
         "params",
         "progress_token",
         "protocol_version",
         "request_id",
+        "services",
+        "session",
         "sink",
         "used",
     )
@@ -70,7 +114,9 @@ class Request:
     def __init__(
         self,
         *,
-        connection: Connection,
+        session: Session,
+        services: Services,
+        client_request: ClientRequest,
         request_id: RequestId,
         method: str,
         params: Mapping[str, Any],
@@ -81,8 +127,11 @@ class Request:
         client_info: Mapping[str, Any] | None,
         log_threshold: str | None,
         catalog: Catalog,
+        multi_round_trip: bool = False,
     ) -> None:
-        self.connection = connection
+        self.session = session
+        self.services = services
+        self.client_request = client_request
         self.request_id = request_id
         self.method = method
         self.params = params
@@ -93,6 +142,8 @@ class Request:
         self.client_info = client_info
         self.log_threshold = log_threshold
         self.catalog = catalog
+        self.multi_round_trip = multi_round_trip
+        """Whether the method may ask the client for input on the modern era."""
         meta = params.get("_meta")
         self.progress_token = meta.get("progressToken") if isinstance(meta, Mapping) else None
         self.answers: dict[str, Any] = {}
@@ -143,7 +194,7 @@ class Request:
         for question in questions.values():
             _check_capability(question, self.client_capabilities)
         if self.era == "modern":
-            if self.method not in MRTR_METHODS:
+            if not self.multi_round_trip:
                 raise ProtocolError(
                     INTERNAL_ERROR,
                     f"{self.method} cannot ask the client for input "
@@ -163,9 +214,7 @@ class Request:
         results: dict[str, Mapping[str, Any]] = {}
 
         async def one(key: str, question: Question) -> None:
-            results[key] = await self.connection.client_request(
-                question.method, question.params(), self.sink
-            )
+            results[key] = await self.client_request(question.method, question.params(), self.sink)
 
         if len(questions) == 1:
             await one(*next(iter(questions.items())))
@@ -176,6 +225,9 @@ class Request:
         return results
 
     async def read_resource(self, uri: str) -> Sequence[ResourceContents]:
-        from .resources import read_contents
+        return await self.services.read_resource(self, uri)
 
-        return await read_contents(self, uri)
+    @property
+    def principal(self) -> str | None:
+        """Who sent the request, as the transport established it (``None``: unknown)."""
+        return self.session.principal

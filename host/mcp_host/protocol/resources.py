@@ -90,7 +90,6 @@ async def read_contents(request: Request, uri: str) -> Sequence[ResourceContents
 
 async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     uri = resource_uri(params)
-    request.connection.engine.load_answers(request, params)
     try:
         contents = await read_contents(request, uri)
     except ResourceNotFound as exc:
@@ -107,5 +106,5 @@ async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
     result: dict[str, Any] = {"contents": [c.to_dict() for c in contents]}
     if request.era == "modern":
-        result.update(request.connection.engine.cache_hints())
+        result.update(request.services.cache_hints())
     return result

@@ -48,7 +48,7 @@ async def listen(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         ):
             sender.send_nowait(event)
 
-    engine = request.connection.engine
+    engine = request.services
     unsubscribe = engine.catalog.subscribe(listener)
     engine.listening.add(sender.close)
     if engine.closing:

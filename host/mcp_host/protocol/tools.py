@@ -30,7 +30,6 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         arguments = {}
     elif not isinstance(arguments, Mapping):
         raise ProtocolError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
-    request.connection.engine.load_answers(request, params)
     owner, subject = tool.owner, tool.subject
     ctx = request.context_for(owner)
     try:

@@ -395,7 +395,11 @@ class McpHttp:
             return problem
         if self.settings.stateless:
             connection = self.engine.connection(
-                _discard, era="legacy", protocol_version=version, initialized=True
+                _discard,
+                era="legacy",
+                protocol_version=version,
+                initialized=True,
+                principal=_credential(request),
             )
             if message_kind != "request":
                 await connection.handle(message)

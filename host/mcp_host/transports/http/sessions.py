@@ -160,6 +160,7 @@ class Session:
             record.messages,
         )
         self.created_at, self.used_at = record.created, record.last_used
+        self.connection.principal = record.credential
         self.created = time.monotonic() - max(0.0, time.time() - record.created)
         connection = self.connection
         connection.era = "legacy"
@@ -485,6 +486,7 @@ class Sessions:
         self._make_room(owner)
         session = self._session(secrets.token_urlsafe(24), resumable)
         session.credential = credential
+        session.connection.principal = credential
         session.owner = owner
         session.messages = 1 if resumable else 0
         self._add(session)
