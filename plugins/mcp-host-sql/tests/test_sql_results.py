@@ -372,4 +372,8 @@ def _measure(process: subprocess.Popen[bytes], cap: int) -> None:
     empty = query(99, "shop", "SELECT FROM generate_series(1, 3000000)")
     assert empty["structuredContent"] == {"columns": [], "rows": [], "truncated": False}
     grown = _peak_rss(process.pid) - baseline
-    assert grown < 10 * cap, f"peak RSS grew by {grown / 2**20:.0f} MiB"
+    # Seen: 72 to 83 MiB peak growth for the 8 MiB cap, from run to run (the allocator keeps
+    # what it freed). A result near the cap is held at once as rows, as structured content,
+    # as its JSON text and as the serialized reply; the attacks above reached 2.8 to 3.5 GB
+    # before the cap existed.
+    assert grown < 12 * cap, f"peak RSS grew by {grown / 2**20:.0f} MiB"
