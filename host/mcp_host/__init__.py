@@ -21,6 +21,7 @@ from .authoring._context import (
 )
 from .authoring._markers import hookimpl
 from .authoring._plugin import Plugin
+from .authoring._principal import Principal
 from .authoring._signature import McpHeader
 from .authoring._specs import (
     NOTHING,
@@ -59,6 +60,7 @@ __all__ = [
     "Middleware",
     "Plugin",
     "PluginEvents",
+    "Principal",
     "PromptArgumentSpec",
     "PromptError",
     "PromptOutcome",

@@ -45,6 +45,7 @@ class Scope:
     client_info = None
     client_capabilities: dict[str, Any] = {}
     progress_token = None
+    caller = None
 
     def __init__(self, answers: dict[str, Any] | None = None) -> None:
         self.progress: list[tuple[float, float | None, str | None]] = []

@@ -20,6 +20,7 @@ from typing_extensions import TypeVar
 
 from ._content import ResourceContents
 from ._names import ServedNames
+from ._principal import Principal
 
 __all__ = [
     "LOG_LEVELS",
@@ -80,6 +81,9 @@ class RequestScope(Protocol):
 
     @property
     def protocol_version(self) -> str: ...
+
+    @property
+    def caller(self) -> Principal | None: ...
 
     @property
     def client_info(self) -> Mapping[str, Any] | None: ...
@@ -167,6 +171,13 @@ class Context(Generic[StateT, ConfigT]):
     @property
     def request_id(self) -> str | int | None:
         return self._scope.request_id
+
+    @property
+    def principal(self) -> Principal | None:
+        """Who is calling: the authenticated ``Principal`` (subject, issuer or API key name,
+        scopes, claims) over HTTP with authentication configured; ``None`` over stdio and
+        when the host does not authenticate."""
+        return self._scope.caller
 
     @property
     def protocol_version(self) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 from anyio.abc import ObjectReceiveStream
 
+from mcp_host.authoring._principal import Principal
 from mcp_host.catalog._catalog import CatalogEvent
 from mcp_host.errors import ProtocolError, ToolError
 from mcp_host.plugin.isolation import cancelled_for_real, is_cancellation
@@ -83,6 +84,7 @@ class Connection(Endpoint):
         protocol_version: str | None = None,
         initialized: bool = False,
         principal: str | None = None,
+        caller: Principal | None = None,
     ) -> None:
         super().__init__(send, client_request_timeout=engine.settings.client_request_timeout)
         self.engine = engine
@@ -90,6 +92,7 @@ class Connection(Endpoint):
         self.protocol_version = protocol_version
         self.initialized = initialized
         self.principal = principal
+        self.caller = caller
         self.client_info: Mapping[str, Any] | None = None
         self.client_capabilities: Mapping[str, Any] = {}
         self.log_level: str | None = "debug"
@@ -219,6 +222,7 @@ class Connection(Endpoint):
             era=self.era,
             request_id=request_id,
             principal=self.principal,
+            caller=self.caller,
             params=params,
             catalog=self.engine.catalog.current,
         )

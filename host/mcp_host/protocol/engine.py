@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from mcp_host.authoring._principal import Principal
 from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
 
@@ -89,6 +90,7 @@ class Engine:
         protocol_version: str | None = None,
         initialized: bool = False,
         principal: str | None = None,
+        caller: Principal | None = None,
     ) -> Connection:
         return Connection(
             self,
@@ -97,6 +99,7 @@ class Engine:
             protocol_version=protocol_version,
             initialized=initialized,
             principal=principal,
+            caller=caller,
         )
 
     def capabilities(self, catalog: Catalog) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_host.authoring._principal import Principal
 from mcp_host.catalog._catalog import Catalog
 
 from .jsonrpc import RequestId
@@ -62,6 +63,7 @@ class RequestInfo:
 
     __slots__ = (
         "_target",
+        "caller",
         "catalog",
         "era",
         "method",
@@ -78,6 +80,7 @@ class RequestInfo:
         era: Era | None,
         request_id: RequestId,
         principal: str | None,
+        caller: Principal | None = None,
         params: Mapping[str, Any],
         catalog: Catalog,
     ) -> None:
@@ -87,6 +90,8 @@ class RequestInfo:
         self.request_id = request_id
         self.principal = principal
         """Who sent it, as the transport established it; ``None`` when it did not."""
+        self.caller = caller
+        """The authenticated caller; ``None`` over stdio or without authentication."""
         self.params = params
         self.catalog = catalog
         """The catalog snapshot current when the request arrived."""

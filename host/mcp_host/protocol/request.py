@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import anyio
 
 from mcp_host.authoring._context import LOG_LEVELS, Context, LogLevel, Question
+from mcp_host.authoring._principal import Principal
 from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
 from mcp_host.catalog._handle import PluginHandle
@@ -42,6 +43,7 @@ class Session(Protocol):
     protocol_version: str | None
     initialized: bool
     principal: str | None
+    caller: Principal | None
     client_capabilities: Mapping[str, Any]
     client_info: Mapping[str, Any] | None
     log_level: str | None
@@ -229,5 +231,11 @@ class Request:
 
     @property
     def principal(self) -> str | None:
-        """Who sent the request, as the transport established it (``None``: unknown)."""
+        """Who sent the request, as the transport established it (``None``: unknown): the
+        identity string requestState and legacy sessions are bound to."""
         return self.session.principal
+
+    @property
+    def caller(self) -> Principal | None:
+        """The authenticated caller (``None`` over stdio or without authentication)."""
+        return self.session.caller
