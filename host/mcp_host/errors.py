@@ -17,6 +17,7 @@ The tree::
     ├── PromptError                 raised by a prompt renderer: an invalid-params error
     ├── ProtocolError               a JSON-RPC error to send back (code, message, data)
     │   ├── MissingCapabilityError  the client did not declare a capability a request needs
+    │   ├── InsufficientScope       the caller's credential lacks a scope the request needs
     │   └── MessageError            an incoming message that is not valid JSON-RPC (parse error,
     │                               invalid request), with its id when it has one
     │                               (``mcp_host.protocol.jsonrpc``)
@@ -42,6 +43,7 @@ from typing import Any
 __all__ = [
     "CatalogError",
     "ConfigError",
+    "InsufficientScope",
     "MCPHostError",
     "MissingCapabilityError",
     "PluginError",
@@ -123,6 +125,25 @@ class MissingCapabilityError(ProtocolError):
             {"requiredCapabilities": {capability: {}}},
         )
         self.capability = capability
+
+
+INSUFFICIENT_SCOPE = -32003
+"""The JSON-RPC error code of ``InsufficientScope``."""
+
+
+class InsufficientScope(ProtocolError):
+    """The caller may not use what the request names: its credential lacks ``scopes``.
+
+    Over HTTP the transport answers 403 with ``WWW-Authenticate: Bearer
+    error="insufficient_scope", scope="..."`` (step-up, RFC 6750 section 3.1) when the reply
+    goes in the response to the request; otherwise (a legacy SSE stream, a batch) the client
+    gets this JSON-RPC error, whose ``data.requiredScopes`` lists the scopes needed.
+    """
+
+    def __init__(self, scopes: frozenset[str] | set[str] | tuple[str, ...], message: str) -> None:
+        needed = sorted(scopes)
+        super().__init__(INSUFFICIENT_SCOPE, message, {"requiredScopes": needed})
+        self.scopes = tuple(needed)
 
 
 def unexpected_failure(subject: str, exc: BaseException) -> str:
