@@ -121,10 +121,14 @@ class InvalidHeader(ValueError):
     pass
 
 
+_NOT_ALLOWED = re.compile(r"[^\t\x20-\x7e]")
+"""A character a header value may not carry as is: control characters, DEL, non-ASCII."""
+
+
 def decode(value: str) -> str:
     """A header value as sent: plain visible ASCII, or ``=?base64?...?=`` around the Base64
     of UTF-8 text. ``InvalidHeader`` for bad characters or Base64."""
-    if any(not (32 <= ord(c) <= 126 or c == "\t") for c in value):
+    if _NOT_ALLOWED.search(value) is not None:
         raise InvalidHeader("contains characters not allowed in a header value")
     start, end = _SENTINEL
     if not (value.startswith(start) and value.endswith(end) and len(value) >= 11):

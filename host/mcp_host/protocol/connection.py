@@ -197,7 +197,7 @@ class Connection(Endpoint):
         self, request_id: RequestId, method: str, params: Mapping[str, Any], sink: Send
     ) -> Reply:
         raw_meta = params.get("_meta")
-        meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
+        meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if self.era is None:
             self._decide_era(method, meta)
         interceptors = self.engine.interceptors
@@ -312,8 +312,8 @@ class Connection(Endpoint):
                 sink=sink,
                 era=self.era,
                 protocol_version=version,
-                client_capabilities=capabilities if isinstance(capabilities, Mapping) else {},
-                client_info=client_info if isinstance(client_info, Mapping) else None,
+                client_capabilities=capabilities if isinstance(capabilities, dict) else {},
+                client_info=client_info if isinstance(client_info, dict) else None,
                 log_threshold=log_threshold,
                 catalog=catalog,
                 multi_round_trip=entry.multi_round_trip,
@@ -375,7 +375,7 @@ class Connection(Endpoint):
                 f"Unsupported protocol version: {version}",
                 {"supported": list(SUPPORTED_VERSIONS), "requested": version},
             )
-        if not isinstance(meta.get(META_CAPABILITIES), Mapping):
+        if not isinstance(meta.get(META_CAPABILITIES), dict):
             raise ProtocolError(
                 INVALID_PARAMS, f"Invalid params: _meta['{META_CAPABILITIES}'] is required"
             )

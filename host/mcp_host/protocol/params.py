@@ -23,10 +23,34 @@ from mcp_host.errors import ProtocolError
 from .jsonrpc import INVALID_PARAMS
 from .versions import META_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_VERSION
 
-Check = Callable[[Any, str], str | None]
-"""``check(value, path)``: why ``value`` (found at ``path``) is wrong, or ``None``."""
+Explain = Callable[[Any, str], str | None]
+"""``explain(value, path)``: why ``value`` (found at ``path``) is wrong, or ``None``."""
 
 ParamsCheck = Callable[[Mapping[str, Any]], None]
+
+
+class Check:
+    """One field's rule, twice: ``valid(value)`` answers yes or no as cheaply as Python
+    allows (it runs for every request), and ``explain(value, path)`` says what is wrong
+    (it runs only once ``valid`` said no, to word the error). ``simple`` is the type (or
+    tuple of types) when the rule is exactly ``isinstance(value, simple)``, so an enclosing
+    object checks the field inline without calling anything. The two always agree
+    (tests/protocol/test_params.py checks it on generated values)."""
+
+    __slots__ = ("explain", "simple", "valid")
+
+    def __init__(
+        self,
+        valid: Callable[[Any], bool],
+        explain: Explain,
+        simple: type | tuple[type, ...] | None = None,
+    ) -> None:
+        self.valid = valid
+        self.explain = explain
+        self.simple = simple
+
+    def __call__(self, value: Any, path: str) -> str | None:
+        return None if self.valid(value) else self.explain(value, path)
 
 
 def describe(value: object) -> str:
@@ -52,69 +76,83 @@ def _wrong(path: str, expected: str, value: object) -> str:
     return f"'{path}' must be {expected}; got {describe(value)}"
 
 
+def _of_type(kind: type, expected: str) -> Check:
+    def explain(value: Any, path: str) -> str | None:
+        return None if isinstance(value, kind) else _wrong(path, expected, value)
+
+    return Check(lambda value: isinstance(value, kind), explain, kind)
+
+
 def string(*, one_of: tuple[str, ...] | None = None, non_empty: bool = False) -> Check:
     if one_of is not None:
         allowed = frozenset(one_of)
         listed = ", ".join(one_of)
 
-        def check_choice(value: Any, path: str) -> str | None:
+        def explain_choice(value: Any, path: str) -> str | None:
             if not isinstance(value, str):
                 return _wrong(path, f"one of {listed}", value)
             if value not in allowed:
                 return f"'{path}' must be one of {listed}; got {value[:64]!r}"
             return None
 
-        return check_choice
+        return Check(lambda value: isinstance(value, str) and value in allowed, explain_choice)
+    if not non_empty:
+        return _of_type(str, "a string")
 
-    def check_string(value: Any, path: str) -> str | None:
+    def explain_string(value: Any, path: str) -> str | None:
         if not isinstance(value, str):
             return _wrong(path, "a string", value)
-        if non_empty and not value:
-            return f"'{path}' must not be empty"
-        return None
+        return None if value else f"'{path}' must not be empty"
 
-    return check_string
+    return Check(lambda value: isinstance(value, str) and value != "", explain_string)
 
 
 def boolean() -> Check:
-    def check_boolean(value: Any, path: str) -> str | None:
-        return None if isinstance(value, bool) else _wrong(path, "a boolean", value)
+    return _of_type(bool, "a boolean")
 
-    return check_boolean
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def number() -> Check:
-    def check_number(value: Any, path: str) -> str | None:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return None
-        return _wrong(path, "a number", value)
+    def explain_number(value: Any, path: str) -> str | None:
+        return None if _is_number(value) else _wrong(path, "a number", value)
 
-    return check_number
+    return Check(_is_number, explain_number)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def request_id() -> Check:
     """A JSON-RPC id as MCP allows it: a string or an integer."""
 
-    def check_id(value: Any, path: str) -> str | None:
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            return None
-        return _wrong(path, "a string or an integer", value)
+    def explain_id(value: Any, path: str) -> str | None:
+        return None if _is_id(value) else _wrong(path, "a string or an integer", value)
 
-    return check_id
+    return Check(_is_id, explain_id)
 
 
 def array(items: Check | None = None) -> Check:
-    def check_array(value: Any, path: str) -> str | None:
+    if items is None:
+        return _of_type(list, "an array")
+    item_valid = items.valid
+
+    def valid_array(value: Any) -> bool:
+        return isinstance(value, list) and all(item_valid(item) for item in value)
+
+    def explain_array(value: Any, path: str) -> str | None:
         if not isinstance(value, list):
             return _wrong(path, "an array", value)
-        if items is not None:
-            for index, item in enumerate(value):
-                problem = items(item, f"{path}[{index}]")
-                if problem is not None:
-                    return problem
+        for index, item in enumerate(value):
+            problem = items(item, f"{path}[{index}]")
+            if problem is not None:
+                return problem
         return None
 
-    return check_array
+    return Check(valid_array, explain_array)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +177,42 @@ def obj(fields: Mapping[str, Check | Field] | None = None, *, values: Check | No
 
     if not checks and values is None:
         # Any object will do (capabilities, tool arguments): nothing to walk.
-        def check_any_object(value: Any, path: str) -> str | None:
-            return None if isinstance(value, dict) else _wrong(path, "an object", value)
+        return _of_type(dict, "an object")
 
-        return check_any_object
+    # Members whose rule is a plain type test are checked inline; the others by a call.
+    simple: dict[str, Any] = {
+        name: check.simple for name, check in checks.items() if check.simple is not None
+    }
+    nested = {name: check.valid for name, check in checks.items() if check.simple is None}
+    value_valid = None if values is None else values.valid
 
-    def check_object(value: Any, path: str) -> str | None:
+    def valid_object(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        for name in needed:
+            if name not in value:
+                return False
+        # The members present, not the spec's: a request has few, a spec may list more.
+        for name, member in value.items():
+            kind = simple.get(name)
+            if kind is not None:
+                if not isinstance(member, kind):
+                    return False
+            else:
+                check = nested.get(name)
+                if check is not None and not check(member):
+                    return False
+            if value_valid is not None and not value_valid(member):
+                return False
+        return True
+
+    def explain_object(value: Any, path: str) -> str | None:
         if not isinstance(value, dict):
             return _wrong(path, "an object", value)
         prefix = f"{path}." if path else ""
         for name in needed:
             if name not in value:
                 return f"'{prefix}{name}' is required"
-        # The members present, not the spec's: a request has few, a spec may list more.
         for name, member in value.items():
             check = checks.get(name)
             if check is not None:
@@ -164,16 +225,18 @@ def obj(fields: Mapping[str, Check | Field] | None = None, *, values: Check | No
                     return problem
         return None
 
-    return check_object
+    return Check(valid_object, explain_object)
 
 
 def compile_params(method: str, spec: Check) -> ParamsCheck:
     """A function that raises ``ProtocolError`` (-32602) when ``params`` does not fit."""
+    valid, explain = spec.valid, spec.explain
 
     def check_params(params: Mapping[str, Any]) -> None:
-        problem = spec(params, "")
-        if problem is not None:
-            raise ProtocolError(INVALID_PARAMS, f"Invalid params for {method}: {problem}")
+        if valid(params):
+            return
+        problem = explain(params, "") or "not what the method takes"
+        raise ProtocolError(INVALID_PARAMS, f"Invalid params for {method}: {problem}")
 
     return check_params
 

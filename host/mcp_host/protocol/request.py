@@ -147,7 +147,7 @@ class Request:
         self.multi_round_trip = multi_round_trip
         """Whether the method may ask the client for input on the modern era."""
         meta = params.get("_meta")
-        self.progress_token = meta.get("progressToken") if isinstance(meta, Mapping) else None
+        self.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
         self.answers: dict[str, Any] = {}
         """Modern era: the client's answers so far (from ``requestState`` and this retry)."""
         self.used: dict[str, Any] = {}

@@ -21,7 +21,7 @@ def load_answers(request: Request, params: Mapping[str, Any]) -> None:
     ``requestState`` (which win) and the ``inputResponses`` sent with it. Unknown keys are
     ignored; answers of the wrong shape are asked again."""
     responses = params.get("inputResponses")
-    if responses is not None and not isinstance(responses, Mapping):
+    if responses is not None and not isinstance(responses, dict):
         raise ProtocolError(
             INVALID_PARAMS,
             "inputResponses must be an object mapping each key of the server's "

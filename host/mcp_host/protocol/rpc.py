@@ -191,7 +191,7 @@ class Endpoint:
         except MessageError as exc:
             return error_reply(exc.request_id, exc)
         if message_kind == "request":
-            return await self._guarded_request(message, sink, cancel_scope)
+            return await self.handle_request(message, sink, cancel_scope)
         try:
             if message_kind == "response":
                 self._resolve(message)
@@ -203,14 +203,40 @@ class Endpoint:
             log.exception("handling %s failed", message.get("method", "a response"))
         return None
 
-    async def _guarded_request(
+    async def handle_request(
         self,
         message: dict[str, Any],
-        sink: Send | None,
-        cancel_scope: anyio.CancelScope | None,
+        sink: Send | None = None,
+        cancel_scope: anyio.CancelScope | None = None,
     ) -> Reply | None:
+        """``handle`` for a message the caller has already classified as a request (with
+        ``jsonrpc.kind``): the reply, or ``None`` when it was cancelled."""
         try:
-            return await self._request_message(message, sink, cancel_scope)
+            request_id: RequestId = message["id"]
+            if self._shutting_down is not None:
+                return shutting_down_reply(request_id, self._shutting_down)
+            if request_id in self._inflight:
+                return error_reply(
+                    request_id,
+                    MessageError(
+                        INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"
+                    ),
+                )
+            method, params = message["method"], message.get("params") or {}
+            if sink is None:
+                sink = self.send
+            scope = self._inflight[request_id] = cancel_scope or anyio.CancelScope()
+            try:
+                if cancel_scope is not None:  # entered by the caller, who handles its cancellation
+                    reply = await self._dispatch(request_id, method, params, sink)
+                else:
+                    reply = None  # cancelled: no response is sent
+                    with scope:
+                        reply = await self._dispatch(request_id, method, params, sink)
+                return None if request_id in self._answered else reply
+            finally:
+                self._inflight.pop(request_id, None)
+                self._answered.discard(request_id)
         except Exception as exc:  # a fault of the server's own, outside the handler's guard
             method = message["method"]
             log.exception("handling %s failed", method)
@@ -218,36 +244,6 @@ class Endpoint:
                 message["id"],
                 f"Internal error while handling {method}: unexpected {type(exc).__name__}",
             )
-
-    async def _request_message(
-        self,
-        message: dict[str, Any],
-        sink: Send | None,
-        cancel_scope: anyio.CancelScope | None,
-    ) -> Reply | None:
-        request_id: RequestId = message["id"]
-        if self._shutting_down is not None:
-            return shutting_down_reply(request_id, self._shutting_down)
-        if request_id in self._inflight:
-            return error_reply(
-                request_id,
-                MessageError(
-                    INVALID_REQUEST, f"Invalid request: the id {request_id!r} is already in use"
-                ),
-            )
-        method, params, sink = message["method"], message.get("params") or {}, sink or self.send
-        scope = self._inflight[request_id] = cancel_scope or anyio.CancelScope()
-        try:
-            if cancel_scope is not None:  # entered by the caller, who handles its cancellation
-                reply = await self._dispatch(request_id, method, params, sink)
-            else:
-                reply = None  # cancelled: no response is sent
-                with scope:
-                    reply = await self._dispatch(request_id, method, params, sink)
-            return None if request_id in self._answered else reply
-        finally:
-            self._inflight.pop(request_id, None)
-            self._answered.discard(request_id)
 
     def _resolve(self, message: Mapping[str, Any]) -> None:
         request_id = message["id"]  # ``kind`` checked it: a string, an integer, or null

@@ -28,7 +28,7 @@ async def call(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
     arguments = params.get("arguments")
     if arguments is None:
         arguments = {}
-    elif not isinstance(arguments, Mapping):
+    elif not isinstance(arguments, dict):
         raise ProtocolError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
     owner, subject = tool.owner, tool.subject
     ctx = request.context_for(owner)

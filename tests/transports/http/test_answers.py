@@ -209,7 +209,7 @@ async def test_an_unexpected_fault_is_a_json_rpc_error_with_the_id(
         async def broken(self: Connection, message: Any, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("secret internals")
 
-        monkeypatch.setattr(Connection, "handle", broken)
+        monkeypatch.setattr(Connection, "handle_request", broken)
         if era == "modern":
             response = await client.post(
                 "/mcp", json=_modern_call(31, {"name": "add"}), headers=_modern_headers("add")

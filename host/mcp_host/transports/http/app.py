@@ -39,6 +39,7 @@ from mcp_host.stores import EventStore, SessionStore
 from . import headers
 from .exchange import Exchange, SessionExchange
 from .inflight import REFUSED, SHUTDOWN_STATUS, Inflight, fault_reply
+from .security import request_headers
 from .sessions import (
     ClientSessionLimitReached,
     Session,
@@ -93,74 +94,85 @@ class BodyTooSlow(Exception):
 async def read_body(request: Request, limit: int, deadline: float = math.inf) -> bytes:
     """The request body, read from ASGI ``receive`` (most bodies come in one message);
     ``BodyTooSlow`` when it has not arrived complete within ``deadline`` seconds."""
-    declared = request.headers.get("content-length")
+    declared = request_headers(request.scope).get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     if deadline == math.inf:
         return await _read_body(request, limit)
     task = asyncio.current_task()
     assert task is not None
-    loop = task.get_loop()
-    watch = _slow_bodies.get(loop)
-    if watch is None:
-        watch = _slow_bodies[loop] = _SlowBodies(loop)
-    reading = watch.watch(task, deadline)
+    watch = _SlowBodies.of(task.get_loop())
+    watch.watch(task, deadline)
     try:
         return await _read_body(request, limit)
     except asyncio.CancelledError:
-        if not reading.expired:
+        if not watch.expired(task):
             raise
         task.uncancel()  # the cancellation was the deadline's, and is answered here
         raise BodyTooSlow from None
     finally:
-        watch.forget(reading)
-
-
-class _Reading:
-    __slots__ = ("deadline", "expired", "task")
-
-    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
-        self.task = task
-        self.deadline = deadline
-        self.expired = False
+        watch.forget(task)
 
 
 class _SlowBodies:
     """One event loop's body deadlines, without a cancel scope per request (entering and
     leaving one costs more than the rest of reading a body): one timer wakes at the earliest
-    deadline, and a reading past its deadline has its task cancelled, which ``read_body``
+    deadline, and a task still reading past its deadline is cancelled, which ``read_body``
     turns into ``BodyTooSlow``. Almost every body arrives in the message that starts the
     request, so the timer seldom finds anything to do."""
 
+    _last: _SlowBodies | None = None
+    """The watcher used last (almost always the only event loop's): found without a lookup."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._readings: set[_Reading] = set()
+        self._readings: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._when = math.inf
 
-    def watch(self, task: asyncio.Task[Any], seconds: float) -> _Reading:
-        reading = _Reading(task, self._loop.time() + seconds)
-        self._readings.add(reading)
-        if self._timer is None or reading.deadline < self._timer.when():
-            self._schedule(reading.deadline)
-        return reading
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _SlowBodies:
+        last = cls._last
+        if last is not None and last._loop is loop:
+            return last
+        watch = _slow_bodies.get(loop)
+        if watch is None:
+            watch = _slow_bodies[loop] = cls(loop)
+        cls._last = watch
+        return watch
 
-    def forget(self, reading: _Reading) -> None:
-        self._readings.discard(reading)
+    def watch(self, task: asyncio.Task[Any], seconds: float) -> None:
+        deadline = self._loop.time() + seconds
+        self._readings[task] = deadline
+        if deadline < self._when:
+            self._schedule(deadline)
+
+    def forget(self, task: asyncio.Task[Any]) -> None:
+        self._readings.pop(task, None)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the deadline cancelled ``task`` (answered once)."""
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
 
     def _schedule(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        self._when = when
         self._timer = self._loop.call_at(when, self._expire)
 
     def _expire(self) -> None:
-        self._timer = None
+        self._timer, self._when = None, math.inf
         now = self._loop.time()
-        for reading in [r for r in self._readings if r.deadline <= now]:
-            self._readings.discard(reading)
-            reading.expired = True
-            reading.task.cancel()
+        for task in [t for t, deadline in self._readings.items() if deadline <= now]:
+            del self._readings[task]
+            self._expired.add(task)
+            task.cancel()
         if self._readings:
-            self._schedule(min(r.deadline for r in self._readings))
+            self._schedule(min(self._readings.values()))
 
 
 _slow_bodies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SlowBodies] = (
@@ -216,7 +228,7 @@ class McpHttp:
     # -------------------------------------------------------------------------- helpers
 
     async def _message(self, request: Request) -> tuple[Any, Response | None]:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = _headers(request).get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return None, error_response(
                 415, INVALID_REQUEST, "Content-Type must be application/json for a JSON-RPC message"
@@ -317,12 +329,12 @@ class McpHttp:
 
     @staticmethod
     def _streaming(request: Request) -> bool:
-        return "text/event-stream" in request.headers.get("accept", "")
+        return "text/event-stream" in _headers(request).get("accept", "")
 
     # ------------------------------------------------------------------------ MCP endpoint
 
     async def endpoint(self, request: Request) -> Response | ASGIApp:
-        version = request.headers.get("mcp-protocol-version")
+        version = _headers(request).get("mcp-protocol-version")
         era = era_of(version) if version else "legacy"
         if version and era is None:
             request_id = None
@@ -360,7 +372,9 @@ class McpHttp:
                 "legacy session",
                 request_id=message.get("id"),
             )
-        mismatch = headers.mismatch(request.headers, message, version, self.engine.catalog.current)
+        mismatch = headers.mismatch(
+            _headers(request), message, version, self.engine.catalog.current
+        )
         if mismatch is not None:
             return error_response(400, HEADER_MISMATCH, mismatch, request_id=message.get("id"))
         # The caller's principal binds the sealed requestState of multi round-trip requests:
@@ -380,7 +394,7 @@ class McpHttp:
         )
 
     async def _legacy(self, request: Request, version: str) -> Response | ASGIApp:
-        session_id = request.headers.get(SESSION_HEADER)
+        session_id = _headers(request).get(SESSION_HEADER)
         if request.method == "DELETE":
             if not session_id:
                 return error_response(400, INVALID_REQUEST, "Mcp-Session-Id header is required")
@@ -388,7 +402,7 @@ class McpHttp:
             return Response(status_code=204 if ended else 404)
         if request.method == "GET":
             return await self._get_stream(
-                session_id, request.headers.get("last-event-id"), _credential(request)
+                session_id, _headers(request).get("last-event-id"), _credential(request)
             )
         message, message_kind, problem = await self._classified(request)
         if problem is not None:
@@ -568,5 +582,9 @@ def _request_id(message: Any) -> Any:
         return exc.request_id
 
 
+def _headers(request: Request) -> dict[str, str]:
+    return request_headers(request.scope)
+
+
 def _credential(request: Request) -> str | None:
-    return credential_of(request.headers.get("authorization"))
+    return credential_of(_headers(request).get("authorization"))

@@ -78,7 +78,8 @@ async def send_json(
 
 
 class Exchange:
-    """An ASGI response that runs one request on a connection, in the request's own task.
+    """An ASGI response that runs one request (a message ``jsonrpc.kind`` classified as one) on a
+    connection, in the request's own task.
 
     What the handler sends before its reply goes straight to the client (the first such
     message commits the answer to SSE), so a slow reader slows the handler down instead of
@@ -89,7 +90,7 @@ class Exchange:
     def __init__(
         self,
         connection: Connection,
-        message: object,
+        message: dict[str, Any],
         *,
         status_for: StatusFor,
         streaming: bool,
@@ -118,7 +119,7 @@ class Exchange:
         ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
-                reply = await self.connection.handle(self.message, sink, cancel_scope=handling)
+                reply = await self.connection.handle_request(self.message, sink, handling)
             except Exception:
                 log.exception("unexpected error while answering request %r", _id(self.message))
                 reply, status = fault_reply(_id(self.message)), FAULT_STATUS
@@ -283,7 +284,7 @@ class SessionExchange:
         ):
             watcher = _DisconnectWatcher(receive, handling)
             try:
-                reply = await session.connection.handle(self.message, sink, cancel_scope=handling)
+                reply = await session.connection.handle_request(self.message, sink, handling)
             except Exception:
                 log.exception("unexpected error while answering request %r", request_id)
                 reply, status = fault_reply(request_id), FAULT_STATUS

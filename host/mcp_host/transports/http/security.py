@@ -18,6 +18,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
+HEADERS_KEY = "mcp_host.headers"
+"""Where ``request_headers`` keeps the decoded headers in the ASGI scope."""
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as a dict (lower-case names, latin-1 values; the first of
+    repeated names wins, as in starlette's ``Headers.get``), decoded once per request and
+    kept in the scope: every check downstream reads them from here."""
+    headers: dict[str, str] | None = scope.get(HEADERS_KEY)
+    if headers is None:
+        headers = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1")
+            if key not in headers:
+                headers[key] = value.decode("latin-1")
+        scope[HEADERS_KEY] = headers
+    return headers
+
 
 @dataclass(frozen=True, slots=True)
 class OriginPolicy:
@@ -89,7 +107,7 @@ class OriginGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope)
         refused = self.policy.check(headers.get("host"), headers.get("origin"))
         if refused is None:
             await self.app(scope, receive, send)
