@@ -349,6 +349,7 @@ def check(ctx: click.Context, /, **_: Any) -> None:
         for name, why in report["required"].items()
         if name in statuses and statuses[name].status == "disabled"
     ]
+    problems += host.catalog.current.scope_problems
     if problems:
         _fail(problems)
     catalog = host.catalog.current
