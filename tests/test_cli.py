@@ -87,6 +87,24 @@ def test_check_reports_every_problem_and_fails(run, tmp_path: Path) -> None:  # 
     assert "[plugins.mcp-host-example] enabled = false" in result.output
 
 
+def test_check_reports_scope_keys_naming_no_served_tool(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "scopes.toml"
+    config.write_text(
+        '[plugins.mcp-host-example]\nscopes = ["example"]\n'
+        '[plugins.mcp-host-example.tools.scopes]\nGreet = ["example:greet"]\nadd = []\n'
+    )
+    result = run("check", "--config", str(config), "--plugin", "mcp-host-example")
+    assert result.exit_code == 1
+    assert (
+        "[plugins.mcp-host-example.tools.scopes] names the tool 'Greet', which plugin "
+        "'mcp-host-example' does not serve" in result.output
+    )
+    assert "Did you mean 'greet'? Names are case-sensitive." in result.output
+    assert "'add'" not in result.output  # a key naming a served tool is fine
+    config.write_text('[plugins.mcp-host-example.tools.scopes]\ngreet = ["example:greet"]\n')
+    assert run("check", "--config", str(config), "--plugin", "mcp-host-example").exit_code == 0
+
+
 def test_config_errors_are_clean_messages(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "bad.toml"
     config.write_text("[host]\npage_size = 0\n")
