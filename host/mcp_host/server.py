@@ -46,8 +46,10 @@ def interceptors(host: Host) -> list[Interceptor]:
     """What the host runs around every request. The authorization check is not among them:
     the engine runs it for connections with a caller only (``protocol.authorize``).
 
-    The audit log (``mcp_host.audit``) is registered when that logger is enabled for INFO as
-    the engine is built; otherwise no request pays for it."""
+    The audit log (``mcp_host.audit``) is registered when ``[host] audit_log`` is on and that
+    logger is enabled for INFO as the engine is built; otherwise no request pays for it."""
+    if not host.config.host.audit_log:
+        return []
     if not logging.getLogger(AUDIT_LOGGER).isEnabledFor(logging.INFO):
         return []
     plugins = {

@@ -244,3 +244,11 @@ def test_secret_values_walk_nested_models() -> None:
         also=["from-config", "xy"],
     )
     assert set(found) == {"tok-1234", "key-5678", "from-config"}
+
+
+async def test_audit_log_false_registers_nothing(audit_on: pytest.LogCaptureFixture) -> None:
+    config = {"host": {"audit_log": False}, "plugins": {"vault": {"config": {"password": "p"}}}}
+    async with serve(configured_vault(), config=config) as mcp:
+        assert mcp.engine.interceptors == ()
+        await mcp.call_tool("fail")
+    assert records(audit_on) == []

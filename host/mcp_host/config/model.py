@@ -42,6 +42,12 @@ class HostSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Level of the host's log on stderr."
     )
+    audit_log: bool = Field(
+        True,
+        description="Write the audit log: one record per tools/call, resources/read and "
+        "prompts/get on the logger mcp_host.audit (when it is enabled for INFO). false: "
+        "none, at no cost per request.",
+    )
     server_name: str = Field("mcp-host", description="The name clients see in serverInfo.")
     instructions: str | None = Field(
         None, description="Text put before the plugins' instructions for models."

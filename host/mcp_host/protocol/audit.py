@@ -28,7 +28,6 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
@@ -97,9 +96,7 @@ class AuditLog:
         plugin = info.plugin
         caller = info.caller
         fields: dict[str, Any] = {
-            "time": datetime.fromtimestamp(time.time() - elapsed, UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": _iso_time(time.time() - elapsed),
             "principal": "-" if caller is None else caller.subject,
             "principal_kind": None if caller is None else caller.kind,
             "issuer": None if caller is None else caller.issuer,
@@ -120,18 +117,44 @@ class AuditLog:
         who = fields["principal"]
         if caller is not None and caller.issuer:
             who = f"{who} ({caller.issuer})"
-        result = outcome if code is None else f"{outcome} {code}"
-        self.logger.info(
+        logger = self.logger
+        # makeRecord + handle instead of logger.info: no walk of the stack for the caller's
+        # file and line, which would name this module anyway. The message is formatted only
+        # if a handler asks for it.
+        record = logger.makeRecord(
+            logger.name,
+            logging.INFO,
+            __file__,
+            0,
             "audit: %s %s [%s] by %s via %s: %s in %.1f ms",
-            info.method,
-            fields["name"] or "-",
-            plugin or "-",
-            who,
-            fields["transport"],
-            result,
-            fields["duration_ms"],
-            extra={"audit": fields},
+            (
+                info.method,
+                fields["name"] or "-",
+                plugin or "-",
+                who,
+                fields["transport"],
+                outcome if code is None else f"{outcome} {code}",
+                fields["duration_ms"],
+            ),
+            None,
+            "intercept",
+            {"audit": fields},
         )
+        logger.handle(record)
+
+
+_second: list[Any] = [None, ""]
+
+
+def _iso_time(timestamp: float) -> str:
+    """``timestamp`` as ISO 8601 UTC with milliseconds; the date and time up to the second is
+    formatted once per second, not per record."""
+    second = int(timestamp)
+    if _second[0] != second:
+        _second[0] = second
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    millis = int((timestamp - second) * 1000)
+    return f"{_second[1]}.{millis:03d}+00:00"
 
 
 def secret_values(config: object, also: Iterable[str] = ()) -> tuple[str, ...]:
