@@ -55,6 +55,10 @@ def vault_plugin() -> Plugin:
         who = ctx.principal
         return "-" if who is None else f"{who.subject} {sorted(who.scopes)}"
 
+    @plugin.tool(name="peek")
+    async def peek(uri: str, *, ctx: Context) -> str:
+        return (await ctx.read_resource(uri))[0].text or ""
+
     @plugin.resource("vault://public")
     def public_resource() -> str:
         return "public resource"
@@ -118,7 +122,7 @@ async def names(client: Client, method: str, key: str, field: str = "name") -> l
             return out
 
 
-ALL_TOOLS = ["public", "read_secret", "write_secret", "confirm_write", "whoami"]
+ALL_TOOLS = ["public", "read_secret", "write_secret", "confirm_write", "whoami", "peek"]
 
 
 # ------------------------------------------------------------------------------------ lists
@@ -137,7 +141,7 @@ async def test_no_caller_sees_and_uses_everything(engine: Engine) -> None:
 
 async def test_lists_are_filtered_by_the_callers_scopes(engine: Engine) -> None:
     reader, writer = client_for(engine, READER), client_for(engine, WRITER)
-    assert await names(reader, "tools/list", "tools") == ["public", "read_secret", "whoami"]
+    assert await names(reader, "tools/list", "tools") == ["public", "read_secret", "whoami", "peek"]
     assert await names(writer, "tools/list", "tools") == ALL_TOOLS
     assert await names(reader, "resources/list", "resources", "uri") == ["vault://public"]
     assert await names(writer, "resources/list", "resources", "uri") == [
@@ -178,7 +182,7 @@ async def test_lists_do_not_depend_on_the_caller_when_nothing_needs_a_scope() ->
 
 async def test_anonymous_caller_gets_exactly_what_needs_no_scope(engine: Engine) -> None:
     anonymous = client_for(engine, ANONYMOUS)
-    assert await names(anonymous, "tools/list", "tools") == ["public"]
+    assert await names(anonymous, "tools/list", "tools") == ["public", "peek"]
     ok = await anonymous.modern("tools/call", {"name": "public", "arguments": {}})
     assert ok["result"]["content"][0]["text"] == "public"
     denied = await anonymous.modern("tools/call", {"name": "read_secret", "arguments": {}})
@@ -201,7 +205,7 @@ async def test_pages_are_consistent_per_caller(engine: Engine) -> None:
     first = (await reader.modern("tools/list"))["result"]
     assert [t["name"] for t in first["tools"]] == ["public", "read_secret"]
     second = (await reader.modern("tools/list", {"cursor": first["nextCursor"]}))["result"]
-    assert [t["name"] for t in second["tools"]] == ["whoami"]
+    assert [t["name"] for t in second["tools"]] == ["whoami", "peek"]
     assert "nextCursor" not in second
 
 
@@ -228,7 +232,7 @@ async def test_a_crafted_cursor_reveals_nothing_beyond_the_callers_view(engine: 
             seen += [t["name"] for t in reply["result"]["tools"]]
         else:
             assert reply["error"]["code"] == -32602  # out of range
-    assert set(seen) == {"public", "read_secret", "whoami"}
+    assert set(seen) == {"public", "read_secret", "whoami", "peek"}
 
 
 # ------------------------------------------------------------------------------- refusals
@@ -315,6 +319,22 @@ async def test_permitted_reads_gets_and_completions_work(engine: Engine) -> None
     assert done["result"]["completion"]["values"] == ["db-password", "api-token"]
 
 
+async def test_a_tool_reading_a_resource_reads_only_what_its_caller_may(engine: Engine) -> None:
+    reader = client_for(engine, READER)
+    ok = await reader.modern("tools/call", {"name": "peek", "arguments": {"uri": "vault://item/a"}})
+    assert ok["result"]["content"][0]["text"] == "item a"
+    denied = await reader.modern(
+        "tools/call", {"name": "peek", "arguments": {"uri": "vault://keys"}}
+    )
+    assert denied["error"]["code"] == INSUFFICIENT_SCOPE
+    assert denied["error"]["data"] == {"requiredScopes": ["vault:admin"]}
+    # Without a caller, as over stdio, the handler reads anything.
+    free = await client_for(engine, None).modern(
+        "tools/call", {"name": "peek", "arguments": {"uri": "vault://keys"}}
+    )
+    assert free["result"]["content"][0]["text"] == "all the keys"
+
+
 async def test_an_unknown_name_is_answered_as_unknown_not_refused(engine: Engine) -> None:
     reply = await client_for(engine, NOBODY).modern("tools/call", {"name": "nothing"})
     assert reply["error"]["code"] != INSUFFICIENT_SCOPE
@@ -356,7 +376,7 @@ async def test_a_principal_with_a_huge_number_of_scopes(engine: Engine) -> None:
     many = frozenset(f"scope:{i}" for i in range(100_000)) | {"vault:read"}
     caller = Principal("oauth", "mallory", "https://as.example/", many)
     client = client_for(engine, caller)
-    assert await names(client, "tools/list", "tools") == ["public", "read_secret", "whoami"]
+    assert await names(client, "tools/list", "tools") == ["public", "read_secret", "whoami", "peek"]
     denied = await client.modern("tools/call", {"name": "write_secret", "arguments": {}})
     assert denied["error"]["data"] == {"requiredScopes": ["vault:write"]}
     assert len(engine.views) == 1  # keyed by the relevant scopes only
@@ -375,7 +395,7 @@ async def test_scope_look_alikes_grant_nothing(engine: Engine) -> None:
     for fake in ("Vault:read", "vault:read ", " vault:read", "vault:re\u0430d", "vault:read\u200b"):
         caller = Principal("oauth", "eve", "https://as.example/", frozenset({fake}))
         client = client_for(engine, caller)
-        assert await names(client, "tools/list", "tools") == ["public"]
+        assert await names(client, "tools/list", "tools") == ["public", "peek"]
         reply = await client.modern("tools/call", {"name": "read_secret", "arguments": {}})
         assert reply["error"]["code"] == INSUFFICIENT_SCOPE
 
@@ -388,7 +408,7 @@ async def test_a_new_catalog_generation_gets_new_views(engine: Engine) -> None:
         [(current.plugins[0], _registry_without(current, "read_secret"))], generation=2
     )
     engine.catalog.swap(trimmed)
-    assert await names(reader, "tools/list", "tools") == ["public", "whoami"]
+    assert await names(reader, "tools/list", "tools") == ["public", "whoami", "peek"]
     assert len(engine.views) == 1
 
 

@@ -13,6 +13,8 @@ or anonymous ``Principal``):
   nothing serves is not refused here: the method answers it as unknown, as for anyone. A
   known-but-forbidden name is therefore distinguishable from an unknown one; the protocol's
   step-up needs that (see docs/auth.md, "Scopes").
+- ``ctx.read_resource`` from a handler reads only what the caller could read itself
+  (``check_read``).
 - The list methods serve a ``CallerView`` (see ``views``): only the entries the caller's
   scopes cover.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcp_host.authoring._principal import Principal
 from mcp_host.catalog._catalog import Catalog
 from mcp_host.errors import InsufficientScope
 
@@ -29,7 +32,7 @@ from .intercept import Proceed, RequestInfo
 from .resources import MAX_URI_LENGTH
 from .rpc import Reply
 
-__all__ = ["GUARDED_METHODS", "authorize", "required_scopes"]
+__all__ = ["GUARDED_METHODS", "authorize", "check", "check_read", "required_scopes"]
 
 GUARDED_METHODS = frozenset(
     {
@@ -48,16 +51,28 @@ async def authorize(info: RequestInfo, proceed: Proceed) -> Reply:
     """The interceptor: refuse a guarded request naming something the caller may not use."""
     caller = info.caller
     if caller is not None and info.method in GUARDED_METHODS:
-        needed = required_scopes(info.method, info.params, info.catalog)
-        if needed is not None and not caller.scopes.issuperset(needed[1]):
-            what, scopes = needed
-            missing = " ".join(sorted(scopes - caller.scopes))
-            raise InsufficientScope(
-                scopes,
-                f"Insufficient scope: {what} needs the scope(s) {' '.join(sorted(scopes))}; "
-                f"the credential lacks {missing}. Obtain a token granting them and retry.",
-            )
+        check(caller, required_scopes(info.method, info.params, info.catalog))
     return await proceed()
+
+
+def check(caller: Principal, needed: tuple[str, frozenset[str]] | None) -> None:
+    """Raise ``InsufficientScope`` unless ``caller`` holds every scope ``needed`` names."""
+    if needed is None or caller.scopes.issuperset(needed[1]):
+        return
+    what, scopes = needed
+    missing = " ".join(sorted(scopes - caller.scopes))
+    raise InsufficientScope(
+        scopes,
+        f"Insufficient scope: {what} needs the scope(s) {' '.join(sorted(scopes))}; "
+        f"the credential lacks {missing}. Obtain a token granting them and retry.",
+    )
+
+
+def check_read(caller: Principal | None, catalog: Catalog, uri: str) -> None:
+    """A handler reading a resource for its caller (``ctx.read_resource``) may read only
+    what the caller could read itself: a tool is no way around a resource's scopes."""
+    if caller is not None:
+        check(caller, _resource(catalog, uri))
 
 
 def required_scopes(

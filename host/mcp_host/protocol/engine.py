@@ -15,7 +15,7 @@ from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
-from .authorize import authorize
+from .authorize import authorize, check_read
 from .connection import Connection
 from .intercept import Interceptor
 from .methods import MethodEntry
@@ -144,5 +144,6 @@ class Engine:
         return self.views.view(catalog, caller)
 
     async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]:
-        """Read ``uri`` for a handler (``ctx.read_resource``)."""
+        """Read ``uri`` for a handler (``ctx.read_resource``): only what the caller may read."""
+        check_read(request.caller, request.catalog, uri)
         return await resources.read_contents(request, uri)
