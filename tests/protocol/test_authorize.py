@@ -418,3 +418,23 @@ def _registry_without(catalog: Any, tool: str) -> Registry:
         if entry.name != tool:
             registry.tool(entry.spec)
     return registry
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "A" * 100_000,  # huge: refused without being echoed whole
+        base64.urlsafe_b64encode(b"o:0:" + b"f" * 16).decode(),  # another view's tag
+        base64.urlsafe_b64encode(b"o:0:").decode(),  # an empty tag
+        base64.urlsafe_b64encode(b"o:2:abc:def").decode(),
+        base64.urlsafe_b64encode(b"o:-1").decode(),
+        12,
+        None.__class__.__name__,
+    ],
+)
+async def test_malformed_and_foreign_cursors_are_invalid_params(
+    engine: Engine, cursor: object
+) -> None:
+    reply = await client_for(engine, READER).modern("tools/list", {"cursor": cursor})
+    assert reply["error"]["code"] == -32602
+    assert len(reply["error"]["message"]) < 300

@@ -29,6 +29,12 @@ def encode_cursor(offset: int, tag: str | None = None) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode("ascii")
 
 
+def _shown(cursor: object) -> str:
+    """The cursor for an error message: a huge one is not echoed whole."""
+    text = repr(cursor)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
 def decode_cursor(cursor: object, total: int, tag: str | None = None) -> int:
     """The offset ``cursor`` stands for. ``tag`` marks the caller's view (see ``authorize``):
     a cursor made for another view, or for the unfiltered list, is refused."""
@@ -41,15 +47,19 @@ def decode_cursor(cursor: object, total: int, tag: str | None = None) -> int:
         number, _, found = text[2:].partition(":")
         offset = int(number)
     except (ValueError, UnicodeError, binascii.Error):
-        raise ProtocolError(INVALID_PARAMS, f"Invalid params: invalid cursor {cursor!r}") from None
+        raise ProtocolError(
+            INVALID_PARAMS, f"Invalid params: invalid cursor {_shown(cursor)}"
+        ) from None
     if (found or None) != tag:
         raise ProtocolError(
             INVALID_PARAMS,
-            f"Invalid params: the cursor {cursor!r} belongs to a listing made for other "
+            f"Invalid params: the cursor {_shown(cursor)} belongs to a listing made for other "
             "credentials (scopes); list again without a cursor",
         )
     if not 0 <= offset <= total:
-        raise ProtocolError(INVALID_PARAMS, f"Invalid params: cursor {cursor!r} is out of range")
+        raise ProtocolError(
+            INVALID_PARAMS, f"Invalid params: cursor {_shown(cursor)} is out of range"
+        )
     return offset
 
 
