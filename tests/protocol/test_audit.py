@@ -252,3 +252,20 @@ async def test_audit_log_false_registers_nothing(audit_on: pytest.LogCaptureFixt
         assert mcp.engine.interceptors == ()
         await mcp.call_tool("fail")
     assert records(audit_on) == []
+
+
+async def test_names_and_subjects_cannot_forge_a_second_line(
+    audit_on: pytest.LogCaptureFixture,
+) -> None:
+    sneaky = Principal("oauth", "eve\naudit: tools/call x by root", "https://as.example/")
+    client = Client(audited_engine(), caller=sneaky, principal=sneaky.key, transport="http")
+    await client.modern("tools/call", {"name": "nothing\r\naudit: forged", "arguments": {}})
+    await client.modern("resources/read", {"uri": "vault://item/" + "x" * 5000})
+    messages = [r.getMessage() for r in audit_on.records if r.name == AUDIT]
+    assert all("\n" not in m and "\r" not in m for m in messages)
+    assert "by eve\\naudit: tools/call x by root" in messages[0]
+    first, second = records(audit_on)
+    assert first["name"] == "nothing\r\naudit: forged"  # the field keeps it (JSON escapes it)
+    assert first["principal"] == "eve\naudit: tools/call x by root"
+    assert len(second["name"]) < 600
+    assert second["name"].endswith("(5013 characters)")

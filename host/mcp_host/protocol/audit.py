@@ -103,7 +103,7 @@ class AuditLog:
             "transport": info.transport or "-",
             "method": info.method,
             "request_id": info.request_id,
-            "name": name if isinstance(name, str) else None,
+            "name": _shorten(name) if isinstance(name, str) else None,
             "plugin": plugin,
             "outcome": outcome,
             "error_code": code,
@@ -114,9 +114,9 @@ class AuditLog:
             arguments = params.get("arguments")
             if isinstance(arguments, Mapping):
                 fields["arguments"] = redact(dict(arguments), settings.secrets)
-        who = fields["principal"]
+        who = _printable(fields["principal"])
         if caller is not None and caller.issuer:
-            who = f"{who} ({caller.issuer})"
+            who = f"{who} ({_printable(caller.issuer)})"
         logger = self.logger
         # makeRecord + handle instead of logger.info: no walk of the stack for the caller's
         # file and line, which would name this module anyway. The message is formatted only
@@ -129,7 +129,7 @@ class AuditLog:
             "audit: %s %s [%s] by %s via %s: %s in %.1f ms",
             (
                 info.method,
-                fields["name"] or "-",
+                _printable(fields["name"] or "-"),
                 plugin or "-",
                 who,
                 fields["transport"],
@@ -141,6 +141,20 @@ class AuditLog:
             {"audit": fields},
         )
         logger.handle(record)
+
+
+MAX_NAME = 512
+"""Characters of a name or URI a record keeps (a client may send far longer ones)."""
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_NAME else f"{text[:MAX_NAME]}...({len(text)} characters)"
+
+
+def _printable(text: str) -> str:
+    """``text`` for the one-line message: a line break or other control character a client
+    put in a name (or a token in its subject) is escaped, so it cannot forge a second line."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 _second: list[Any] = [None, ""]

@@ -304,7 +304,9 @@ def _log_statement(
     parameters it has. Parameter values are never logged: they are where secrets go."""
     if not log.isEnabledFor(logging.INFO):
         return
-    who = ctx.principal
+    who = "-" if ctx.principal is None else ctx.principal.subject
+    if not who.isprintable():  # a line break in a token's subject cannot forge a log line
+        who = repr(who)[1:-1]
     text = " ".join(sql.split())
     if len(text) > MAX_LOGGED_SQL:
         text = text[:MAX_LOGGED_SQL] + "..."
@@ -312,7 +314,7 @@ def _log_statement(
         "%s on %r by %s: %s (%d parameter value(s), not logged)",
         tool,
         database,
-        "-" if who is None else who.subject,
+        who,
         text,
         len(params or ()),
     )
