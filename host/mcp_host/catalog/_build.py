@@ -144,10 +144,14 @@ def _scope_problems(
                     hint = f" Did you mean {folded[0]!r}? Names are case-sensitive."
                 problems.append(
                     f"[plugins.{handle.name}.{table}.scopes] names the {kind} {key!r}, which "
-                    f"plugin {handle.name!r} does not serve (keys are served names, after the "
-                    f"prefix; not registered, or left out by tools.allow/tools.deny).{hint}"
+                    f"plugin {handle.name!r} does not serve now (keys are served names, after "
+                    "the prefix; not registered under this configuration, or left out by "
+                    f"tools.allow/tools.deny).{hint or TYPO}"
                 )
     return problems
+
+
+TYPO = " If it is a typo, the entry meant has weaker scopes than intended."
 
 
 def _owned(entries: Mapping[str, Any], handle: PluginHandle) -> set[str]:

@@ -138,8 +138,8 @@ class Catalog:
     """Every scope some entry needs (``scopes_supported`` of the resource metadata). Empty:
     every caller may use everything, and lists do not depend on the caller."""
     scope_problems: tuple[str, ...] = ()
-    """Operator scope settings naming nothing the plugin serves (logged; ``mcp-host check``
-    reports them as problems)."""
+    """Operator scope settings naming nothing the plugin serves (logged as warnings at start,
+    and by ``mcp-host check``)."""
 
     def resource_scopes(self, uri: str) -> frozenset[str] | None:
         """The scopes needed to read ``uri`` (the static resource, else the first template
