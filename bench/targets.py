@@ -36,7 +36,10 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def host_stdio(plugins: list[str], **env: str) -> tuple[list[str], dict[str, str]]:
-    return [PYTHON, "-m", "mcp_host", "serve"], base_env(MCP_HOST_PLUGINS=",".join(plugins), **env)
+    # No audit log: the other servers keep none (as no server here writes an access log).
+    return [PYTHON, "-m", "mcp_host", "serve"], base_env(
+        MCP_HOST_PLUGINS=",".join(plugins), MCP_HOST_AUDIT_LOG="0", **env
+    )
 
 
 def sdk_stdio(*args: str, **env: str) -> tuple[list[str], dict[str, str]]:
@@ -57,7 +60,7 @@ STDIO = {
 def http_command(kind: str, port: int) -> tuple[list[str], dict[str, str]]:
     if kind in ("host", "host-json"):
         argv = [PYTHON, "-m", "mcp_host", "serve", "--transport", "http", "--port", str(port)]
-        env = base_env(MCP_HOST_PLUGINS=PLUGIN)
+        env = base_env(MCP_HOST_PLUGINS=PLUGIN, MCP_HOST_AUDIT_LOG="0")  # as host_stdio
         if kind == "host-json":
             env["MCP_HOST_HTTP_JSON_RESPONSE"] = "1"
         return argv, env

@@ -87,6 +87,27 @@ def test_check_reports_every_problem_and_fails(run, tmp_path: Path) -> None:  # 
     assert "[plugins.mcp-host-example] enabled = false" in result.output
 
 
+def test_check_reports_scope_keys_naming_no_served_tool(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "scopes.toml"
+    config.write_text(
+        '[plugins.mcp-host-example]\nscopes = ["example"]\n'
+        '[plugins.mcp-host-example.tools.scopes]\nGreet = ["example:greet"]\nadd = []\n'
+    )
+    result = run("check", "--config", str(config), "--plugin", "mcp-host-example")
+    # A warning: a tool registered only under some configuration rightly has its scopes set.
+    assert result.exit_code == 0
+    assert (
+        "warning: [plugins.mcp-host-example.tools.scopes] names the tool 'Greet', which plugin "
+        "'mcp-host-example' does not serve" in result.output
+    )
+    assert "Did you mean 'greet'? Names are case-sensitive." in result.output
+    assert "'add'" not in result.output  # a key naming a served tool is fine
+    config.write_text('[plugins.mcp-host-example.tools.scopes]\ngreet = ["example:greet"]\n')
+    clean = run("check", "--config", str(config), "--plugin", "mcp-host-example")
+    assert clean.exit_code == 0
+    assert "warning" not in clean.output
+
+
 def test_config_errors_are_clean_messages(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "bad.toml"
     config.write_text("[host]\npage_size = 0\n")

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel
 
-from mcp_host import Context, Plugin, Registry, hookimpl
+from mcp_host import Context, Plugin, Principal, Registry, hookimpl
+from mcp_host.errors import InsufficientScope
 from mcp_host.testing import PluginClient, RequestFailed, serve
 
 pytestmark = pytest.mark.anyio
@@ -270,3 +271,41 @@ async def test_a_parametrised_context_reaches_handlers_with_state_and_config() -
         ]
         prompt = await mcp.get_prompt("welcome", {"name": "Bo"})
         assert prompt["messages"][0]["content"]["text"] == "hello, Bo"
+
+
+async def test_a_principal_makes_the_client_an_authenticated_caller() -> None:
+    plugin = Plugin("vault")
+
+    @plugin.tool(scopes=["vault:write"])
+    def write_secret(name: str, value: str) -> str:
+        return "written"
+
+    @plugin.tool()
+    def whoami(ctx: Context) -> str:
+        who = ctx.principal
+        return "-" if who is None else f"{who.kind} {who.subject}"
+
+    @plugin.tool()
+    def guarded(level: int, ctx: Context) -> str:
+        if level > 1 and (ctx.principal is None or not ctx.principal.has_scopes({"vault:high"})):
+            raise InsufficientScope({"vault:high"}, "level above 1 needs vault:high")
+        return "ok"
+
+    reader = Principal("oauth", "ada", "https://login.example.com/", frozenset({"vault:read"}))
+    async with serve(plugin, principal=reader) as mcp:
+        assert [t["name"] for t in await mcp.list_tools()] == ["whoami", "guarded"]
+        assert (await mcp.call_tool("whoami")).text == "oauth ada"
+        with pytest.raises(RequestFailed) as denied:
+            await mcp.call_tool("write_secret", {"name": "a", "value": "b"})
+        assert denied.value.code == -32003
+        assert denied.value.data == {"requiredScopes": ["vault:write"]}
+        # A handler's own check refuses with step-up too.
+        with pytest.raises(RequestFailed) as refused:
+            await mcp.call_tool("guarded", {"level": 2})
+        assert (refused.value.code, refused.value.data) == (
+            -32003,
+            {"requiredScopes": ["vault:high"]},
+        )
+    async with serve(plugin) as mcp:
+        assert (await mcp.call_tool("whoami")).text == "-"
+        assert (await mcp.call_tool("write_secret", {"name": "a", "value": "b"})).text == "written"

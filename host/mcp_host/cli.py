@@ -352,6 +352,10 @@ def check(ctx: click.Context, /, **_: Any) -> None:
     if problems:
         _fail(problems)
     catalog = host.catalog.current
+    # Warnings, not problems: a tool a plugin registers only under some configuration (the
+    # SQL plugin's execute) is rightly given its scopes before it exists.
+    for warning in catalog.scope_problems:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"OK: {sum(1 for r in host.records if r.status == 'enabled')} plugin(s), "
         f"{len(catalog.tools)} tools, {len(catalog.resources) + len(catalog.templates)} resources, "

@@ -198,7 +198,7 @@ class Host:
         refused = [m for _h, m in conflicts if m not in known]
         if refused and (strict or self.on_plugin_error == "fail"):
             raise CatalogError("\n".join(refused))
-        for warning in catalog.warnings:
+        for warning in (*catalog.warnings, *catalog.scope_problems):
             log.warning("%s", warning)
         for record in self.records:
             record.dropped = [m for h, m in conflicts if h.name == record.name]
@@ -454,6 +454,11 @@ def _load_one(
         prefix=settings.prefix,
         tools_allow=tuple(settings.tools.allow),
         tools_deny=tuple(settings.tools.deny),
+        scopes=frozenset(settings.scopes),
+        tool_scopes={k: frozenset(v) for k, v in settings.tools.scopes.items()},
+        prompt_scopes={k: frozenset(v) for k, v in settings.prompts.scopes.items()},
+        resource_scopes={k: frozenset(v) for k, v in settings.resources.scopes.items()},
+        audit_arguments=settings.audit_arguments,
         budget=CallBudget.of(settings.call_timeout, settings.max_concurrency),
     )
     registry = Registry(candidate.name)

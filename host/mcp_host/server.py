@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,8 @@ import anyio
 from ._version import VERSION
 from .errors import ConfigError
 from .host import Host
-from .protocol import Engine, ProtocolSettings
+from .protocol import Engine, Interceptor, ProtocolSettings
+from .protocol.audit import AUDIT_LOGGER, AuditLog, PluginAudit, secret_values
 from .stores import EventStore, SessionStore
 
 if TYPE_CHECKING:
@@ -33,6 +35,32 @@ def protocol_settings(host: Host) -> ProtocolSettings:
         cache_scope=settings.cache_scope,
         state_ttl_seconds=settings.state_ttl_seconds,
     )
+
+
+def engine(host: Host) -> Engine:
+    """The protocol engine serving ``host``, with the host's interceptors (``interceptors``)."""
+    return Engine(host.catalog, protocol_settings(host), interceptors=interceptors(host))
+
+
+def interceptors(host: Host) -> list[Interceptor]:
+    """What the host runs around every request. The authorization check is not among them:
+    the engine runs it for connections with a caller only (``protocol.authorize``).
+
+    The audit log (``mcp_host.audit``) is registered when ``[host] audit_log`` is on and that
+    logger is enabled for INFO as the engine is built; otherwise no request pays for it."""
+    if not host.config.host.audit_log:
+        return []
+    if not logging.getLogger(AUDIT_LOGGER).isEnabledFor(logging.INFO):
+        return []
+    plugins = {
+        record.name: PluginAudit(
+            arguments=True,
+            secrets=secret_values(record.handle.config, host.loaded.secrets),
+        )
+        for record in host.records
+        if record.handle is not None and record.handle.audit_arguments
+    }
+    return [AuditLog(plugins)]
 
 
 def run(host: Host, transport: str) -> None:
@@ -77,9 +105,8 @@ async def serve(
     from .transports.http import serve_http
 
     async with host.running():
-        engine = Engine(host.catalog, protocol_settings(host))
         await serve_http(
-            engine,
+            engine(host),
             host.config.http,
             readiness=host.readiness_report,
             legacy_only=transport == "sse",
@@ -113,7 +140,7 @@ async def _serve_stdio(host: Host) -> None:
             async with host.running():
                 watching.cancel()
                 await serve_stdio(
-                    Engine(host.catalog, protocol_settings(host)),
+                    engine(host),
                     max_message_bytes=settings.max_message_bytes,
                     grace_seconds=settings.shutdown_grace,
                     shutdown=shutdown,
@@ -139,9 +166,8 @@ def asgi_app(
     """
     from .transports.http import create_app
 
-    engine = Engine(host.catalog, protocol_settings(host))
     app = create_app(
-        engine,
+        engine(host),
         host.config.http,
         host.readiness_report,
         streamable=streamable,

@@ -39,12 +39,13 @@ import anyio
 
 from .authoring._markers import ENTRY_POINT_GROUP
 from .authoring._plugin import Plugin
+from .authoring._principal import Principal
 from .config import config_from_data
 from .errors import MCPHostError
 from .host import Host
 from .plugin.discovery import Candidate, discover
 from .protocol import Engine
-from .server import protocol_settings
+from .server import engine
 
 __all__ = ["PluginClient", "PluginLike", "ProgressCallback", "RequestFailed", "ToolResult", "serve"]
 
@@ -93,9 +94,18 @@ class PluginClient:
     on_request: ClientHandler | None = None
     notifications: list[dict[str, Any]] = field(default_factory=list)
     """Every notification the server sent, in order."""
+    principal: Principal | None = None
+    """The caller the connection carries (``serve(..., principal=...)``); ``None``: none, as
+    over stdio, where everything is allowed."""
 
     def __post_init__(self) -> None:
-        self.connection = self.engine.connection(self._receive)
+        caller = self.principal
+        self.connection = self.engine.connection(
+            self._receive,
+            principal=None if caller is None else caller.key,
+            caller=caller,
+            transport="memory",
+        )
         self._ids = itertools.count(1)
         self._tasks: Any = None
         self._progress: dict[str, ProgressCallback] = {}
@@ -284,6 +294,7 @@ async def serve(
     capabilities: Mapping[str, Any] | None = None,
     on_request: ClientHandler | None = None,
     protocol_version: str = "2025-11-25",
+    principal: Principal | None = None,
 ) -> AsyncIterator[PluginClient]:
     """Load the given plugins (only those), run their lifespans, and yield an initialized
     client. Leaving the block ends the session and exits the lifespans.
@@ -299,6 +310,11 @@ async def serve(
     :param capabilities: the client capabilities to declare (e.g. ``{"elicitation": {}}``).
     :param on_request: answers the server's requests to the client (elicitation, sampling,
         roots); without it they fail with method-not-found.
+    :param principal: the caller the client's connection carries, as authentication over
+        HTTP would establish it (``Principal(kind="oauth", subject=..., scopes=...)``):
+        lists show only what its scopes cover, using anything else is refused with
+        ``InsufficientScope`` (a ``RequestFailed`` with code -32003), and handlers see it
+        as ``ctx.principal``. ``None`` (the default): no caller, everything allowed.
     """
     cache: dict[str, Candidate] = {}
 
@@ -322,7 +338,7 @@ async def serve(
     loaded = config_from_data(config or {}, env=_test_environment() if env is None else env)
     host = Host.load(loaded, candidates=lambda: chosen)
     async with host.running():
-        client = PluginClient(host, Engine(host.catalog, protocol_settings(host)), on_request)
+        client = PluginClient(host, engine(host), on_request, principal=principal)
         async with anyio.create_task_group() as tasks, client.connection.running():
             client._tasks = tasks
             await client.request(

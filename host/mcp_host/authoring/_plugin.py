@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
+
+from mcp_host.config.scopes import scope_set
 
 from ._compile import compile_completion, compile_prompt, compile_resource, compile_tool
 from ._markers import hookimpl
@@ -93,6 +95,7 @@ class Plugin:
         structured_output: bool | None = None,
         input_schema: Mapping[str, Any] | None = None,
         when: Condition | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -109,6 +112,7 @@ class Plugin:
         structured_output: bool | None = None,
         input_schema: Mapping[str, Any] | None = None,
         when: Condition | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> Any:
         """Register a tool. Use as ``@plugin.tool`` or ``@plugin.tool(name=..., ...)``.
 
@@ -117,6 +121,8 @@ class Plugin:
         annotations (``{"readOnlyHint": True, ...}``). ``input_schema`` publishes a JSON
         schema of your own (any JSON Schema 2020-12 keywords, ``"type": "object"`` at the
         root) instead of the derived one; the signature still validates the arguments.
+        ``scopes`` lists the OAuth scopes a caller needs to see and call the tool (see
+        docs/auth.md; the operator may override them).
         """
 
         localns = _caller_namespace()
@@ -135,7 +141,7 @@ class Plugin:
                 input_schema=input_schema,
                 localns=localns,
             )
-            self._entries.append(_Entry(spec, when))
+            self._entries.append(_Entry(_with_scopes(spec, scopes, self.name), when))
             return func
 
         return decorate(fn) if fn is not None else decorate
@@ -155,9 +161,11 @@ class Plugin:
         icons: Sequence[Mapping[str, Any]] | None = None,
         meta: Mapping[str, Any] | None = None,
         when: Condition | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> Callable[[F], F]:
         """Register a resource at a fixed URI, or a template (``weather://{city}/current``)
-        whose variables are passed to the function's parameters of the same names."""
+        whose variables are passed to the function's parameters of the same names.
+        ``scopes``: the OAuth scopes a caller needs to see and read it."""
 
         localns = _caller_namespace()
 
@@ -176,7 +184,7 @@ class Plugin:
                 icons=icons,
                 meta=meta,
             )
-            self._entries.append(_Entry(spec, when))
+            self._entries.append(_Entry(_with_scopes(spec, scopes, self.name), when))
             return func
 
         return decorate
@@ -198,6 +206,7 @@ class Plugin:
         icons: Sequence[Mapping[str, Any]] | None = None,
         meta: Mapping[str, Any] | None = None,
         when: Condition | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> Callable[[F], F]: ...
 
     def prompt(
@@ -211,8 +220,10 @@ class Plugin:
         icons: Sequence[Mapping[str, Any]] | None = None,
         meta: Mapping[str, Any] | None = None,
         when: Condition | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> Any:
-        """Register a prompt; its arguments come from the signature."""
+        """Register a prompt; its arguments come from the signature. ``scopes``: the OAuth
+        scopes a caller needs to see and get it."""
 
         localns = _caller_namespace()
 
@@ -227,7 +238,7 @@ class Plugin:
                 meta=meta,
                 localns=localns,
             )
-            self._entries.append(_Entry(spec, when))
+            self._entries.append(_Entry(_with_scopes(spec, scopes, self.name), when))
             return func
 
         return decorate(fn) if fn is not None else decorate
@@ -362,6 +373,35 @@ class Plugin:
     @hookimpl
     def mcp_host_lifespan(self, config: Any) -> AbstractAsyncContextManager[Any] | None:
         return self._lifespan(config) if self._lifespan is not None else None
+
+
+_Scoped = ToolSpec | ResourceSpec | ResourceTemplateSpec | PromptSpec
+
+
+def _with_scopes(spec: _Scoped, scopes: Iterable[str] | None, plugin: str) -> _Scoped:
+    """``spec`` carrying the decorator's ``scopes=``, checked now so a bad scope is an error
+    where it is written."""
+    if scopes is None:
+        return spec
+    try:
+        checked = scope_set(scopes)
+    except ValueError as exc:
+        raise ValueError(f"plugin {plugin!r}, {_kind(spec)} {_label(spec)!r}: {exc}") from None
+    return replace(spec, scopes=checked)
+
+
+def _label(spec: _Scoped) -> str:
+    if isinstance(spec, ResourceSpec):
+        return spec.uri
+    return spec.uri_template if isinstance(spec, ResourceTemplateSpec) else spec.name
+
+
+def _kind(spec: object) -> str:
+    if isinstance(spec, ToolSpec):
+        return "tool"
+    if isinstance(spec, PromptSpec):
+        return "prompt"
+    return "resource template" if isinstance(spec, ResourceTemplateSpec) else "resource"
 
 
 def _caller_namespace() -> dict[str, Any]:

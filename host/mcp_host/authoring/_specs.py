@@ -11,8 +11,10 @@ Every callable takes the request's ``Context`` last and is awaited on the event 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from mcp_host.config.scopes import scope_set
 
 from ._content import ResourceContents
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from ._context import Context
 
 _T = TypeVar("_T")
+_S = TypeVar("_S", "ToolSpec", "ResourceSpec", "ResourceTemplateSpec", "PromptSpec")
 
 __all__ = [
     "NOTHING",
@@ -105,6 +108,9 @@ class ToolSpec:
     annotations: Mapping[str, Any] | None = None
     icons: Sequence[Mapping[str, Any]] | None = None
     meta: Mapping[str, Any] | None = None
+    scopes: frozenset[str] = frozenset()
+    """OAuth scopes a caller needs to use it (the author's default; the operator's
+    configuration may override it, see docs/auth.md). Empty: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +150,9 @@ class ResourceSpec:
     annotations: Mapping[str, Any] | None = None
     icons: Sequence[Mapping[str, Any]] | None = None
     meta: Mapping[str, Any] | None = None
+    scopes: frozenset[str] = frozenset()
+    """OAuth scopes a caller needs to use it (the author's default; the operator's
+    configuration may override it, see docs/auth.md). Empty: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +168,9 @@ class ResourceTemplateSpec:
     annotations: Mapping[str, Any] | None = None
     icons: Sequence[Mapping[str, Any]] | None = None
     meta: Mapping[str, Any] | None = None
+    scopes: frozenset[str] = frozenset()
+    """OAuth scopes a caller needs to use it (the author's default; the operator's
+    configuration may override it, see docs/auth.md). Empty: none."""
 
 
 # ------------------------------------------------------------------------------------- prompts
@@ -192,6 +204,9 @@ class PromptSpec:
     arguments: tuple[PromptArgumentSpec, ...] = ()
     icons: Sequence[Mapping[str, Any]] | None = None
     meta: Mapping[str, Any] | None = None
+    scopes: frozenset[str] = frozenset()
+    """OAuth scopes a caller needs to use it (the author's default; the operator's
+    configuration may override it, see docs/auth.md). Empty: none."""
 
 
 # --------------------------------------------------------------------------------- completions
@@ -259,16 +274,32 @@ class Registry:
         return f"<Registry of plugin {self.plugin!r}>"
 
     def tool(self, spec: ToolSpec) -> None:
-        self.tools.append(_expect(spec, ToolSpec, "tool"))
+        spec = _expect(spec, ToolSpec, "tool")
+        self.tools.append(self._scoped(spec, f"tool {spec.name!r}"))
 
     def resource(self, spec: ResourceSpec) -> None:
-        self.resources.append(_expect(spec, ResourceSpec, "resource"))
+        spec = _expect(spec, ResourceSpec, "resource")
+        self.resources.append(self._scoped(spec, f"resource {spec.uri!r}"))
 
     def resource_template(self, spec: ResourceTemplateSpec) -> None:
-        self.resource_templates.append(_expect(spec, ResourceTemplateSpec, "resource_template"))
+        spec = _expect(spec, ResourceTemplateSpec, "resource_template")
+        self.resource_templates.append(
+            self._scoped(spec, f"resource template {spec.uri_template!r}")
+        )
 
     def prompt(self, spec: PromptSpec) -> None:
-        self.prompts.append(_expect(spec, PromptSpec, "prompt"))
+        spec = _expect(spec, PromptSpec, "prompt")
+        self.prompts.append(self._scoped(spec, f"prompt {spec.name!r}"))
+
+    def _scoped(self, spec: _S, what: str) -> _S:
+        """``spec`` with its scopes checked (and made a frozenset when given as a list)."""
+        try:
+            scopes = scope_set(spec.scopes)
+        except ValueError as exc:
+            raise ValueError(f"plugin {self.plugin!r}, {what}: {exc}") from None
+        if isinstance(spec.scopes, frozenset) and scopes == spec.scopes:
+            return spec
+        return replace(spec, scopes=scopes)
 
     def completion(self, spec: CompletionSpec) -> None:
         self.completions.append(_expect(spec, CompletionSpec, "completion"))

@@ -95,6 +95,69 @@ def _tool_allowed(handle: PluginHandle, name: str) -> bool:
     return not any(fnmatch.fnmatchcase(name, p) for p in handle.tools_deny)
 
 
+def _scopes(
+    handle: PluginHandle,
+    overrides: Mapping[str, frozenset[str]],
+    served: str,
+    author: frozenset[str],
+) -> frozenset[str]:
+    """The scopes an entry needs: the plugin's own, plus the operator's setting for the entry
+    (by served name) when there is one, else the author's default. Always a union: an
+    override replaces the author's scopes, never the plugin's."""
+    own = overrides.get(served)
+    return handle.scopes | (author if own is None else own)
+
+
+def _scope_problems(
+    contributions: Sequence[Contribution],
+    tools: Mapping[str, CatalogTool],
+    resources: Mapping[str, CatalogResource],
+    templates: Mapping[str, CatalogTemplate],
+    prompts: Mapping[str, CatalogPrompt],
+) -> list[str]:
+    """``[plugins.NAME.tools.scopes]`` (and prompts, resources) keys naming nothing the
+    plugin serves: a typo there would leave the real entry with weaker scopes than meant."""
+    problems: list[str] = []
+    for handle, _registry in contributions:
+        tables: tuple[tuple[str, str, Mapping[str, frozenset[str]], set[str]], ...] = (
+            ("tools", "tool", handle.tool_scopes, _owned(tools, handle)),
+            ("prompts", "prompt", handle.prompt_scopes, _owned(prompts, handle)),
+            (
+                "resources",
+                "resource or resource template",
+                handle.resource_scopes,
+                _owned(resources, handle) | _owned(templates, handle),
+            ),
+        )
+        for table, kind, overrides, served in tables:
+            for key in overrides:
+                if key in served:
+                    continue
+                hint = ""
+                if table == "resources":
+                    if final_uri(handle, key) in served:
+                        hint = f" Did you mean {final_uri(handle, key)!r} (with the prefix)?"
+                elif final_name(handle, key) in served:
+                    hint = f" Did you mean {final_name(handle, key)!r} (with the prefix)?"
+                folded = [name for name in served if name.casefold() == key.casefold()]
+                if not hint and folded:
+                    hint = f" Did you mean {folded[0]!r}? Names are case-sensitive."
+                problems.append(
+                    f"[plugins.{handle.name}.{table}.scopes] names the {kind} {key!r}, which "
+                    f"plugin {handle.name!r} does not serve now (keys are served names, after "
+                    "the prefix; not registered under this configuration, or left out by "
+                    f"tools.allow/tools.deny).{hint or TYPO}"
+                )
+    return problems
+
+
+TYPO = " If it is a typo, the entry meant has weaker scopes than intended."
+
+
+def _owned(entries: Mapping[str, Any], handle: PluginHandle) -> set[str]:
+    return {name for name, entry in entries.items() if entry.owner is handle}
+
+
 def _with_middleware(
     name: str, plugin: str, call: ToolCall, middleware: Sequence[Middleware]
 ) -> ToolCall:
@@ -181,7 +244,16 @@ def _tool(
         raise CatalogError(
             f"Plugin {handle.describe()}: the input schema of tool {name!r} is invalid: {exc}."
         ) from None
-    return CatalogTool(name, handle, spec, descriptor, call, headers, f"Tool '{name}'")
+    return CatalogTool(
+        name,
+        handle,
+        spec,
+        descriptor,
+        call,
+        headers,
+        f"Tool '{name}'",
+        _scopes(handle, handle.tool_scopes, name, spec.scopes),
+    )
 
 
 def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str, texts: _Texts) -> CatalogResource:
@@ -199,7 +271,9 @@ def _resource(handle: PluginHandle, spec: ResourceSpec, uri: str, texts: _Texts)
             "_meta": spec.meta,
         }
     )
-    return CatalogResource(uri, handle, spec, descriptor)
+    return CatalogResource(
+        uri, handle, spec, descriptor, _scopes(handle, handle.resource_scopes, uri, spec.scopes)
+    )
 
 
 def _template(
@@ -230,7 +304,15 @@ def _template(
     def plugin_uri(uri: str) -> str:
         return unprefixed_uri(prefix, uri)
 
-    return CatalogTemplate(template, handle, spec, descriptor, parsed.match, plugin_uri)
+    return CatalogTemplate(
+        template,
+        handle,
+        spec,
+        descriptor,
+        parsed.match,
+        plugin_uri,
+        _scopes(handle, handle.resource_scopes, template, spec.scopes),
+    )
 
 
 def _prompt(handle: PluginHandle, spec: PromptSpec, name: str, texts: _Texts) -> CatalogPrompt:
@@ -256,7 +338,9 @@ def _prompt(handle: PluginHandle, spec: PromptSpec, name: str, texts: _Texts) ->
             "_meta": spec.meta,
         }
     )
-    return CatalogPrompt(name, handle, spec, descriptor)
+    return CatalogPrompt(
+        name, handle, spec, descriptor, _scopes(handle, handle.prompt_scopes, name, spec.scopes)
+    )
 
 
 def build_catalog(
@@ -377,6 +461,9 @@ def build_catalog(
         if item and item.strip():
             parts.append(item.strip())
     text = "\n\n".join(parts) or None
+    problems = _scope_problems(contributions, tools, resources, templates, prompts)
+    entries: list[Any] = [*tools.values(), *resources.values(), *templates.values()]
+    entries += prompts.values()
     return Catalog(
         generation=generation,
         plugins=tuple(h for h, _ in contributions),
@@ -388,4 +475,6 @@ def build_catalog(
         instructions=text,
         warnings=tuple(warnings),
         served=served,
+        scopes_used=frozenset().union(*(entry.scopes for entry in entries)),
+        scope_problems=tuple(problems),
     )

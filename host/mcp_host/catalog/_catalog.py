@@ -58,6 +58,9 @@ class CatalogTool:
     """Its ``x-mcp-header`` parameters, which HTTP clients mirror into ``Mcp-Param-*``."""
     subject: str = ""
     """``Tool 'NAME'``: how messages and the log name it (built once, not per call)."""
+    scopes: frozenset[str] = frozenset()
+    """What a caller must hold to see and use it: the plugin's scopes plus the operator's
+    override for it, or else the author's (computed once, when the catalog is built)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,9 @@ class CatalogResource:
     owner: PluginHandle
     spec: ResourceSpec
     descriptor: Mapping[str, Any]
+    scopes: frozenset[str] = frozenset()
+    """What a caller must hold to see and use it: the plugin's scopes plus the operator's
+    override for it, or else the author's (computed once, when the catalog is built)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,9 @@ class CatalogTemplate:
     """Matches a final (prefixed) URI; returns the template variables or ``None``."""
     plugin_uri: Callable[[str], str]
     """Maps a final URI back to the plugin's own URI (the prefix removed)."""
+    scopes: frozenset[str] = frozenset()
+    """What a caller must hold to see and use it: the plugin's scopes plus the operator's
+    override for it, or else the author's (computed once, when the catalog is built)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,9 @@ class CatalogPrompt:
     owner: PluginHandle
     spec: PromptSpec
     descriptor: Mapping[str, Any]
+    scopes: frozenset[str] = frozenset()
+    """What a caller must hold to see and use it: the plugin's scopes plus the operator's
+    override for it, or else the author's (computed once, when the catalog is built)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +134,23 @@ class Catalog:
     """Things worth logging once (e.g. names above 64 characters)."""
     served: Mapping[str, ServedNames] = field(default_factory=dict)
     """Plugin name -> the served names of its contributions (what ``ctx.served_name`` asks)."""
+    scopes_used: frozenset[str] = frozenset()
+    """Every scope some entry needs (``scopes_supported`` of the resource metadata). Empty:
+    every caller may use everything, and lists do not depend on the caller."""
+    scope_problems: tuple[str, ...] = ()
+    """Operator scope settings naming nothing the plugin serves (logged as warnings at start,
+    and by ``mcp-host check``)."""
+
+    def resource_scopes(self, uri: str) -> frozenset[str] | None:
+        """The scopes needed to read ``uri`` (the static resource, else the first template
+        matching it, as ``find_resource`` resolves it); ``None`` when nothing serves it."""
+        static = self.resources.get(uri)
+        if static is not None:
+            return static.scopes
+        for template in self.templates:
+            if template.match(uri) is not None:
+                return template.scopes
+        return None
 
     def find_resource(self, uri: str) -> ResolvedResource | None:
         """A static resource by exact URI first, then the first template that matches."""

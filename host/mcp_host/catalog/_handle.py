@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,16 @@ class PluginHandle:
     """Glob patterns; when non-empty, only matching tools (by the plugin's own name) are served."""
     tools_deny: Sequence[str] = ()
     """Glob patterns; matching tools (by the plugin's own name) are not served."""
+    scopes: frozenset[str] = frozenset()
+    """The operator's ``[plugins.NAME] scopes``: needed for every contribution of the plugin."""
+    tool_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """``[plugins.NAME.tools.scopes]``: served tool name -> the scopes replacing the author's."""
+    prompt_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """``[plugins.NAME.prompts.scopes]``: served prompt name -> scopes."""
+    resource_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """``[plugins.NAME.resources.scopes]``: served URI or URI template -> scopes."""
+    audit_arguments: bool = False
+    """``[plugins.NAME] audit_arguments``: the audit log records call arguments (redacted)."""
     budget: CallBudget | None = None
     """The operator's ``call_timeout`` and ``max_concurrency`` for the plugin's calls
     (``None``: no limits)."""

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from .scopes import scope_set
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -39,6 +41,12 @@ class HostSettings(_Section):
     transport: Literal["stdio", "http", "sse"] = Field("stdio", description="How to serve.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Level of the host's log on stderr."
+    )
+    audit_log: bool = Field(
+        True,
+        description="Write the audit log: one record per tools/call, resources/read and "
+        "prompts/get on the logger mcp_host.audit (when it is enabled for INFO). false: "
+        "none, at no cost per request.",
     )
     server_name: str = Field("mcp-host", description="The name clients see in serverInfo.")
     instructions: str | None = Field(
@@ -206,9 +214,43 @@ class HttpSettings(_Section):
     )
 
 
-class ToolFilter(_Section):
+def _check_scopes(value: list[str], where: str = "") -> list[str]:
+    try:
+        scope_set(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}{exc}") from None
+    return value
+
+
+class _ScopeTable(_Section):
+    scopes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Served name -> the OAuth scopes a caller needs for it, replacing the "
+        "plugin author's default (the plugin's own scopes are always needed too).",
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _valid_scopes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, scopes in value.items():
+            _check_scopes(scopes, f"{name!r}: ")
+        return value
+
+
+class ToolFilter(_ScopeTable):
+    """``[plugins.NAME.tools]``: which tools are served, and the scopes each needs."""
+
     allow: list[str] = Field(default_factory=list, description="Glob patterns of tools to serve.")
     deny: list[str] = Field(default_factory=list, description="Glob patterns of tools to hide.")
+
+
+class PromptSettings(_ScopeTable):
+    """``[plugins.NAME.prompts]``: the scopes each prompt needs (by served name)."""
+
+
+class ResourceSettings(_ScopeTable):
+    """``[plugins.NAME.resources]``: the scopes each resource or resource template needs (by
+    served URI or URI template)."""
 
 
 class PluginSettings(_Section):
@@ -222,6 +264,18 @@ class PluginSettings(_Section):
         "(prefix+scheme://...).",
     )
     tools: ToolFilter = Field(default_factory=ToolFilter)
+    prompts: PromptSettings = Field(default_factory=PromptSettings)
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    scopes: list[str] = Field(
+        default_factory=list,
+        description="OAuth scopes a caller needs for any of this plugin's tools, resources "
+        "and prompts, on top of each one's own (authenticated HTTP only).",
+    )
+    audit_arguments: bool = Field(
+        False,
+        description="Put the arguments of this plugin's tool calls and prompt gets in the "
+        "audit log (mcp_host.audit), secret-looking values redacted. Off: never logged.",
+    )
     call_timeout: float | None = Field(
         None,
         gt=0,
@@ -238,6 +292,11 @@ class PluginSettings(_Section):
     config: dict[str, Any] = Field(
         default_factory=dict, description="The plugin's own settings, checked by its model."
     )
+
+    @field_validator("scopes")
+    @classmethod
+    def _valid_scopes(cls, value: list[str]) -> list[str]:
+        return _check_scopes(value)
 
 
 class HostConfig(_Section):

@@ -85,6 +85,7 @@ class Connection(Endpoint):
         initialized: bool = False,
         principal: str | None = None,
         caller: Principal | None = None,
+        transport: str | None = None,
     ) -> None:
         super().__init__(send, client_request_timeout=engine.settings.client_request_timeout)
         self.engine = engine
@@ -93,6 +94,9 @@ class Connection(Endpoint):
         self.initialized = initialized
         self.principal = principal
         self.caller = caller
+        self.transport = transport
+        """How the client reaches the server: ``"stdio"``, ``"http"`` (Streamable HTTP) or
+        ``"sse"`` (HTTP+SSE), as the transport says; ``None`` in-process."""
         self.client_info: Mapping[str, Any] | None = None
         self.client_capabilities: Mapping[str, Any] = {}
         self.log_level: str | None = "debug"
@@ -200,7 +204,9 @@ class Connection(Endpoint):
         meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if self.era is None:
             self._decide_era(method, meta)
-        interceptors = self.engine.interceptors
+        # One attribute check: a connection with a caller also runs the authorization check.
+        engine = self.engine
+        interceptors = engine.interceptors if self.caller is None else engine.caller_interceptors
         if not interceptors:
             return await self._serve(request_id, method, params, meta, sink)
         return await self._intercepted(interceptors, request_id, method, params, meta, sink)
@@ -223,6 +229,7 @@ class Connection(Endpoint):
             request_id=request_id,
             principal=self.principal,
             caller=self.caller,
+            transport=self.transport,
             params=params,
             catalog=self.engine.catalog.current,
         )

@@ -15,6 +15,7 @@ from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
+from .authorize import authorize, check_read
 from .connection import Connection
 from .intercept import Interceptor
 from .methods import MethodEntry
@@ -23,6 +24,7 @@ from .rpc import Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
 from .versions import Era
+from .views import CallerView, ViewCache
 
 
 def _methods() -> dict[str, MethodEntry]:
@@ -66,6 +68,11 @@ class Engine:
         self.methods = _methods()
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
         """Run around every request, the first outermost (see ``intercept``)."""
+        self.caller_interceptors: tuple[Interceptor, ...] = (*self.interceptors, authorize)
+        """Run around the requests of a connection with a caller: ``interceptors``, then
+        (innermost) the authorization check. A connection without a caller (stdio, HTTP
+        without authentication) may use everything and never runs it."""
+        self.views = ViewCache()
         self.sealer = StateSealer(self.settings.state_keys, self.settings.state_ttl_seconds)
         self._pages: dict[tuple[str, str, int], bytes] = {}
         self._pages_generation = -1
@@ -91,6 +98,7 @@ class Engine:
         initialized: bool = False,
         principal: str | None = None,
         caller: Principal | None = None,
+        transport: str | None = None,
     ) -> Connection:
         return Connection(
             self,
@@ -100,6 +108,7 @@ class Engine:
             initialized=initialized,
             principal=principal,
             caller=caller,
+            transport=transport,
         )
 
     def capabilities(self, catalog: Catalog) -> dict[str, Any]:
@@ -125,9 +134,16 @@ class Engine:
             self._pages_generation = catalog.generation
         return self._pages
 
-    def cache_hints(self) -> dict[str, Any]:
-        return {"ttlMs": self.settings.cache_ttl_ms, "cacheScope": self.settings.cache_scope}
+    def cache_hints(self, *, private: bool = False) -> dict[str, Any]:
+        """``ttlMs`` and ``cacheScope``; ``private`` when the result depends on the caller."""
+        scope = "private" if private else self.settings.cache_scope
+        return {"ttlMs": self.settings.cache_ttl_ms, "cacheScope": scope}
+
+    def caller_view(self, catalog: Catalog, caller: Principal) -> CallerView | None:
+        """What ``caller`` may see of ``catalog`` (``None``: everything, as anyone)."""
+        return self.views.view(catalog, caller)
 
     async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]:
-        """Read ``uri`` for a handler (``ctx.read_resource``)."""
+        """Read ``uri`` for a handler (``ctx.read_resource``): only what the caller may read."""
+        check_read(request.caller, request.catalog, uri)
         return await resources.read_contents(request, uri)

@@ -2,11 +2,15 @@
 
 ``Engine(catalog, settings, interceptors=[...])`` registers interceptors. An interceptor is
 an async callable ``(info, proceed) -> Reply``: ``info`` describes the request (a
-``RequestInfo``: method, era, request id, principal, and the tool, prompt or resource it
-targets with the plugin that owns it), ``await proceed()`` serves it (through the next
-interceptor, the first registered being the outermost) and returns its ``Reply``, whose
-``outcome`` (``"ok"``, ``"tool_error"``, ``"error"``) and ``error_code`` say how it ended;
-``info.elapsed()`` is the time since the request reached the dispatcher.
+``RequestInfo``: method, era, request id, principal, caller, transport, and the tool, prompt
+or resource it targets with the plugin that owns it), ``await proceed()`` serves it (through
+the next interceptor, the first registered being the outermost) and returns its ``Reply``,
+whose ``outcome`` (``"ok"``, ``"tool_error"``, ``"error"``) and ``error_code`` say how it
+ended; ``info.elapsed()`` is the time since the request reached the dispatcher.
+
+A connection with a caller (authenticated HTTP) runs ``Engine.caller_interceptors``: the
+registered ones and, innermost, the authorization check (``authorize``); a connection without
+one runs only the registered ones.
 
 An interceptor may refuse a request by raising ``ProtocolError`` instead of proceeding (the
 client gets that error: this is how authorization denies), or answer in its place by
@@ -71,6 +75,7 @@ class RequestInfo:
         "principal",
         "request_id",
         "started",
+        "transport",
     )
 
     def __init__(
@@ -81,6 +86,7 @@ class RequestInfo:
         request_id: RequestId,
         principal: str | None,
         caller: Principal | None = None,
+        transport: str | None = None,
         params: Mapping[str, Any],
         catalog: Catalog,
     ) -> None:
@@ -92,6 +98,9 @@ class RequestInfo:
         """Who sent it, as the transport established it; ``None`` when it did not."""
         self.caller = caller
         """The authenticated caller; ``None`` over stdio or without authentication."""
+        self.transport = transport
+        """``"stdio"``, ``"http"`` or ``"sse"`` (the connection's transport); ``None`` for an
+        in-process connection."""
         self.params = params
         self.catalog = catalog
         """The catalog snapshot current when the request arrived."""

@@ -51,3 +51,9 @@ class Dispatcher(Services, Protocol):
     def interceptors(self) -> Sequence[Interceptor]:
         """What runs around every request (see ``intercept``); empty: nothing does."""
         ...
+
+    @property
+    def caller_interceptors(self) -> Sequence[Interceptor]:
+        """What runs around the requests of a connection with a caller: ``interceptors`` and
+        the authorization check (see ``authorize``)."""
+        ...

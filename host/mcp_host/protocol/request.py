@@ -27,6 +27,7 @@ from .rpc import Send
 from .sealed_state import StateSealer
 from .settings import ProtocolSettings
 from .versions import Era
+from .views import CallerView
 
 LOG_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
@@ -44,6 +45,7 @@ class Session(Protocol):
     initialized: bool
     principal: str | None
     caller: Principal | None
+    transport: str | None
     client_capabilities: Mapping[str, Any]
     client_info: Mapping[str, Any] | None
     log_level: str | None
@@ -65,7 +67,9 @@ class Services(Protocol):
 
     def page_cache(self, catalog: Catalog) -> dict[tuple[str, str, int], bytes]: ...
 
-    def cache_hints(self) -> dict[str, Any]: ...
+    def cache_hints(self, *, private: bool = False) -> dict[str, Any]: ...
+
+    def caller_view(self, catalog: Catalog, caller: Principal) -> CallerView | None: ...
 
     async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]: ...
 

@@ -106,5 +106,6 @@ async def read(request: Request, params: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
     result: dict[str, Any] = {"contents": [c.to_dict() for c in contents]}
     if request.era == "modern":
-        result.update(request.services.cache_hints())
+        # With a caller, what is read may depend on who reads it (scopes, ``ctx.principal``).
+        result.update(request.services.cache_hints(private=request.caller is not None))
     return result

@@ -245,7 +245,7 @@ async def serve_connection(
             for wait in waits:
                 race.start_soon(run, wait)
 
-    async with engine.connection(send).running() as connection:
+    async with engine.connection(send, transport="stdio").running() as connection:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(read_lines)

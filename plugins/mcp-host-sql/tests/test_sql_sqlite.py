@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,8 @@ import anyio
 import pytest
 
 from conftest import call, config, fails
-from mcp_host.testing import serve
+from mcp_host import Principal
+from mcp_host.testing import RequestFailed, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -199,3 +201,47 @@ async def test_pool_exhaustion(inventory: Path) -> None:
         assert sorted("stayed busy" in t for t in texts) == [False, True]
         assert any("statement_timeout" in t for t in texts)
         assert (await call(mcp, "query", sql="SELECT 1 AS x"))["rows"] == [[1]]
+
+
+async def test_statements_are_logged_with_who_ran_them_and_no_parameter_values(
+    inventory: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcp_host_sql")
+    databases = {"inv": {"url": url(inventory), "read_only": False}}
+    alice = Principal("oauth", "alice", "https://as.example/", frozenset({"sql:write"}))
+    async with serve("mcp-host-sql", config=config(**databases), principal=alice) as mcp:
+        await call(mcp, "query", sql="SELECT *\n  FROM items WHERE name = ?", params=["s3cr3t"])
+        await call(mcp, "execute", sql="UPDATE items SET qty = ? WHERE id = 1", params=[99])
+    async with serve("mcp-host-sql", config=config(**databases)) as mcp:
+        await call(mcp, "query", sql="SELECT 1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "mcp_host_sql"]
+    statements = [line for line in lines if " by " in line]
+    assert statements == [
+        "query on 'inv' by alice: SELECT * FROM items WHERE name = ? "
+        "(1 parameter value(s), not logged)",
+        "execute on 'inv' by alice: UPDATE items SET qty = ? WHERE id = 1 "
+        "(1 parameter value(s), not logged)",
+        "query on 'inv' by -: SELECT 1 (0 parameter value(s), not logged)",
+    ]
+    assert "s3cr3t" not in caplog.text
+
+
+async def test_operator_scopes_on_the_sql_plugin(inventory: Path) -> None:
+    """The configuration the documentation shows: reading needs sql:read, execute sql:write."""
+    settings = config(inv={"url": url(inventory), "read_only": False})
+    settings["plugins"]["mcp-host-sql"]["scopes"] = ["sql:read"]
+    settings["plugins"]["mcp-host-sql"]["tools"] = {"scopes": {"execute": ["sql:write"]}}
+    reader = Principal("api_key", "ci-bot", scopes=frozenset({"sql:read"}))
+    async with serve("mcp-host-sql", config=settings, principal=reader) as mcp:
+        names = [t["name"] for t in await mcp.list_tools()]
+        assert "query" in names
+        assert "execute" not in names
+        assert len((await call(mcp, "query", sql="SELECT * FROM items"))["rows"]) == 3
+        with pytest.raises(RequestFailed) as denied:
+            await mcp.call_tool("execute", {"sql": "DELETE FROM items"})
+        assert denied.value.data == {"requiredScopes": ["sql:read", "sql:write"]}
+    async with serve(
+        "mcp-host-sql", config=settings, principal=Principal("anonymous", "anonymous")
+    ) as mcp:
+        assert await mcp.list_tools() == []
+        assert await mcp.list_resource_templates() == []

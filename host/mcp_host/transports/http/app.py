@@ -380,7 +380,11 @@ class McpHttp:
         # The caller's principal binds the sealed requestState of multi round-trip requests:
         # a state issued to one credential is refused from another, or from none.
         connection = self.engine.connection(
-            _discard, era="modern", protocol_version=version, principal=_credential(request)
+            _discard,
+            era="modern",
+            protocol_version=version,
+            principal=_credential(request),
+            transport="http",
         )
         if message_kind == "notification":
             await connection.handle(message)
@@ -414,6 +418,7 @@ class McpHttp:
                 protocol_version=version,
                 initialized=True,
                 principal=_credential(request),
+                transport="http",
             )
             if message_kind != "request":
                 await connection.handle(message)

@@ -126,7 +126,9 @@ class Session:
         self._finished: set[str] = set()
         """POST streams whose request has ended but whose events are still kept."""
         self._spawn = spawn
-        self.connection: Connection = engine.connection(self.deliver)
+        self.connection: Connection = engine.connection(
+            self.deliver, transport="http" if resumable else "sse"
+        )
         # Catalog events are queued for the standalone stream as they happen: a session
         # needs no task of its own, which keeps thousands of idle sessions cheap.
         self._stop_events = self.connection.forward_catalog_events(self.push)

@@ -11,6 +11,7 @@ whose role has rights outside the database (a superuser, say) is not served unle
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -29,6 +30,11 @@ from .config import DatabaseConfig, NameFilter, SqlConfig
 from .databases import Database, Rows, SqlError
 
 __all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlContext", "SqlState", "plugin"]
+
+log = logging.getLogger("mcp_host_sql")
+
+MAX_LOGGED_SQL = 500
+"""Characters of a statement's text the log keeps (whitespace collapsed)."""
 
 DEMO_DESCRIPTION = (
     "Demo shop (SQLite): categories, products, customers, orders, order_items and the "
@@ -290,6 +296,30 @@ async def describe_table(
     return TableDescription(database=db.name, **info.as_dict())
 
 
+def _log_statement(
+    ctx: Context, tool: str, database: str, sql: str, params: list[Any] | None
+) -> None:
+    """Log who runs which statement where: the caller's subject (the API key's name for a
+    key; ``-`` without authentication), the statement's text shortened, and how many
+    parameters it has. Parameter values are never logged: they are where secrets go."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    who = "-" if ctx.principal is None else ctx.principal.subject
+    if not who.isprintable():  # a line break in a token's subject cannot forge a log line
+        who = repr(who)[1:-1]
+    text = " ".join(sql.split())
+    if len(text) > MAX_LOGGED_SQL:
+        text = text[:MAX_LOGGED_SQL] + "..."
+    log.info(
+        "%s on %r by %s: %s (%d parameter value(s), not logged)",
+        tool,
+        database,
+        who,
+        text,
+        len(params or ()),
+    )
+
+
 @plugin.tool(annotations=READS)
 async def query(
     sql: str,
@@ -309,6 +339,7 @@ async def query(
             there is only one.
     """
     db = ctx.state.pick(database)
+    _log_statement(ctx, "query", db.name, sql, params)
     try:
         rows = await db.query(sql, list(params or []))
     except SqlError as exc:
@@ -336,6 +367,7 @@ async def explain(
             there is only one.
     """
     db = ctx.state.pick(database)
+    _log_statement(ctx, "explain", db.name, sql, params)
     try:
         return await db.explain(sql, list(params or []))
     except SqlError as exc:
@@ -373,6 +405,7 @@ async def execute(
         if len(writable) == 1:
             database = writable[0]
     db = state.pick(database)
+    _log_statement(ctx, "execute", db.name, sql, params)
     try:
         done = await db.execute(sql, list(params or []))
     except SqlError as exc:
