@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -13,11 +14,15 @@ import anyio
 from ._version import VERSION
 from .errors import ConfigError
 from .host import Host
+from .observability import engine_for
 from .protocol import Engine, ProtocolSettings
 from .stores import EventStore, SessionStore
+from .telemetry import configure_from_env
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+log = logging.getLogger("mcp_host")
 
 
 def protocol_settings(host: Host) -> ProtocolSettings:
@@ -36,7 +41,11 @@ def protocol_settings(host: Host) -> ProtocolSettings:
 
 
 def run(host: Host, transport: str) -> None:
-    """Serve ``host`` over ``transport`` until it ends: what ``mcp-host serve`` runs."""
+    """Serve ``host`` over ``transport`` until it ends: what ``mcp-host serve`` runs.
+
+    The OpenTelemetry SDK is set up first from the ``OTEL_*`` variables when they ask for
+    traces (``mcp-host[otel]``; docs/observability.md)."""
+    configure_from_env()
     anyio.run(serve, host, transport, backend_options=loop_options(host, transport))
 
 
@@ -77,16 +86,17 @@ async def serve(
     from .transports.http import serve_http
 
     async with host.running():
-        engine = Engine(host.catalog, protocol_settings(host))
-        await serve_http(
-            engine,
-            host.config.http,
-            readiness=host.readiness_report,
-            legacy_only=transport == "sse",
-            session_store=session_store,
-            event_store=event_store,
-            grace_seconds=host.config.host.shutdown_grace,
-        )
+        engine = engine_for(host, protocol_settings(host))
+        async with metrics_listener(host, engine):
+            await serve_http(
+                engine,
+                host.config.http,
+                readiness=host.readiness_report,
+                legacy_only=transport == "sse",
+                session_store=session_store,
+                event_store=event_store,
+                grace_seconds=host.config.host.shutdown_grace,
+            )
 
 
 async def _serve_stdio(host: Host) -> None:
@@ -112,14 +122,37 @@ async def _serve_stdio(host: Host) -> None:
         with starting:
             async with host.running():
                 watching.cancel()
-                await serve_stdio(
-                    Engine(host.catalog, protocol_settings(host)),
-                    max_message_bytes=settings.max_message_bytes,
-                    grace_seconds=settings.shutdown_grace,
-                    shutdown=shutdown,
-                    notice=terminal_notice(host.loaded.file) if in_terminal else None,
-                )
+                engine = engine_for(host, protocol_settings(host))
+                async with metrics_listener(host, engine):
+                    await serve_stdio(
+                        engine,
+                        max_message_bytes=settings.max_message_bytes,
+                        grace_seconds=settings.shutdown_grace,
+                        shutdown=shutdown,
+                        notice=terminal_notice(host.loaded.file) if in_terminal else None,
+                    )
         watching.cancel()
+
+
+@contextlib.asynccontextmanager
+async def metrics_listener(host: Host, engine: Engine) -> AsyncIterator[int | None]:
+    """The separate metrics listener (``[metrics] listen``) while the block runs; yields its
+    port, ``None`` when there is none."""
+    settings = host.config.metrics
+    address = settings.listen_address
+    metrics = engine.telemetry.metrics
+    if metrics is None or address is None:
+        if metrics is not None and host.config.host.transport == "stdio":
+            log.warning(
+                "[metrics] enabled, but stdio has no port to serve them on: set [metrics] "
+                "listen (e.g. '127.0.0.1:9464')"
+            )
+        yield None
+        return
+    from .transports.http.metrics import serve_metrics
+
+    async with serve_metrics(metrics, settings.path, *address) as port:
+        yield port
 
 
 def asgi_app(
@@ -139,7 +172,7 @@ def asgi_app(
     """
     from .transports.http import create_app
 
-    engine = Engine(host.catalog, protocol_settings(host))
+    engine = engine_for(host, protocol_settings(host))
     app = create_app(
         engine,
         host.config.http,

@@ -42,6 +42,7 @@ from .authoring._plugin import Plugin
 from .config import config_from_data
 from .errors import MCPHostError
 from .host import Host
+from .observability import engine_for
 from .plugin.discovery import Candidate, discover
 from .protocol import Engine
 from .server import protocol_settings
@@ -238,6 +239,14 @@ class PluginClient:
         """Plugin name -> ``None`` when ready, else why not (what ``/readyz`` reports)."""
         return await self.host.readiness()
 
+    def metrics(self) -> str:
+        """The Prometheus exposition ``/metrics`` would answer now (the host's metrics and
+        the plugins' own). Needs ``config={"metrics": {"enabled": True}}``."""
+        metrics = self.engine.telemetry.metrics
+        if metrics is None:
+            raise RuntimeError('metrics are off: serve(..., config={"metrics": {"enabled": True}})')
+        return metrics.expose()[0].decode()
+
 
 def _test_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MCP_HOST_")}
@@ -322,7 +331,7 @@ async def serve(
     loaded = config_from_data(config or {}, env=_test_environment() if env is None else env)
     host = Host.load(loaded, candidates=lambda: chosen)
     async with host.running():
-        client = PluginClient(host, Engine(host.catalog, protocol_settings(host)), on_request)
+        client = PluginClient(host, engine_for(host, protocol_settings(host)), on_request)
         async with anyio.create_task_group() as tasks, client.connection.running():
             client._tasks = tasks
             await client.request(

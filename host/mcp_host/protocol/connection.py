@@ -70,6 +70,11 @@ log = logging.getLogger("mcp_host.protocol")
 __all__ = ["Connection", "Reply", "shutting_down_reply"]
 
 
+def _meta_version(meta: Mapping[str, Any]) -> str | None:
+    version = meta.get(META_VERSION)
+    return version if isinstance(version, str) and len(version) <= 32 else None
+
+
 def _error(request_id: RequestId | None, exc: ProtocolError) -> Reply:
     return error_reply(request_id, exc)
 
@@ -85,8 +90,14 @@ class Connection(Endpoint):
         initialized: bool = False,
         principal: str | None = None,
         caller: Principal | None = None,
+        transport: str = "in_process",
+        session_id: str | None = None,
     ) -> None:
         super().__init__(send, client_request_timeout=engine.settings.client_request_timeout)
+        self.transport = transport
+        """What carries it, for metrics and traces: ``"stdio"``, ``"streamable_http"``,
+        ``"sse"`` (HTTP+SSE) or ``"in_process"``."""
+        self.session_id = session_id
         self.engine = engine
         self.era: Era | None = era
         self.protocol_version = protocol_version
@@ -225,6 +236,9 @@ class Connection(Endpoint):
             caller=self.caller,
             params=params,
             catalog=self.engine.catalog.current,
+            transport=self.transport,
+            session_id=self.session_id,
+            protocol_version=self.protocol_version or _meta_version(meta),
         )
 
         async def serve() -> Reply:

@@ -69,8 +69,11 @@ class RequestInfo:
         "method",
         "params",
         "principal",
+        "protocol_version",
         "request_id",
+        "session_id",
         "started",
+        "transport",
     )
 
     def __init__(
@@ -83,6 +86,9 @@ class RequestInfo:
         caller: Principal | None = None,
         params: Mapping[str, Any],
         catalog: Catalog,
+        transport: str = "in_process",
+        session_id: str | None = None,
+        protocol_version: str | None = None,
     ) -> None:
         self.method = method
         self.era = era
@@ -95,6 +101,12 @@ class RequestInfo:
         self.params = params
         self.catalog = catalog
         """The catalog snapshot current when the request arrived."""
+        self.transport = transport
+        """``"stdio"``, ``"streamable_http"``, ``"sse"`` (HTTP+SSE) or ``"in_process"``."""
+        self.session_id = session_id
+        """The legacy session's ``Mcp-Session-Id`` (HTTP); ``None`` without a session."""
+        self.protocol_version = protocol_version
+        """The MCP version the request speaks, when known."""
         self.started = time.perf_counter()
         self._target: Target | None = _UNRESOLVED
 
