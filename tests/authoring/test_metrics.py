@@ -6,8 +6,7 @@ import pytest
 
 from mcp_host import Plugin, PluginMetrics
 from mcp_host.testing import serve
-
-from ..otel import figure, samples
+from tests.otel import figure, samples
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +54,9 @@ async def test_plugin_metrics_are_exposed_with_the_plugin_label() -> None:
 async def test_two_plugins_declaring_one_name_are_merged_by_label() -> None:
     first, _ = counting_plugin("first")
     second, _ = counting_plugin("second")
-    async with serve(first, second, config={**METRICS, "plugins": {"second": {"prefix": "s"}}}) as client:
+    async with serve(
+        first, second, config={**METRICS, "plugins": {"second": {"prefix": "s"}}}
+    ) as client:
         await client.call_tool("work", {"kind": "x"})
         await client.call_tool("s_work", {"kind": "x"})
         text = client.metrics()
