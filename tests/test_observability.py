@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -419,3 +421,38 @@ def test_metric_label_values_are_bounded_for_auth_failures() -> None:
         labels["reason"]: value for labels, value in samples(text, "mcp_host_auth_failures_total")
     }
     assert got == {"expired": 1, "_other": 2}
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+async def test_the_dashboard_and_the_metrics_page_name_real_metrics() -> None:
+    """Every metric the Grafana dashboard queries is one the host exposes (with the SQL plugin
+    loaded), and every metric the host exposes is in docs/observability.md."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from mcp_host.testing import serve
+
+    async with serve("mcp-host-sql", config={"metrics": {"enabled": True}}) as client:
+        families = {
+            f.name
+            for f in text_string_to_metric_families(client.metrics())
+            if not f.name.endswith("_created")  # prometheus-client's creation timestamps
+        }
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 20
+    used = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for expr in exprs
+        for name in re.findall(r"\b(mcp_[a-z_]+)\b", expr)
+    }
+    exposed = {re.sub(r"_total$", "", name) for name in families}
+    assert used <= exposed, used - exposed
+    page = (DOCS / "observability.md").read_text()
+    host_families = {n for n in families if not n.startswith("mcp_plugin_")}
+    for name in host_families:
+        family = name if f"`{name}`" in page else f"{name}_total"
+        assert f"| `{family}` |" in page, name
+    for name in families - host_families:
+        assert f"`{name}" in page, name
