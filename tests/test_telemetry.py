@@ -1,0 +1,124 @@
+"""``mcp_host.telemetry``: the SDK set up from ``OTEL_*``, multiprocess metrics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+
+from mcp_host.errors import ConfigError
+from mcp_host.telemetry import active_tracer, configure_from_env
+from tests.otel import _reset_global_provider, figure
+
+HTTP_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+GRPC_EXPORTER = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
+
+
+@pytest.fixture(autouse=True)
+def fresh_provider() -> Iterator[None]:
+    _reset_global_provider()
+    yield
+    provider = trace.get_tracer_provider()
+    shutdown = getattr(provider, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    _reset_global_provider()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"OTEL_SERVICE_NAME": "x"},
+        {"OTEL_TRACES_EXPORTER": "none"},
+        {"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"},
+        {"OTEL_SDK_DISABLED": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+    ],
+)
+def test_nothing_is_set_up_unless_traces_are_asked_for(env: dict[str, str]) -> None:
+    assert configure_from_env(env) is False
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    assert active_tracer() is None
+
+
+def test_the_console_exporter_sets_up_the_sdk() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "my-host"}
+    assert configure_from_env(env) is True
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    assert provider.resource.attributes["service.name"] == "my-host"
+    assert active_tracer() is not None
+    # a provider already set (opentelemetry-instrument, an embedding app) is left alone
+    assert configure_from_env(env) is False
+    assert trace.get_tracer_provider() is provider
+
+
+def test_an_otlp_endpoint_without_the_exporter_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, HTTP_EXPORTER, None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'mcp-host\[otel\]'"):
+        configure_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    monkeypatch.setitem(sys.modules, GRPC_EXPORTER, None)
+    with pytest.raises(ConfigError, match="opentelemetry-exporter-otlp-proto-grpc"):
+        configure_from_env({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "'zipkin'"),
+        (
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"},
+            "not supported",
+        ),
+    ],
+)
+def test_unknown_exporters_and_protocols_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        configure_from_env(env)
+
+
+WORKER = """
+import os
+print(os.getpid())
+from mcp_host.telemetry import HostMetrics
+metrics = HostMetrics()
+metrics.auth_failure("expired")
+metrics.sessions_open.labels("streamable_http").inc()
+print(metrics.expose()[0].decode())
+"""
+
+
+def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, each process writes its figures there and any process's
+    exposition sums them all."""
+    from prometheus_client import multiprocess
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+
+    def worker() -> tuple[int, str]:
+        out = subprocess.run(
+            [sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        pid, _, text = out.partition("\n")
+        return int(pid), text
+
+    first_pid, first = worker()
+    assert any(tmp_path.iterdir())
+    # what a process manager does when a worker exits (gunicorn's child_exit hook)
+    multiprocess.mark_process_dead(first_pid, str(tmp_path))
+    _, second = worker()
+    reason = {"reason": "expired", "transport": "streamable_http"}
+    assert figure(first, "mcp_host_auth_failures_total", **reason) == 1
+    assert figure(second, "mcp_host_auth_failures_total", **reason) == 2  # counters add up
+    # gauges are live sums: the first worker is gone, its sessions with it
+    assert figure(first, "mcp_server_sessions_open", transport="streamable_http") == 1
+    assert figure(second, "mcp_server_sessions_open", transport="streamable_http") == 1
