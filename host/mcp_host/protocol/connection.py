@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -211,9 +212,25 @@ class Connection(Endpoint):
         meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
         if self.era is None:
             self._decide_era(method, meta)
-        interceptors = self.engine.interceptors
+        engine = self.engine
+        interceptors = engine.interceptors
         if not interceptors:
             return await self._serve(request_id, method, params, meta, sink)
+        observer = engine.observer
+        if observer is not None and len(interceptors) == 1:
+            # The host's observer alone: called without building a RequestInfo.
+            return await observer.around(
+                method,
+                request_id,
+                params,
+                engine.catalog.current,
+                self.transport,
+                self.session_id,
+                self.protocol_version or _meta_version(meta),
+                self.principal,
+                time.perf_counter(),
+                functools.partial(self._serve, request_id, method, params, meta, sink),
+            )
         return await self._intercepted(interceptors, request_id, method, params, meta, sink)
 
     async def _intercepted(
@@ -245,10 +262,10 @@ class Connection(Endpoint):
             return await self._serve(request_id, method, params, meta, sink)
 
         proceed: Proceed = serve
-        for interceptor in reversed(interceptors):
+        for interceptor in reversed(interceptors[1:]):
             proceed = functools.partial(interceptor, info, proceed)
         try:
-            return await proceed()
+            return await interceptors[0](info, proceed)
         except ProtocolError as exc:  # refused (an authorization denial, ...)
             return _error(request_id, exc)
         except Exception as exc:

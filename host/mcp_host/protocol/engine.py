@@ -70,9 +70,9 @@ class Engine:
         self.methods = _methods()
         self.telemetry = telemetry or Telemetry()
         """Metrics, tracer and log context (see ``observe``); the transports report into it."""
-        observing: tuple[Interceptor, ...] = ()
-        if self.telemetry.active:
-            observing = (Observer(self.telemetry, self.methods),)
+        self.observer = Observer(self.telemetry, self.methods) if self.telemetry.active else None
+        """Metrics, spans and the log context around every request (``observe``)."""
+        observing: tuple[Interceptor, ...] = () if self.observer is None else (self.observer,)
         self.interceptors: tuple[Interceptor, ...] = observing + tuple(interceptors)
         """Run around every request, the first outermost (see ``intercept``); the observer
         (metrics, spans, log context) comes first, so it sees every refusal."""

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from . import params
 from .intercept import Interceptor
+from .observe import Observer
 from .request import Request, Services
 
 Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
@@ -50,4 +51,10 @@ class Dispatcher(Services, Protocol):
     @property
     def interceptors(self) -> Sequence[Interceptor]:
         """What runs around every request (see ``intercept``); empty: nothing does."""
+        ...
+
+    @property
+    def observer(self) -> Observer | None:
+        """The host's observer (metrics, spans, log context), first of ``interceptors``, or
+        ``None`` when nothing is observed."""
         ...

@@ -21,18 +21,20 @@ beyond its key.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from mcp_host.catalog._catalog import Catalog
 from mcp_host.errors import ProtocolError
 from mcp_host.telemetry import CURRENT, UNKNOWN, RequestContext, Telemetry
 from mcp_host.telemetry.tracing import parent_context
 
-from .intercept import Proceed, RequestInfo
-from .jsonrpc import INTERNAL_ERROR
+from .intercept import Proceed, RequestInfo, _resolve
+from .jsonrpc import INTERNAL_ERROR, RequestId
 from .rpc import Reply
 
 __all__ = ["Observer"]
@@ -50,29 +52,81 @@ class Observer:
         self.metrics = telemetry.metrics
         self.tracer = telemetry.tracer
         self.known = frozenset(methods)
-        self._durations: dict[tuple[str, str, str, str, int | None, str], Any] = {}
-        self._sizes: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, str, str, str, int | None, str], tuple[Any, Any]] = {}
+        self._in_flight: dict[str, Any] = {}
         self._rounds: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, info: RequestInfo, proceed: Proceed) -> Reply:
-        method = info.method if info.method in self.known else UNKNOWN
-        target = info.target if method in _TARGETED else None
-        if target is None:
-            plugin, name, kind = "", UNKNOWN if method in _TARGETED else "", None
-        else:
-            plugin, name, kind = target.plugin, target.name, target.kind
-        current = RequestContext(
-            method, info.request_id, plugin or None, kind, name or None, info.principal
+        """The interceptor: around ``proceed`` (other interceptors, then the method)."""
+        return await self.around(
+            info.method,
+            info.request_id,
+            info.params,
+            info.catalog,
+            info.transport,
+            info.session_id,
+            info.protocol_version,
+            info.principal,
+            info.started,
+            proceed,
+            info,
         )
+
+    async def around(
+        self,
+        raw_method: str,
+        request_id: RequestId,
+        params: Mapping[str, Any],
+        catalog: Catalog,
+        transport: str,
+        session_id: str | None,
+        protocol_version: str | None,
+        principal: str | None,
+        started: float,
+        proceed: Proceed,
+        info: RequestInfo | None = None,
+    ) -> Reply:
+        """Observe one request served by ``proceed``. The connection calls this directly when
+        the observer is the only interceptor (no ``RequestInfo`` is built then)."""
+        method = raw_method if raw_method in self.known else UNKNOWN
+        kind: str | None = None
+        plugin = name = ""
+        if method == "tools/call":
+            requested = params.get("name")
+            tool = catalog.tools.get(requested) if isinstance(requested, str) else None
+            if tool is None:
+                name = UNKNOWN
+            else:
+                kind, plugin, name = "tool", tool.owner.name, tool.name
+        elif method in _TARGETED:
+            target = info.target if info is not None else _resolve(method, params, catalog)
+            if target is None:
+                name = UNKNOWN
+            else:
+                kind, plugin, name = target.kind, target.plugin, target.name
+        current = RequestContext(method, request_id, plugin or None, kind, name or None, principal)
         token = CURRENT.set(current)
         span = attached = None
         if self.tracer is not None:
-            span = self._start_span(info, method, target, current)
+            span = self._start_span(
+                raw_method,
+                method,
+                request_id,
+                params,
+                transport,
+                session_id,
+                protocol_version,
+                kind,
+                plugin,
+                name,
+                current,
+            )
             attached = otel_context.attach(trace.set_span_in_context(span))
-        metrics = self.metrics
         in_flight = None
-        if metrics is not None:
-            in_flight = metrics.in_flight_for(plugin)
+        if self.metrics is not None:
+            in_flight = self._in_flight.get(plugin)
+            if in_flight is None:
+                in_flight = self._in_flight[plugin] = self.metrics.in_flight_for(plugin)
             in_flight.inc()
         reply: Reply | None = None
         outcome, code = "cancelled", None
@@ -92,90 +146,96 @@ class Observer:
                 assert attached is not None
                 otel_context.detach(attached)
                 _end_span(span, outcome, code, reply)
-            if metrics is not None:
-                assert in_flight is not None
+            if in_flight is not None:
                 in_flight.dec()
-                self._record(info, method, plugin, name, outcome, code, reply, current.rounds)
+                key = (method, plugin, name, outcome, code, transport)
+                children = self._children.get(key)
+                if children is None:
+                    children = self._new_children(key)
+                children[0].observe(time.perf_counter() - started)
+                if reply is not None:
+                    children[1].observe(len(reply.data))
+                if current.rounds:
+                    self._count_rounds(method, plugin, name, current.rounds)
 
     # ------------------------------------------------------------------------- metrics
 
-    def _record(
-        self,
-        info: RequestInfo,
-        method: str,
-        plugin: str,
-        name: str,
-        outcome: str,
-        code: int | None,
-        reply: Reply | None,
-        rounds: int,
-    ) -> None:
-        metrics = self.metrics
-        assert metrics is not None
-        transport = info.transport
-        key = (method, plugin, name, outcome, code, transport)
-        child = self._durations.get(key)
-        if child is None:
-            child = self._durations[key] = metrics.operation_duration.labels(
-                method, plugin, name, outcome, "" if code is None else str(code), transport
-            )
-        child.observe(info.elapsed())
-        if reply is not None:
-            size_key = (method, transport)
-            size = self._sizes.get(size_key)
-            if size is None:
-                size = self._sizes[size_key] = metrics.response_size.labels(method, transport)
-            size.observe(len(reply.data))
-        if rounds:
-            rounds_key = (method, plugin, name)
-            counter = self._rounds.get(rounds_key)
-            if counter is None:
-                counter = self._rounds[rounds_key] = metrics.input_required.labels(*rounds_key)
-            counter.inc(rounds)
+    def _new_children(self, key: tuple[str, str, str, str, int | None, str]) -> tuple[Any, Any]:
+        """The duration and response-size children for one label set, resolved once."""
+        assert self.metrics is not None
+        method, plugin, name, outcome, code, transport = key
+        duration = self.metrics.operation_duration.labels(
+            method, plugin, name, outcome, "" if code is None else str(code), transport
+        )
+        size = self.metrics.response_size.labels(method, transport)
+        children = self._children[key] = (duration, size)
+        return children
+
+    def _count_rounds(self, method: str, plugin: str, name: str, rounds: int) -> None:
+        assert self.metrics is not None
+        key = (method, plugin, name)
+        counter = self._rounds.get(key)
+        if counter is None:
+            counter = self._rounds[key] = self.metrics.input_required.labels(*key)
+        counter.inc(rounds)
 
     # --------------------------------------------------------------------------- spans
 
     def _start_span(
-        self, info: RequestInfo, method: str, target: Any, current: RequestContext
+        self,
+        raw_method: str,
+        method: str,
+        request_id: RequestId,
+        params: Mapping[str, Any],
+        transport: str,
+        session_id: str | None,
+        protocol_version: str | None,
+        kind: str | None,
+        plugin: str,
+        name: str,
+        current: RequestContext,
     ) -> trace.Span:
-        params = info.params
         raw = params.get("_meta")
-        parent, link = parent_context(raw) if isinstance(raw, dict) else parent_context({})
-        attributes: dict[str, Any] = {"mcp.method.name": info.method[:_MAX_ATTRIBUTE]}
-        name = method
-        if info.protocol_version:
-            attributes["mcp.protocol.version"] = info.protocol_version
-        if info.session_id:
-            attributes["mcp.session.id"] = info.session_id
-        if info.request_id is not None:
-            attributes["jsonrpc.request.id"] = str(info.request_id)[:_MAX_ATTRIBUTE]
-        network = _NETWORK.get(info.transport)
+        parent, link = parent_context(raw if isinstance(raw, Mapping) else {})
+        attributes: dict[str, Any] = {"mcp.method.name": raw_method[:_MAX_ATTRIBUTE]}
+        span_name = method
+        if protocol_version:
+            attributes["mcp.protocol.version"] = protocol_version
+        if session_id:
+            attributes["mcp.session.id"] = session_id
+        if request_id is not None:
+            attributes["jsonrpc.request.id"] = str(request_id)[:_MAX_ATTRIBUTE]
+        network = _NETWORK.get(transport)
         if network is not None:
             attributes["network.transport"] = network
             if network == "tcp":
                 attributes["network.protocol.name"] = "http"
-        if info.method == "tools/call":
+        if raw_method == "tools/call":
             attributes["gen_ai.operation.name"] = "execute_tool"
             requested = params.get("name")
             if isinstance(requested, str):
                 attributes["gen_ai.tool.name"] = requested[:_MAX_ATTRIBUTE]
-            name = f"{method} {target.name if target is not None else UNKNOWN}"
-        elif info.method == "prompts/get":
+            span_name = f"{method} {name}"
+        elif raw_method == "prompts/get":
             requested = params.get("name")
             if isinstance(requested, str):
                 attributes["gen_ai.prompt.name"] = requested[:_MAX_ATTRIBUTE]
-            name = f"{method} {target.name if target is not None else UNKNOWN}"
-        elif info.method in _URI_METHODS:
+            span_name = f"{method} {name}"
+        elif raw_method in _URI_METHODS:
             uri = params.get("uri")
             if isinstance(uri, str):
                 attributes["mcp.resource.uri"] = uri[:_MAX_ATTRIBUTE]
-            if target is not None and target.kind == "resource_template":
-                attributes["mcp_host.resource_template"] = target.name
-        if target is not None:
-            attributes["mcp_host.plugin.name"] = target.plugin
+            if kind == "resource_template":
+                attributes["mcp_host.resource_template"] = name
+        if plugin:
+            attributes["mcp_host.plugin.name"] = plugin
         links = [trace.Link(link)] if link is not None else None
         span = self.tracer.start_span(
-            name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes, links=links
+            span_name,
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes=attributes,
+            links=links,
         )
         context = span.get_span_context()
         if context.is_valid:

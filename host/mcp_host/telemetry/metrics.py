@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -26,7 +27,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 __all__ = ["DURATION_BUCKETS", "SIZE_BUCKETS", "UNKNOWN", "HostMetrics"]
 
@@ -69,6 +72,97 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+class _HistogramChild:
+    """One label set of a ``FastHistogram``: per-bucket counts and the sum."""
+
+    __slots__ = ("_bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one: above every bound (+Inf)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self._bounds, value)] += 1
+        self.sum += value
+
+
+class _GaugeChild:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+    def dec(self, amount: float = 1) -> None:
+        self.value -= amount
+
+
+class FastHistogram:
+    """A histogram for the request path: no lock and a binary search, a few times cheaper
+    than prometheus-client's (which locks every bucket and the sum). Recorded from the event
+    loop's thread only; exposed through the host's registry like any other."""
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float]
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.bounds = tuple(float(b) for b in buckets)
+        self._les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
+        self.children: dict[tuple[str, ...], _HistogramChild] = {}
+
+    def labels(self, *values: str) -> _HistogramChild:
+        child = self.children.get(values)
+        if child is None:
+            child = self.children[values] = _HistogramChild(self.bounds)
+        return child
+
+    def family(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for values, child in list(self.children.items()):
+            total, buckets = 0, []
+            for le, count in zip(self._les, list(child.counts), strict=True):
+                total += count
+                buckets.append((le, total))
+            family.add_metric(list(values), buckets, child.sum)
+        return family
+
+
+class FastGauge:
+    """A gauge for the request path (see ``FastHistogram``)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.children: dict[tuple[str, ...], _GaugeChild] = {}
+
+    def labels(self, *values: str) -> _GaugeChild:
+        child = self.children.get(values)
+        if child is None:
+            child = self.children[values] = _GaugeChild()
+        return child
+
+    def family(self) -> Metric:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for values, child in list(self.children.items()):
+            family.add_metric(list(values), child.value)
+        return family
+
+
+class _FastFamilies(Collector):
+    def __init__(self, metrics: Sequence[Any]) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._metrics:
+            yield metric.family()
+
+
 class HostMetrics:
     """The host's metrics. Transports and the protocol's interceptor record into them; the
     ``/metrics`` endpoint exposes them with ``expose``."""
@@ -76,20 +170,22 @@ class HostMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.operation_duration = Histogram(
+        fast = multiprocess_dir() is None
+        self.operation_duration: Any = _histogram(
+            fast,
+            r,
             "mcp_server_operation_duration_seconds",
             "Duration of MCP requests as the server sees them, from dispatch to the reply "
             "(OpenTelemetry mcp.server.operation.duration).",
             ["method", "plugin", "target", "outcome", "error_code", "transport"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
+            DURATION_BUCKETS,
         )
-        self.in_flight = Gauge(
+        self.in_flight: Any = _gauge(
+            fast,
+            r,
             "mcp_server_requests_in_flight",
             "Requests being served, by the plugin serving them ('' for methods no plugin serves).",
             ["plugin"],
-            registry=r,
-            multiprocess_mode="livesum",
         )
         self.input_required = Counter(
             "mcp_server_input_required_rounds_total",
@@ -98,20 +194,28 @@ class HostMetrics:
             ["method", "plugin", "target"],
             registry=r,
         )
-        self.response_size = Histogram(
+        self.response_size: Any = _histogram(
+            fast,
+            r,
             "mcp_server_response_size_bytes",
             "Size of JSON-RPC responses, by method.",
             ["method", "transport"],
-            buckets=SIZE_BUCKETS,
-            registry=r,
+            SIZE_BUCKETS,
         )
-        self.request_size = Histogram(
+        self.request_size: Any = _histogram(
+            fast,
+            r,
             "mcp_server_request_size_bytes",
             "Size of the JSON-RPC messages clients sent (an HTTP body, a stdio line).",
             ["transport"],
-            buckets=SIZE_BUCKETS,
-            registry=r,
+            SIZE_BUCKETS,
         )
+        if fast:
+            r.register(
+                _FastFamilies(
+                    [self.operation_duration, self.in_flight, self.response_size, self.request_size]
+                )
+            )
         self.sessions_open = Gauge(
             "mcp_server_sessions_open",
             "Legacy-era sessions open (Streamable HTTP with Mcp-Session-Id, HTTP+SSE).",
@@ -167,7 +271,8 @@ class HostMetrics:
 
     def request_bytes(self, transport: str) -> Callable[[float], None]:
         """The ``observe`` of the request-size histogram for ``transport`` (resolve it once)."""
-        return self.request_size.labels(transport).observe
+        observe: Callable[[float], None] = self.request_size.labels(transport).observe
+        return observe
 
     def in_flight_for(self, plugin: str) -> Any:
         child = self._inflight_children.get(plugin)
@@ -195,6 +300,33 @@ class HostMetrics:
         for source in self._sources:  # this process's scrape-time figures
             registry.register(source)
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def _histogram(
+    fast: bool,
+    registry: CollectorRegistry,
+    name: str,
+    documentation: str,
+    labelnames: Sequence[str],
+    buckets: Sequence[float],
+) -> FastHistogram | Histogram:
+    """A lock-free ``FastHistogram``, or in multiprocess mode prometheus-client's own (its
+    values live in the shared files)."""
+    if fast:
+        return FastHistogram(name, documentation, labelnames, buckets)
+    return Histogram(name, documentation, labelnames, buckets=buckets, registry=registry)
+
+
+def _gauge(
+    fast: bool,
+    registry: CollectorRegistry,
+    name: str,
+    documentation: str,
+    labelnames: Sequence[str],
+) -> FastGauge | Gauge:
+    if fast:
+        return FastGauge(name, documentation, labelnames)
+    return Gauge(name, documentation, labelnames, registry=registry, multiprocess_mode="livesum")
 
 
 class ScrapeTime(Collector):
