@@ -456,3 +456,39 @@ async def test_the_dashboard_and_the_metrics_page_name_real_metrics() -> None:
         assert f"| `{family}` |" in page, name
     for name in families - host_families:
         assert f"`{name}" in page, name
+
+
+async def test_json_logs_name_the_authenticated_caller() -> None:
+    from mcp_host import Principal
+
+    formatter = JsonFormatter()
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(formatter.format(record))
+
+    async def discard(data: bytes) -> None:
+        pass
+
+    capture = Capture()
+    plugin_log.addHandler(capture)
+    plugin_log.setLevel(logging.INFO)
+    try:
+        async with serve(obs_plugin(), config={"logging": {"format": "json"}}) as client:
+            caller = Principal("api_key", "ci-bot", scopes=frozenset({"tools"}))
+            connection = client.engine.connection(discard, principal="binding", caller=caller)
+            meta = {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+            params = {"name": "add", "arguments": {"a": 1, "b": 1}, "_meta": meta}
+            reply = await connection.handle(
+                {"jsonrpc": "2.0", "id": "r-1", "method": "tools/call", "params": params}
+            )
+            assert reply is not None
+    finally:
+        plugin_log.removeHandler(capture)
+    (record,) = (json.loads(line) for line in lines)
+    assert record["principal"] == "api-key:ci-bot"
+    assert record["request_id"] == "r-1"

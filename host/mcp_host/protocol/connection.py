@@ -227,7 +227,7 @@ class Connection(Endpoint):
                 self.transport,
                 self.session_id,
                 self.protocol_version or _meta_version(meta),
-                self.principal,
+                self.principal if self.caller is None else self.caller.key,
                 time.perf_counter(),
                 functools.partial(self._serve, request_id, method, params, meta, sink),
             )

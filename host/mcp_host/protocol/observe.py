@@ -66,7 +66,7 @@ class Observer:
             info.transport,
             info.session_id,
             info.protocol_version,
-            info.principal,
+            info.principal if info.caller is None else info.caller.key,
             info.started,
             proceed,
             info,
@@ -87,7 +87,9 @@ class Observer:
         info: RequestInfo | None = None,
     ) -> Reply:
         """Observe one request served by ``proceed``. The connection calls this directly when
-        the observer is the only interceptor (no ``RequestInfo`` is built then)."""
+        the observer is the only interceptor (no ``RequestInfo`` is built then). ``principal``
+        is the caller's identity for logs: its ``Principal.key`` when authenticated, else the
+        binding key the transport established."""
         method = raw_method if raw_method in self.known else UNKNOWN
         kind: str | None = None
         plugin = name = ""
