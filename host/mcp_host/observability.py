@@ -9,6 +9,7 @@ own metrics, subscriptions open, and counts catalog changes.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,12 @@ from .telemetry import HostMetrics, Telemetry, active_tracer
 from .telemetry.metrics import ScrapeTime
 
 log = logging.getLogger("mcp_host.telemetry")
+
+READINESS_INTERVAL = 10.0
+"""Seconds between two runs of the readiness checks for ``/metrics`` (scrapes in between
+report the last result)."""
+READINESS_TIMEOUT = 2.0
+"""Seconds one readiness check may take when ``/metrics`` runs it."""
 
 __all__ = ["telemetry_for", "watch"]
 
@@ -68,6 +75,16 @@ def watch(telemetry: Telemetry, host: Host, engine: Engine) -> None:
 
     host.catalog.subscribe(on_event)
     engine.connections = weakref.WeakSet()
+    checked = [-READINESS_INTERVAL]
+
+    async def refresh() -> None:
+        # The readiness gauge says how plugins are now, not at the last /readyz.
+        now = time.monotonic()
+        if now - checked[0] >= READINESS_INTERVAL:
+            checked[0] = now
+            await host.readiness(check_timeout=READINESS_TIMEOUT)
+
+    metrics.refresh = refresh
 
 
 def _plugin_status(host: Host) -> Iterator[Metric]:
@@ -78,7 +95,7 @@ def _plugin_status(host: Host) -> Iterator[Metric]:
     )
     ready = GaugeMetricFamily(
         "mcp_host_plugin_ready",
-        "1 when an enabled plugin was ready at its last readiness check (/readyz, start), else 0.",
+        "1 when an enabled plugin is ready (its readiness checks, run at most every 10 s), else 0.",
         labels=["plugin", "version"],
     )
     for record in host.records:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -249,6 +249,9 @@ class HostMetrics:
         )
         self._sessions: dict[str, Any] = {}
         self._sources: list[Collector] = []
+        self.refresh: Callable[[], Awaitable[None]] | None = None
+        """Awaited by the HTTP exposition before it collects (the host re-runs the plugins'
+        readiness checks there, at most every ``READINESS_INTERVAL`` seconds)."""
         self._inflight_children: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ for the transports

@@ -25,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
+from mcp_host import Plugin
 from mcp_host.config import config_from_data
 from mcp_host.errors import ConfigError
 from mcp_host.host import Host
@@ -351,3 +352,38 @@ def test_stdio_serves_metrics_on_the_separate_listener() -> None:
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == 0
+
+
+flaky = Plugin("flaky")
+FLAKY_STATE = {"ready": True}
+
+
+@flaky.tool()
+def noop() -> str:
+    return "ok"
+
+
+@flaky.readiness
+async def flaky_ready(state: object) -> str | None:
+    return None if FLAKY_STATE["ready"] else "the upstream is down"
+
+
+def test_a_scrape_runs_the_readiness_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from mcp_host.plugin.discovery import Candidate
+
+    point = EntryPoint("flaky", f"{__name__}:flaky", "mcp.plugins")
+    loaded = config_from_data(
+        {"host": {"plugins": ["flaky"]}, "metrics": {"enabled": True}}, env={}
+    )
+    host = Host.load(loaded, candidates=lambda: [Candidate("flaky", point, "flaky-dist", "1.2")])
+    labels = {"plugin": "flaky", "version": "1.2"}
+    FLAKY_STATE["ready"] = True
+    with TestClient(asgi_app(host), base_url=BASE) as client:
+        assert figure(client.get("/metrics").text, "mcp_host_plugin_ready", **labels) == 1
+        FLAKY_STATE["ready"] = False
+        # within the interval, the last result stands
+        assert figure(client.get("/metrics").text, "mcp_host_plugin_ready", **labels) == 1
+        monkeypatch.setattr("mcp_host.observability.READINESS_INTERVAL", 0.0)
+        assert figure(client.get("/metrics").text, "mcp_host_plugin_ready", **labels) == 0

@@ -35,6 +35,8 @@ def metrics_route(metrics: HostMetrics, path: str) -> Route:
     """``GET path``: the exposition in the Prometheus text format."""
 
     async def exposition(request: Request) -> Response:
+        if metrics.refresh is not None:
+            await metrics.refresh()
         body, content_type = metrics.expose()
         return Response(body, media_type=content_type)
 
