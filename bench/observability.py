@@ -123,6 +123,11 @@ async def run(rounds: int, warmup: float, duration: float) -> dict[str, dict[str
                     figures.setdefault(scenario, {}).setdefault(variant, []).append(
                         summary["per_second"]
                     )
+                    cpu = summary.get("cpu_us_per_call")
+                    if cpu is not None:
+                        figures.setdefault(f"{scenario} cpu", {}).setdefault(variant, []).append(
+                            cpu
+                        )
     return figures
 
 
@@ -136,7 +141,17 @@ def report(figures: dict[str, dict[str, list[float]]], rounds: int, duration: fl
         "| scenario | " + " | ".join(VARIANTS) + " |",
         "|---|" + "---|" * len(VARIANTS),
     ]
-    for scenario in SCENARIOS:
+    rows = [*SCENARIOS, *(f"{s} cpu" for s in SCENARIOS)]
+    for scenario in rows:
+        if scenario.endswith(" cpu") and scenario == f"{SCENARIOS[0]} cpu":
+            lines += [
+                "",
+                "The server's CPU time per call, in microseconds (less sensitive than calls/s "
+                "to other load on the machine; lower is better):",
+                "",
+                "| scenario | " + " | ".join(VARIANTS) + " |",
+                "|---|" + "---|" * len(VARIANTS),
+            ]
         row = figures.get(scenario, {})
         base = statistics.median(row["off"]) if row.get("off") else None
         cells = []
@@ -147,8 +162,9 @@ def report(figures: dict[str, dict[str, list[float]]], rounds: int, duration: fl
                 continue
             median = statistics.median(values)
             relative = f" ({median / base - 1:+.1%})" if base and variant != "off" else ""
-            cells.append(f"{median:,.0f}{relative}")
-        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+            shown = f"{median:,.1f}" if scenario.endswith(" cpu") else f"{median:,.0f}"
+            cells.append(f"{shown}{relative}")
+        lines.append(f"| {scenario.removesuffix(' cpu')} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
