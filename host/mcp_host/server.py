@@ -173,6 +173,9 @@ def asgi_app(
     from .transports.http import create_app
 
     engine = engine_for(host, protocol_settings(host))
+    if engine.telemetry.metrics is not None:
+        # No separate listener runs here (that is `mcp-host serve`'s): the app serves them.
+        engine.telemetry.metrics_path = host.config.metrics.path
     app = create_app(
         engine,
         host.config.http,

@@ -29,8 +29,10 @@ from mcp_host import Plugin
 from mcp_host.config import config_from_data
 from mcp_host.errors import ConfigError
 from mcp_host.host import Host
-from mcp_host.server import asgi_app
+from mcp_host.observability import engine_for
+from mcp_host.server import asgi_app, protocol_settings
 from mcp_host.telemetry import HostMetrics
+from mcp_host.transports.http import create_app
 from mcp_host.transports.http.metrics import serve_metrics
 from tests import messages
 from tests.otel import figure, spans
@@ -75,12 +77,23 @@ def test_metrics_on_the_mcp_app_behind_origin_and_host_checks() -> None:
 
 
 def test_metrics_off_or_elsewhere_are_not_on_the_mcp_app() -> None:
-    for settings in ({}, {"enabled": True, "listen": "127.0.0.1:0"}):
-        with TestClient(app_for(**settings), base_url=BASE) as client:
-            assert client.get("/metrics").status_code == 404
+    with TestClient(app_for(), base_url=BASE) as client:
+        assert client.get("/metrics").status_code == 404
     with TestClient(app_for(enabled=True, path="/ops/prom"), base_url=BASE) as client:
         assert client.get("/ops/prom").status_code == 200
         assert client.get("/metrics").status_code == 404
+    # with a separate listener, the app `mcp-host serve` runs does not serve them...
+    listen = {"enabled": True, "listen": "127.0.0.1:0"}
+    loaded = config_from_data(
+        {"host": {"plugins": ["mcp-host-example"]}, "metrics": listen}, env={}
+    )
+    host = Host.load(loaded)
+    served = create_app(engine_for(host, protocol_settings(host)), host.config.http)
+    with TestClient(served, base_url=BASE) as client:
+        assert client.get("/metrics").status_code == 404
+    # ...while an application mounting asgi_app (which runs no listener) gets them on its app
+    with TestClient(app_for(**listen), base_url=BASE) as client:
+        assert client.get("/metrics").status_code == 200
 
 
 def test_metrics_settings_are_checked() -> None:
