@@ -122,3 +122,55 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
     # gauges are live sums: the first worker is gone, its sessions with it
     assert figure(first, "mcp_server_sessions_open", transport="streamable_http") == 1
     assert figure(second, "mcp_server_sessions_open", transport="streamable_http") == 1
+
+
+@pytest.mark.slow
+def test_mcp_host_serve_sets_up_the_sdk_from_otel_variables() -> None:
+    """End to end: OTEL_TRACES_EXPORTER=console makes `mcp-host serve` (stdio) export its spans
+    to stderr, the client's traceparent continued; stdout stays the protocol."""
+    import json
+    import shutil
+
+    command = shutil.which("mcp-host", path=os.path.dirname(sys.executable)) or "mcp-host"
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {
+                "name": "add",
+                "arguments": {"a": 1, "b": 2},
+                "_meta": {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            },
+        },
+    ]
+    done = subprocess.run(
+        [command, "serve"],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "MCP_HOST_PLUGINS": "mcp-host-example",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_SERVICE_NAME": "obs-test",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert answers[1]["result"]["structuredContent"] == {"result": 3.0}
+    assert '"name": "tools/call add"' in done.stderr
+    assert '"trace_id": "0x4bf92f3577b34da6a3ce929d0e0e4736"' in done.stderr
+    assert '"service.name": "obs-test"' in done.stderr

@@ -237,6 +237,39 @@ async def test_figures_after_known_traffic_from_the_sdk_client(served: str) -> N
     assert any('plugin="mcp-host-example"' in i and 'status="enabled"' in i for i in info), info
 
 
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_http_sse_sessions_are_counted_under_their_transport(served: str) -> None:
+    from mcp.client.sse import sse_client
+
+    exposition = served.removesuffix("/mcp") + "/metrics"
+    labels = {
+        "method": "tools/call",
+        "plugin": "mcp-host-example",
+        "target": "add",
+        "outcome": "ok",
+        "error_code": "",
+        "transport": "sse",
+    }
+    async with httpx.AsyncClient() as http:
+        before = (await http.get(exposition)).text
+        with anyio.fail_after(60):
+            async with Client(
+                sse_client(served.removesuffix("/mcp") + "/sse"), mode="legacy", cache=None
+            ) as client:
+                assert (await client.call_tool("add", {"a": 1, "b": 1})).structured_content == {
+                    "result": 2.0
+                }
+                during = (await http.get(exposition)).text
+    assert (
+        figure(during, DURATION + "_count", **labels)
+        - figure(before, DURATION + "_count", **labels)
+        == 1
+    )
+    opened = figure(during, "mcp_server_sessions_open", transport="sse")
+    assert opened - figure(before, "mcp_server_sessions_open", transport="sse") == 1
+
+
 def _promtool() -> str:
     found = shutil.which("promtool")
     assert found, "promtool is missing: install Debian's prometheus package (.ci/run does)"
