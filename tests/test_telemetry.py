@@ -93,6 +93,11 @@ from mcp_host.telemetry import HostMetrics
 metrics = HostMetrics()
 metrics.auth_failure("expired")
 metrics.sessions_open.labels("streamable_http").inc()
+from mcp_host import PluginMetrics
+from mcp_host.telemetry.metrics import ScrapeTime
+plugin = PluginMetrics("p")
+plugin.counter("jobs_total", "Jobs.").inc()
+metrics.add_source(ScrapeTime(plugin.registry.collect), shared=True)
 print(metrics.expose()[0].decode())
 """
 
@@ -122,6 +127,8 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
     # gauges are live sums: the first worker is gone, its sessions with it
     assert figure(first, "mcp_server_sessions_open", transport="streamable_http") == 1
     assert figure(second, "mcp_server_sessions_open", transport="streamable_http") == 1
+    # a plugin's metrics are counted once, from the shared files
+    assert figure(second, "mcp_plugin_jobs_total", plugin="p") == 2
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def watch(telemetry: Telemetry, host: Host, engine: Engine) -> None:
     if metrics is None:
         return
     metrics.add_source(ScrapeTime(lambda: _plugin_status(host)))
-    metrics.add_source(ScrapeTime(lambda: _plugin_families(host)))
+    metrics.add_source(ScrapeTime(lambda: _plugin_families(host)), shared=True)
     metrics.add_source(ScrapeTime(lambda: _subscriptions(engine)))
     list_changed = {k: metrics.list_changed.labels(k) for k in ("tools", "resources", "prompts")}
 

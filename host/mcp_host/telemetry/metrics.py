@@ -285,10 +285,13 @@ class HostMetrics:
 
     # ------------------------------------------------------------------------ exposition
 
-    def add_source(self, collector: Collector) -> None:
+    def add_source(self, collector: Collector, *, shared: bool = False) -> None:
         """Figures computed at scrape time (plugin status, subscriptions) or kept elsewhere
-        (plugins' own metrics): collected with the host's on every ``expose``."""
-        self._sources.append(collector)
+        (plugins' own metrics): collected with the host's on every ``expose``. ``shared``:
+        prometheus-client metrics, whose values multiprocess mode already aggregates from the
+        shared directory (they are not collected a second time there)."""
+        if not shared:
+            self._sources.append(collector)
         self.registry.register(collector)
 
     def expose(self) -> tuple[bytes, str]:
