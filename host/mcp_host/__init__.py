@@ -20,6 +20,7 @@ from .authoring._context import (
     SamplingResult,
 )
 from .authoring._markers import hookimpl
+from .authoring._metrics import PluginMetrics
 from .authoring._plugin import Plugin
 from .authoring._principal import Principal
 from .authoring._signature import McpHeader
@@ -60,6 +61,7 @@ __all__ = [
     "Middleware",
     "Plugin",
     "PluginEvents",
+    "PluginMetrics",
     "Principal",
     "PromptArgumentSpec",
     "PromptError",

@@ -23,13 +23,18 @@ from . import __version__
 from .config import LoadedConfig, PluginSettings, RedactingFilter, load_config
 from .errors import MCPHostError
 from .host import Host
+from .telemetry import JsonFormatter
+from .telemetry.logs import TEXT_FORMAT
 
 log = logging.getLogger("mcp_host")
 
 
 def _setup_logging(level: str, loaded: LoadedConfig | None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if loaded is not None and loaded.config.logging.format == "json":
+        handler.setFormatter(JsonFormatter(loaded.secrets))
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     if loaded is not None:
         handler.addFilter(RedactingFilter(loaded.secrets))
     handler.set_name("mcp-host")

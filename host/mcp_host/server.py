@@ -14,12 +14,16 @@ import anyio
 from ._version import VERSION
 from .errors import ConfigError
 from .host import Host
+from .observability import engine_for
 from .protocol import Engine, Interceptor, ProtocolSettings
 from .protocol.audit import AUDIT_LOGGER, AuditLog, PluginAudit, secret_values
 from .stores import EventStore, SessionStore
+from .telemetry import configure_from_env
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+log = logging.getLogger("mcp_host")
 
 
 def protocol_settings(host: Host) -> ProtocolSettings:
@@ -38,8 +42,9 @@ def protocol_settings(host: Host) -> ProtocolSettings:
 
 
 def engine(host: Host) -> Engine:
-    """The protocol engine serving ``host``, with the host's interceptors (``interceptors``)."""
-    return Engine(host.catalog, protocol_settings(host), interceptors=interceptors(host))
+    """The protocol engine serving ``host``: its telemetry (metrics, spans, log context;
+    ``observability``) outermost, then the host's interceptors (``interceptors``)."""
+    return engine_for(host, protocol_settings(host), interceptors=interceptors(host))
 
 
 def interceptors(host: Host) -> list[Interceptor]:
@@ -64,7 +69,11 @@ def interceptors(host: Host) -> list[Interceptor]:
 
 
 def run(host: Host, transport: str) -> None:
-    """Serve ``host`` over ``transport`` until it ends: what ``mcp-host serve`` runs."""
+    """Serve ``host`` over ``transport`` until it ends: what ``mcp-host serve`` runs.
+
+    The OpenTelemetry SDK is set up first from the ``OTEL_*`` variables when they ask for
+    traces (``mcp-host[otel]``; docs/observability.md)."""
+    configure_from_env()
     anyio.run(serve, host, transport, backend_options=loop_options(host, transport))
 
 
@@ -105,15 +114,17 @@ async def serve(
     from .transports.http import serve_http
 
     async with host.running():
-        await serve_http(
-            engine(host),
-            host.config.http,
-            readiness=host.readiness_report,
-            legacy_only=transport == "sse",
-            session_store=session_store,
-            event_store=event_store,
-            grace_seconds=host.config.host.shutdown_grace,
-        )
+        served = engine(host)
+        async with metrics_listener(host, served):
+            await serve_http(
+                served,
+                host.config.http,
+                readiness=host.readiness_report,
+                legacy_only=transport == "sse",
+                session_store=session_store,
+                event_store=event_store,
+                grace_seconds=host.config.host.shutdown_grace,
+            )
 
 
 async def _serve_stdio(host: Host) -> None:
@@ -139,14 +150,37 @@ async def _serve_stdio(host: Host) -> None:
         with starting:
             async with host.running():
                 watching.cancel()
-                await serve_stdio(
-                    engine(host),
-                    max_message_bytes=settings.max_message_bytes,
-                    grace_seconds=settings.shutdown_grace,
-                    shutdown=shutdown,
-                    notice=terminal_notice(host.loaded.file) if in_terminal else None,
-                )
+                served = engine(host)
+                async with metrics_listener(host, served):
+                    await serve_stdio(
+                        served,
+                        max_message_bytes=settings.max_message_bytes,
+                        grace_seconds=settings.shutdown_grace,
+                        shutdown=shutdown,
+                        notice=terminal_notice(host.loaded.file) if in_terminal else None,
+                    )
         watching.cancel()
+
+
+@contextlib.asynccontextmanager
+async def metrics_listener(host: Host, engine: Engine) -> AsyncIterator[int | None]:
+    """The separate metrics listener (``[metrics] listen``) while the block runs; yields its
+    port, ``None`` when there is none."""
+    settings = host.config.metrics
+    address = settings.listen_address
+    metrics = engine.telemetry.metrics
+    if metrics is None or address is None:
+        if metrics is not None and host.config.host.transport == "stdio":
+            log.warning(
+                "[metrics] enabled, but stdio has no port to serve them on: set [metrics] "
+                "listen (e.g. '127.0.0.1:9464')"
+            )
+        yield None
+        return
+    from .transports.http.metrics import serve_metrics
+
+    async with serve_metrics(metrics, settings.path, *address) as port:
+        yield port
 
 
 def asgi_app(
@@ -166,8 +200,12 @@ def asgi_app(
     """
     from .transports.http import create_app
 
+    served = engine(host)
+    if served.telemetry.metrics is not None:
+        # No separate listener runs here (that is `mcp-host serve`'s): the app serves them.
+        served.telemetry.metrics_path = host.config.metrics.path
     app = create_app(
-        engine(host),
+        served,
         host.config.http,
         host.readiness_report,
         streamable=streamable,

@@ -104,7 +104,7 @@ class PluginClient:
             self._receive,
             principal=None if caller is None else caller.key,
             caller=caller,
-            transport="memory",
+            transport="in_process",
         )
         self._ids = itertools.count(1)
         self._tasks: Any = None
@@ -247,6 +247,14 @@ class PluginClient:
     async def readiness(self) -> dict[str, str | None]:
         """Plugin name -> ``None`` when ready, else why not (what ``/readyz`` reports)."""
         return await self.host.readiness()
+
+    def metrics(self) -> str:
+        """The Prometheus exposition ``/metrics`` would answer now (the host's metrics and
+        the plugins' own). Needs ``config={"metrics": {"enabled": True}}``."""
+        metrics = self.engine.telemetry.metrics
+        if metrics is None:
+            raise RuntimeError('metrics are off: serve(..., config={"metrics": {"enabled": True}})')
+        return metrics.expose()[0].decode()
 
 
 def _test_environment() -> dict[str, str]:

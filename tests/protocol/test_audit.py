@@ -42,7 +42,9 @@ def audit_on(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 async def test_a_tool_call_is_one_record_with_every_field(
     audit_on: pytest.LogCaptureFixture,
 ) -> None:
-    client = Client(audited_engine(), caller=READER, principal=READER.key, transport="http")
+    client = Client(
+        audited_engine(), caller=READER, principal=READER.key, transport="streamable_http"
+    )
     await client.modern("tools/call", {"name": "read_secret", "arguments": {"name": "db"}})
     [record] = records(audit_on)
     assert set(record) == {
@@ -62,7 +64,7 @@ async def test_a_tool_call_is_one_record_with_every_field(
     assert record["principal"] == "alice"
     assert record["principal_kind"] == "oauth"
     assert record["issuer"] == "https://as.example/"
-    assert record["transport"] == "http"
+    assert record["transport"] == "streamable_http"
     assert (record["method"], record["name"], record["plugin"]) == (
         "tools/call",
         "read_secret",
@@ -75,7 +77,7 @@ async def test_a_tool_call_is_one_record_with_every_field(
     [log] = [r for r in audit_on.records if r.name == AUDIT]
     assert log.levelno == logging.INFO
     assert log.getMessage().startswith(
-        "audit: tools/call read_secret [vault] by alice (https://as.example/) via http: ok in "
+        "audit: tools/call read_secret [vault] by alice (https://as.example/) via streamable_http: ok in "
     )
 
 
@@ -117,9 +119,9 @@ async def test_api_key_callers_are_named_by_the_key_name(
     audit_on: pytest.LogCaptureFixture,
 ) -> None:
     bot = Principal("api_key", "ci-bot", scopes=frozenset({"vault:read"}))
-    await Client(audited_engine(), caller=bot, principal=bot.key, transport="http").modern(
-        "tools/call", {"name": "public", "arguments": {}}
-    )
+    await Client(
+        audited_engine(), caller=bot, principal=bot.key, transport="streamable_http"
+    ).modern("tools/call", {"name": "public", "arguments": {}})
     [record] = records(audit_on)
     assert (record["principal"], record["principal_kind"]) == ("ci-bot", "api_key")
 
@@ -176,7 +178,7 @@ async def test_arguments_are_logged_only_when_the_operator_opts_in_and_redacted(
         await mcp.call_tool("store", arguments)
     [record] = records(audit_on)
     assert "arguments" not in record
-    assert record["transport"] == "memory"
+    assert record["transport"] == "in_process"
     audit_on.clear()
     config["plugins"]["vault"]["audit_arguments"] = True
     async with serve(configured_vault(), config=config) as mcp:
@@ -258,7 +260,9 @@ async def test_names_and_subjects_cannot_forge_a_second_line(
     audit_on: pytest.LogCaptureFixture,
 ) -> None:
     sneaky = Principal("oauth", "eve\naudit: tools/call x by root", "https://as.example/")
-    client = Client(audited_engine(), caller=sneaky, principal=sneaky.key, transport="http")
+    client = Client(
+        audited_engine(), caller=sneaky, principal=sneaky.key, transport="streamable_http"
+    )
     await client.modern("tools/call", {"name": "nothing\r\naudit: forged", "arguments": {}})
     await client.modern("resources/read", {"uri": "vault://item/" + "x" * 5000})
     messages = [r.getMessage() for r in audit_on.records if r.name == AUDIT]

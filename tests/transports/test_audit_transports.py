@@ -1,5 +1,5 @@
 """Each transport names itself to the interceptors: the audit log of a real ``mcp-host serve``
-says ``via stdio``, ``via http`` (Streamable HTTP, both eras) and ``via sse`` (HTTP+SSE)."""
+says ``via stdio``, ``via streamable_http`` (Streamable HTTP, both eras) and ``via sse`` (HTTP+SSE)."""
 
 from __future__ import annotations
 
@@ -99,4 +99,4 @@ def test_http_and_sse_records_name_their_transport() -> None:
         stderr = proc.stderr.read()
         proc.stderr.close()
     found = [re.search(r"by - via (\w+): ok", line) for line in audit_lines(stderr)]
-    assert [m.group(1) for m in found if m] == ["http", "http", "sse"], stderr
+    assert [m.group(1) for m in found if m] == ["streamable_http", "streamable_http", "sse"], stderr

@@ -22,6 +22,7 @@ from mcp_host.config.scopes import scope_set
 
 from ._compile import compile_completion, compile_prompt, compile_resource, compile_tool
 from ._markers import hookimpl
+from ._metrics import PluginMetrics
 from ._specs import (
     CompletionSpec,
     Middleware,
@@ -71,6 +72,9 @@ class Plugin:
         self._readiness: list[ReadinessCheck] = []
         self._lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None
         self._events: PluginEvents | None = None
+        self.metrics = PluginMetrics(name)
+        """Declare the plugin's own Prometheus metrics (``counter``, ``gauge``,
+        ``histogram``); exposed with the plugin's name as the ``plugin`` label."""
 
     def __repr__(self) -> str:
         return f"<mcp_host.Plugin {self.name!r}>"
@@ -347,6 +351,8 @@ class Plugin:
 
     @hookimpl
     def mcp_host_register(self, registry: Registry, config: Any) -> None:
+        self.metrics.plugin = registry.plugin  # the name the host serves it under
+        registry.metrics = self.metrics
         for entry in self._entries:
             if entry.when is not None and not entry.when(config):
                 continue

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from mcp_host.config.scopes import scope_set
 
 from ._content import ResourceContents
+from ._metrics import PluginMetrics
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -269,6 +270,8 @@ class Registry:
         self.completions: list[CompletionSpec] = []
         self.middleware: list[Middleware] = []
         self.readiness_checks: list[ReadinessCheck] = []
+        self.metrics: PluginMetrics | None = None
+        """The plugin's own metrics (``mcp_host.PluginMetrics``), exposed by the host."""
 
     def __repr__(self) -> str:
         return f"<Registry of plugin {self.plugin!r}>"

@@ -1,7 +1,15 @@
 """Configuration: one TOML file, mirrored by environment variables and CLI flags."""
 
 from .loader import LoadedConfig, config_from_data, env_var, find_config_file, load_config
-from .model import HostConfig, HostSettings, HttpSettings, PluginSettings, ToolFilter
+from .model import (
+    HostConfig,
+    HostSettings,
+    HttpSettings,
+    LoggingSettings,
+    MetricsSettings,
+    PluginSettings,
+    ToolFilter,
+)
 from .secrets import REDACTED, RedactingFilter, redact
 
 __all__ = [
@@ -10,6 +18,8 @@ __all__ = [
     "HostSettings",
     "HttpSettings",
     "LoadedConfig",
+    "LoggingSettings",
+    "MetricsSettings",
     "PluginSettings",
     "RedactingFilter",
     "ToolFilter",

@@ -1,8 +1,10 @@
 """Loading the configuration: file, then environment, then command line.
 
 Precedence, highest first: a CLI flag, an environment variable, the file, the default. Each
-field of ``[host]`` maps to ``MCP_HOST_<FIELD>`` and each field of ``[http]`` to
-``MCP_HOST_HTTP_<FIELD>`` (lists comma-separated, booleans 1/0/true/false/yes/no/on/off).
+field of ``[host]`` maps to ``MCP_HOST_<FIELD>``, each field of ``[http]`` to
+``MCP_HOST_HTTP_<FIELD>``, of ``[metrics]`` to ``MCP_HOST_METRICS_<FIELD>`` and of
+``[logging]`` to ``MCP_HOST_LOGGING_<FIELD>`` (lists comma-separated, booleans
+1/0/true/false/yes/no/on/off).
 The file is ``--config PATH``, else ``$MCP_HOST_CONFIG``, else ``./mcp-host.toml`` if present.
 
 A renamed setting keeps working under its old name (file or environment) for a while: its value
@@ -23,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_host.errors import ConfigError
 
-from .model import HostConfig, HostSettings, HttpSettings
+from .model import HostConfig, HostSettings, HttpSettings, LoggingSettings, MetricsSettings
 from .secrets import is_secret_key, redact, resolve_secrets
 
 DEFAULT_FILE = "mcp-host.toml"
@@ -32,6 +34,8 @@ ENV_FILE = "MCP_HOST_CONFIG"
 _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "host": (HostSettings, "MCP_HOST_"),
     "http": (HttpSettings, "MCP_HOST_HTTP_"),
+    "metrics": (MetricsSettings, "MCP_HOST_METRICS_"),
+    "logging": (LoggingSettings, "MCP_HOST_LOGGING_"),
 }
 
 _RENAMED: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -138,11 +142,11 @@ def config_from_data(
         problems.append(message)
 
     data = copy.deepcopy(dict(raw))
-    unknown = sorted(set(data) - {"host", "http", "plugins"})
+    unknown = sorted(set(data) - {*_SECTIONS, "plugins"})
     if unknown:
         fail(
             f"{where}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
-            "the sections are [host], [http] and [plugins.NAME]"
+            f"the sections are {', '.join(f'[{s}]' for s in _SECTIONS)} and [plugins.NAME]"
         )
         for section in unknown:
             del data[section]

@@ -1,4 +1,5 @@
-"""The configuration file's shape: ``[host]``, ``[http]`` and ``[plugins.NAME]``.
+"""The configuration file's shape: ``[host]``, ``[http]``, ``[metrics]``, ``[logging]`` and
+``[plugins.NAME]``.
 
 One TOML file drives everything; environment variables and CLI flags map onto these fields
 one-to-one (see ``loader``).
@@ -214,6 +215,59 @@ class HttpSettings(_Section):
     )
 
 
+class MetricsSettings(_Section):
+    """``[metrics]``: Prometheus metrics (docs/observability.md)."""
+
+    enabled: bool = Field(
+        False,
+        description="Collect metrics and serve them in the Prometheus text format: on the HTTP "
+        "transports at [metrics] path, or on the separate listener when [metrics] listen is set "
+        "(the only way for stdio).",
+    )
+    path: str = Field(
+        "/metrics",
+        pattern=r"^/[A-Za-z0-9._~/-]*$",
+        description="Path of the exposition, on the HTTP app and on the separate listener.",
+    )
+    listen: str | None = Field(
+        None,
+        description="A separate listener for the exposition, 'host:port' (e.g. "
+        "'127.0.0.1:9464'); with it, the HTTP app does not serve the metrics. Needed for "
+        "stdio; advised for HTTP once authentication is on.",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(
+                f"{value!r} is not 'host:port' (e.g. '127.0.0.1:9464'; '[::1]:9464' for IPv6)"
+            )
+        return value
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        """``listen`` split into host (brackets of an IPv6 address removed) and port."""
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class LoggingSettings(_Section):
+    """``[logging]``: the host's log on stderr (its level is ``[host] log_level``)."""
+
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="'text': one readable line per record; 'json': one JSON object per line "
+        "with time, level, logger, message and the request it was logged for "
+        "(docs/observability.md).",
+    )
+
+
 def _check_scopes(value: list[str], where: str = "") -> list[str]:
     try:
         scope_set(value)
@@ -304,6 +358,8 @@ class HostConfig(_Section):
 
     host: HostSettings = Field(default_factory=HostSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)
 
     def plugin(self, name: str) -> PluginSettings:

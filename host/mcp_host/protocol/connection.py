@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -70,6 +71,11 @@ log = logging.getLogger("mcp_host.protocol")
 __all__ = ["Connection", "Reply", "shutting_down_reply"]
 
 
+def _meta_version(meta: Mapping[str, Any]) -> str | None:
+    version = meta.get(META_VERSION)
+    return version if isinstance(version, str) and len(version) <= 32 else None
+
+
 def _error(request_id: RequestId | None, exc: ProtocolError) -> Reply:
     return error_reply(request_id, exc)
 
@@ -85,18 +91,20 @@ class Connection(Endpoint):
         initialized: bool = False,
         principal: str | None = None,
         caller: Principal | None = None,
-        transport: str | None = None,
+        transport: str = "in_process",
+        session_id: str | None = None,
     ) -> None:
         super().__init__(send, client_request_timeout=engine.settings.client_request_timeout)
+        self.transport = transport
+        """What carries it, for metrics and traces: ``"stdio"``, ``"streamable_http"``,
+        ``"sse"`` (HTTP+SSE) or ``"in_process"``."""
+        self.session_id = session_id
         self.engine = engine
         self.era: Era | None = era
         self.protocol_version = protocol_version
         self.initialized = initialized
         self.principal = principal
         self.caller = caller
-        self.transport = transport
-        """How the client reaches the server: ``"stdio"``, ``"http"`` (Streamable HTTP) or
-        ``"sse"`` (HTTP+SSE), as the transport says; ``None`` in-process."""
         self.client_info: Mapping[str, Any] | None = None
         self.client_capabilities: Mapping[str, Any] = {}
         self.log_level: str | None = "debug"
@@ -209,6 +217,21 @@ class Connection(Endpoint):
         interceptors = engine.interceptors if self.caller is None else engine.caller_interceptors
         if not interceptors:
             return await self._serve(request_id, method, params, meta, sink)
+        observer = engine.observer
+        if observer is not None and len(interceptors) == 1:
+            # The host's observer alone: called without building a RequestInfo.
+            return await observer.around(
+                method,
+                request_id,
+                params,
+                engine.catalog.current,
+                self.transport,
+                self.session_id,
+                self.protocol_version or _meta_version(meta),
+                self.principal if self.caller is None else self.caller.key,
+                time.perf_counter(),
+                functools.partial(self._serve, request_id, method, params, meta, sink),
+            )
         return await self._intercepted(interceptors, request_id, method, params, meta, sink)
 
     async def _intercepted(
@@ -229,19 +252,21 @@ class Connection(Endpoint):
             request_id=request_id,
             principal=self.principal,
             caller=self.caller,
-            transport=self.transport,
             params=params,
             catalog=self.engine.catalog.current,
+            transport=self.transport,
+            session_id=self.session_id,
+            protocol_version=self.protocol_version or _meta_version(meta),
         )
 
         async def serve() -> Reply:
             return await self._serve(request_id, method, params, meta, sink)
 
         proceed: Proceed = serve
-        for interceptor in reversed(interceptors):
+        for interceptor in reversed(interceptors[1:]):
             proceed = functools.partial(interceptor, info, proceed)
         try:
-            return await proceed()
+            return await interceptors[0](info, proceed)
         except ProtocolError as exc:  # refused (an authorization denial, ...)
             return _error(request_id, exc)
         except Exception as exc:

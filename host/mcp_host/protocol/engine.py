@@ -6,6 +6,7 @@ per catalog snapshot, capabilities are derived from the catalog once per snapsho
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -13,12 +14,14 @@ from typing import Any
 from mcp_host.authoring._principal import Principal
 from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
+from mcp_host.telemetry import Telemetry
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
 from .authorize import authorize, check_read
 from .connection import Connection
 from .intercept import Interceptor
 from .methods import MethodEntry
+from .observe import Observer
 from .request import Request
 from .rpc import Send
 from .sealed_state import StateSealer
@@ -62,12 +65,19 @@ class Engine:
         settings: ProtocolSettings | None = None,
         *,
         interceptors: Sequence[Interceptor] = (),
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings or ProtocolSettings()
         self.methods = _methods()
-        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
-        """Run around every request, the first outermost (see ``intercept``)."""
+        self.telemetry = telemetry or Telemetry()
+        """Metrics, tracer and log context (see ``observe``); the transports report into it."""
+        self.observer = Observer(self.telemetry, self.methods) if self.telemetry.active else None
+        """Metrics, spans and the log context around every request (``observe``)."""
+        observing: tuple[Interceptor, ...] = () if self.observer is None else (self.observer,)
+        self.interceptors: tuple[Interceptor, ...] = observing + tuple(interceptors)
+        """Run around every request, the first outermost (see ``intercept``); the observer
+        (metrics, spans, log context) comes first, so it sees every refusal."""
         self.caller_interceptors: tuple[Interceptor, ...] = (*self.interceptors, authorize)
         """Run around the requests of a connection with a caller: ``interceptors``, then
         (innermost) the authorization check. A connection without a caller (stdio, HTTP
@@ -80,6 +90,9 @@ class Engine:
         self.listening: set[Callable[[], None]] = set()
         """What ends each ``subscriptions/listen`` running now (see ``end_listens``)."""
         self.closing = False
+        self.connections: weakref.WeakSet[Connection] | None = None
+        """With metrics: the connections that may hold resource subscriptions (not the
+        stateless modern ones), for the subscriptions gauge."""
 
     def end_listens(self) -> None:
         """At shutdown: every ``subscriptions/listen`` ends now with its normal result (they
@@ -98,9 +111,10 @@ class Engine:
         initialized: bool = False,
         principal: str | None = None,
         caller: Principal | None = None,
-        transport: str | None = None,
+        transport: str = "in_process",
+        session_id: str | None = None,
     ) -> Connection:
-        return Connection(
+        connection = Connection(
             self,
             send,
             era=era,
@@ -109,7 +123,11 @@ class Engine:
             principal=principal,
             caller=caller,
             transport=transport,
+            session_id=session_id,
         )
+        if self.connections is not None and era != "modern":
+            self.connections.add(connection)
+        return connection
 
     def capabilities(self, catalog: Catalog) -> dict[str, Any]:
         """What the server offers, derived from what the plugins contribute."""

@@ -73,7 +73,9 @@ class RequestInfo:
         "method",
         "params",
         "principal",
+        "protocol_version",
         "request_id",
+        "session_id",
         "started",
         "transport",
     )
@@ -86,9 +88,11 @@ class RequestInfo:
         request_id: RequestId,
         principal: str | None,
         caller: Principal | None = None,
-        transport: str | None = None,
         params: Mapping[str, Any],
         catalog: Catalog,
+        transport: str = "in_process",
+        session_id: str | None = None,
+        protocol_version: str | None = None,
     ) -> None:
         self.method = method
         self.era = era
@@ -98,12 +102,15 @@ class RequestInfo:
         """Who sent it, as the transport established it; ``None`` when it did not."""
         self.caller = caller
         """The authenticated caller; ``None`` over stdio or without authentication."""
-        self.transport = transport
-        """``"stdio"``, ``"http"`` or ``"sse"`` (the connection's transport); ``None`` for an
-        in-process connection."""
         self.params = params
         self.catalog = catalog
         """The catalog snapshot current when the request arrived."""
+        self.transport = transport
+        """``"stdio"``, ``"streamable_http"``, ``"sse"`` (HTTP+SSE) or ``"in_process"``."""
+        self.session_id = session_id
+        """The legacy session's ``Mcp-Session-Id`` (HTTP); ``None`` without a session."""
+        self.protocol_version = protocol_version
+        """The MCP version the request speaks, when known."""
         self.started = time.perf_counter()
         self._target: Target | None = _UNRESOLVED
 

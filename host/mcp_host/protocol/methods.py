@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from . import params
 from .intercept import Interceptor
+from .observe import Observer
 from .request import Request, Services
 
 Handler = Callable[[Request, Mapping[str, Any]], Awaitable[dict[str, Any] | bytes]]
@@ -56,4 +57,10 @@ class Dispatcher(Services, Protocol):
     def caller_interceptors(self) -> Sequence[Interceptor]:
         """What runs around the requests of a connection with a caller: ``interceptors`` and
         the authorization check (see ``authorize``)."""
+        ...
+
+    @property
+    def observer(self) -> Observer | None:
+        """The host's observer (metrics, spans, log context), first of ``interceptors``, or
+        ``None`` when nothing is observed."""
         ...

@@ -21,6 +21,7 @@ from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
 from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import MissingCapabilityError, ProtocolError
+from mcp_host.telemetry import note_input_round
 
 from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
 from .rpc import Send
@@ -45,7 +46,7 @@ class Session(Protocol):
     initialized: bool
     principal: str | None
     caller: Principal | None
-    transport: str | None
+    transport: str
     client_capabilities: Mapping[str, Any]
     client_info: Mapping[str, Any] | None
     log_level: str | None
@@ -215,8 +216,10 @@ class Request:
                 else:
                     missing[key] = {"method": question.method, "params": question.params()}
             if missing:
+                note_input_round()
                 raise InputRequired(missing)
             return got
+        note_input_round()
         results: dict[str, Mapping[str, Any]] = {}
 
         async def one(key: str, question: Question) -> None:

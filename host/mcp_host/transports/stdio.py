@@ -161,7 +161,12 @@ async def serve_connection(
     source = _Input(read, ready or (lambda: False))
     input_done = anyio.Event()
 
+    metrics = engine.telemetry.metrics
+    request_bytes = None if metrics is None else metrics.request_bytes("stdio")
+
     async def handle(line: bytes) -> None:
+        if request_bytes is not None:
+            request_bytes(len(line))
         try:
             reply = await connection.handle_bytes(line)
             if reply is not None:

@@ -35,6 +35,8 @@ from mcp_host.protocol.jsonrpc import (
 )
 from mcp_host.protocol.versions import DEFAULT_HTTP_LEGACY, SUPPORTED_VERSIONS, era_of
 from mcp_host.stores import EventStore, SessionStore
+from mcp_host.telemetry import HTTP_TRACE_HEADERS
+from mcp_host.telemetry.tracing import carrier_of
 
 from . import headers
 from .exchange import Exchange, SessionExchange
@@ -213,6 +215,11 @@ class McpHttp:
         self.settings = settings
         self.readiness = readiness
         self.inflight = Inflight()
+        telemetry = engine.telemetry
+        self._tracing = telemetry.tracer is not None
+        self._request_bytes = (
+            None if telemetry.metrics is None else telemetry.metrics.request_bytes("http")
+        )
         self.sessions = Sessions(
             engine,
             max_sessions=settings.max_sessions,
@@ -253,6 +260,10 @@ class McpHttp:
                 f"The request body is larger than {self.settings.max_body_bytes} bytes "
                 "([http] max_body_bytes)",
             )
+        if self._request_bytes is not None:
+            self._request_bytes(len(body))
+        if self._tracing:
+            HTTP_TRACE_HEADERS.set(carrier_of(request.headers))
         try:
             message = parse(body)
         except MessageError as exc:
@@ -384,7 +395,7 @@ class McpHttp:
             era="modern",
             protocol_version=version,
             principal=_credential(request),
-            transport="http",
+            transport="streamable_http",
         )
         if message_kind == "notification":
             await connection.handle(message)
@@ -418,7 +429,7 @@ class McpHttp:
                 protocol_version=version,
                 initialized=True,
                 principal=_credential(request),
-                transport="http",
+                transport="streamable_http",
             )
             if message_kind != "request":
                 await connection.handle(message)

@@ -22,6 +22,7 @@ from mcp_host.protocol.jsonrpc import INTERNAL_ERROR
 from mcp_host.stores import EventStore, SessionStore
 
 from .app import McpHttp, Readiness, error_response
+from .metrics import metrics_route
 from .security import OriginGuard, OriginPolicy
 
 log = logging.getLogger("mcp_host.transports.http")
@@ -55,6 +56,9 @@ def create_app(
             Route(path, _AsgiEndpoint(mcp.endpoint), methods=methods),
             Route(path + "/", _AsgiEndpoint(mcp.endpoint), methods=methods),
         ]
+    telemetry = engine.telemetry
+    if telemetry.metrics is not None and telemetry.metrics_path is not None:
+        routes.append(metrics_route(telemetry.metrics, telemetry.metrics_path))
     if settings.legacy_sse or not streamable:
         routes += [
             Route(settings.sse_path, _AsgiEndpoint(mcp.sse_stream), methods=["GET"]),

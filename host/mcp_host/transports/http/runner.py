@@ -128,6 +128,7 @@ async def serve_http(
     wait for server messages, let requests in flight finish within ``grace_seconds``
     (``[host] shutdown_grace``), then answer those still running with the shutting-down
     error."""
+    json_logs = engine.telemetry.log_context  # [logging] format = "json": every line is JSON
     app = create_app(
         engine,
         settings,
@@ -154,6 +155,8 @@ async def serve_http(
         # it overrides, uvicorn's own timeout still keeps the grace (with its bare 500).
         timeout_graceful_shutdown=None if _HOOKED else math.ceil(grace_seconds),
         access_log=False,
+        # JSON logs: uvicorn's records go through the host's handler too, one format on stderr
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
     )
     server = _Server(config, grace=grace_seconds, abort=app.state.mcp.cut_inflight)
     original_startup = server.startup
@@ -165,11 +168,14 @@ async def serve_http(
                 host, port = sock.getsockname()[:2]
                 base = settings.public_url or f"http://{host}:{port}"
                 url = base.rstrip("/") + (settings.sse_path if legacy_only else settings.path)
-                print(
-                    f"mcp-host serving {url}  client configuration: {client_snippet(url)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                if json_logs:
+                    log.info("mcp-host serving %s", url, extra={"url": url})
+                else:
+                    print(
+                        f"mcp-host serving {url}  client configuration: {client_snippet(url)}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         log.info("HTTP served on %s", stack_description(config))
         # After the start-up line, which people and tools look for first.
         if raised:

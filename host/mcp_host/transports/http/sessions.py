@@ -126,8 +126,9 @@ class Session:
         self._finished: set[str] = set()
         """POST streams whose request has ended but whose events are still kept."""
         self._spawn = spawn
+        self.transport = "streamable_http" if resumable else "sse"
         self.connection: Connection = engine.connection(
-            self.deliver, transport="http" if resumable else "sse"
+            self.deliver, transport=self.transport, session_id=session_id
         )
         # Catalog events are queued for the standalone stream as they happen: a session
         # needs no task of its own, which keeps thousands of idle sessions cheap.
@@ -428,6 +429,7 @@ class Sessions:
         self._tg: TaskGroup | None = None
         self._deleting: set[str] = set()
         """Ended sessions whose record is being deleted: never carried on meanwhile."""
+        self._metrics = engine.telemetry.metrics
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -496,6 +498,8 @@ class Sessions:
 
     def _add(self, session: Session) -> None:
         self._sessions[session.id] = session
+        if self._metrics is not None:
+            self._metrics.session_opened(session.transport)
         self._by_owner.setdefault(session.owner, {})[session.id] = session
         if not session.used:
             self._unused[session.id] = session
@@ -602,6 +606,8 @@ class Sessions:
         if session is None or (check and self.get(session_id, credential) is None):
             return False
         del self._sessions[session_id]
+        if self._metrics is not None:
+            self._metrics.session_closed(session.transport, time.monotonic() - session.created)
         own = self._by_owner.get(session.owner)
         if own is not None:
             own.pop(session_id, None)

@@ -14,7 +14,7 @@ import json
 import logging
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NotRequired
@@ -28,6 +28,7 @@ from mcp_host import Context, Plugin, PromptError, ResourceNotFound, ToolError
 from . import demo
 from .config import DatabaseConfig, NameFilter, SqlConfig
 from .databases import Database, Rows, SqlError
+from .telemetry import SqlTelemetry
 
 __all__ = ["DatabaseConfig", "NameFilter", "SqlConfig", "SqlContext", "SqlState", "plugin"]
 
@@ -54,14 +55,25 @@ plugin = Plugin(
 )
 
 
+TELEMETRY = SqlTelemetry(plugin.metrics)
+"""Statement durations, pool use and spans, per database (docs: the plugin's README)."""
+
+
 def open_database(name: str, config: DatabaseConfig) -> Database:
     if config.kind == "sqlite":
         from .sqlite import SqliteDatabase
 
-        return SqliteDatabase(name, config)
+        return SqliteDatabase(name, config, TELEMETRY)
     from .postgres import PostgresDatabase
 
-    return PostgresDatabase(name, config)
+    return PostgresDatabase(name, config, TELEMETRY)
+
+
+def _statement(db: Database, operation: str, sql: str) -> AbstractAsyncContextManager[None]:
+    """Time and trace one statement (nothing when the database reports nowhere)."""
+    if db.telemetry is None:
+        return nullcontext()
+    return db.telemetry.statement(db.name, db.kind, operation, sql)
 
 
 @dataclass
@@ -341,7 +353,8 @@ async def query(
     db = ctx.state.pick(database)
     _log_statement(ctx, "query", db.name, sql, params)
     try:
-        rows = await db.query(sql, list(params or []))
+        async with _statement(db, "query", sql):
+            rows = await db.query(sql, list(params or []))
     except SqlError as exc:
         raise _failed(exc) from None
     if rows.truncated:
@@ -369,7 +382,8 @@ async def explain(
     db = ctx.state.pick(database)
     _log_statement(ctx, "explain", db.name, sql, params)
     try:
-        return await db.explain(sql, list(params or []))
+        async with _statement(db, "explain", sql):
+            return await db.explain(sql, list(params or []))
     except SqlError as exc:
         raise _failed(exc) from None
 
@@ -407,7 +421,8 @@ async def execute(
     db = state.pick(database)
     _log_statement(ctx, "execute", db.name, sql, params)
     try:
-        done = await db.execute(sql, list(params or []))
+        async with _statement(db, "execute", sql):
+            done = await db.execute(sql, list(params or []))
     except SqlError as exc:
         raise _failed(exc) from None
     returned = None if done.returned is None else _query_result(done.returned)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DatabaseConfig, safe_url
+from .telemetry import SqlTelemetry
 
 
 class SqlError(Exception):
@@ -68,9 +69,13 @@ class Database(abc.ABC):
 
     kind: str
 
-    def __init__(self, name: str, config: DatabaseConfig) -> None:
+    def __init__(
+        self, name: str, config: DatabaseConfig, telemetry: SqlTelemetry | None = None
+    ) -> None:
         self.name = name
         self.config = config
+        self.telemetry = telemetry
+        """Where statement durations, pool use and spans are reported (``None``: nowhere)."""
         self.last_error: str | None = None
         self.refusal: str | None = None
         """Why the database is not served although it is reachable (its role has rights

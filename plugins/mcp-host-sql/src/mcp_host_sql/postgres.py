@@ -37,6 +37,7 @@ from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, 
 from .pg_privileges import PREDEFINED_ROLES, ROLE_QUERY, NotServed, RoleRights, refusal, warning
 from .pg_statements import check_read, check_write, explain_text
 from .results import Collector, Expired
+from .telemetry import SqlTelemetry
 from .values import ParameterError, coerce_pg
 
 log = logging.getLogger("mcp_host_sql")
@@ -138,8 +139,10 @@ def _display(schema: str, name: str) -> str:
 class PostgresDatabase(Database):
     kind = "postgresql"
 
-    def __init__(self, name: str, config: DatabaseConfig) -> None:
-        super().__init__(name, config)
+    def __init__(
+        self, name: str, config: DatabaseConfig, telemetry: SqlTelemetry | None = None
+    ) -> None:
+        super().__init__(name, config, telemetry)
         self._pool: asyncpg.Pool | None = None
         self._lock = anyio.Lock()
         self.rights: RoleRights | None = None
@@ -184,6 +187,8 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         pool = await self._ensure_pool()
+        waited = pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size()
+        start = time.perf_counter()
         try:
             conn = await pool.acquire(timeout=self.config.pool_timeout)
         except TimeoutError:
@@ -193,6 +198,8 @@ class PostgresDatabase(Database):
             ) from None
         except (*_LOST, asyncpg.PostgresError) as exc:
             raise self._unavailable(exc) from None
+        if self.telemetry is not None:
+            self.telemetry.acquired(self.name, waited, time.perf_counter() - start, pool.get_size())
         try:
             yield conn
         finally:
@@ -207,6 +214,8 @@ class PostgresDatabase(Database):
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
+        if self.telemetry is not None:
+            self.telemetry.closed(self.name)
         if pool is None:
             return
         try:

@@ -27,6 +27,7 @@ from .config import DatabaseConfig
 from .databases import Database, Executed, Rows, SqlError, TableInfo, TableRef, Unavailable
 from .results import Collector, Expired
 from .sqlite_rules import StatementGuard, fingerprint
+from .telemetry import SqlTelemetry
 
 T = TypeVar("T")
 
@@ -106,8 +107,15 @@ async def _interruptible(conn: _Connection, work: Callable[[], T]) -> T:
 class _Pool:
     """At most ``size`` connections; a caller waits ``timeout`` seconds for a free one."""
 
-    def __init__(self, connect: Callable[[], _Connection], size: int, timeout: float) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], _Connection],
+        size: int,
+        timeout: float,
+        on_acquired: Callable[[bool, float, int], None] | None = None,
+    ) -> None:
         self._connect = connect
+        self._on_acquired = on_acquired
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._slots = anyio.Semaphore(size)
@@ -123,6 +131,8 @@ class _Pool:
 
     @asynccontextmanager
     async def connection(self, database: str) -> AsyncIterator[_Connection]:
+        waited = self._slots.value == 0
+        start = time.perf_counter()
         try:
             with anyio.fail_after(self._timeout):
                 await self._slots.acquire()
@@ -141,6 +151,8 @@ class _Pool:
                 except sqlite3.Error as exc:
                     raise Unavailable(f"Cannot open database {database!r}: {exc}.") from exc
                 self._all.add(conn)
+            if self._on_acquired is not None:
+                self._on_acquired(waited, time.perf_counter() - start, len(self._all))
             healthy = True
             try:
                 yield conn
@@ -173,11 +185,20 @@ class _Pool:
 class SqliteDatabase(Database):
     kind = "sqlite"
 
-    def __init__(self, name: str, config: DatabaseConfig) -> None:
-        super().__init__(name, config)
+    def __init__(
+        self, name: str, config: DatabaseConfig, telemetry: SqlTelemetry | None = None
+    ) -> None:
+        super().__init__(name, config, telemetry)
         self.path = sqlite_path(config.url)
-        self._readers = _Pool(self._open_reader, config.pool_max, config.pool_timeout)
-        self._writers = _Pool(self._open_writer, 1, config.pool_timeout)
+        self._readers = _Pool(
+            self._open_reader, config.pool_max, config.pool_timeout, self._acquired
+        )
+        self._writers = _Pool(self._open_writer, 1, config.pool_timeout, self._acquired)
+
+    def _acquired(self, waited: bool, seconds: float, _size: int) -> None:
+        if self.telemetry is not None:
+            size = self._readers.open_connections + self._writers.open_connections
+            self.telemetry.acquired(self.name, waited, seconds, size)
 
     # -------------------------------------------------------------------------- connections
 

@@ -1,0 +1,52 @@
+"""Observability: Prometheus metrics, OpenTelemetry traces and structured logs.
+
+Below the authoring API and above configuration: the protocol's observing interceptor
+(``protocol/observe.py``) and the transports record into ``HostMetrics``; ``Telemetry`` is
+what one engine carries (``engine.telemetry``), ``None`` parts being off. See
+docs/observability.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .logs import CURRENT, JsonFormatter, RequestContext, note_input_round
+from .metrics import UNKNOWN, HostMetrics
+from .tracing import HTTP_TRACE_HEADERS, active_tracer, configure_from_env
+
+__all__ = [
+    "CURRENT",
+    "HTTP_TRACE_HEADERS",
+    "UNKNOWN",
+    "HostMetrics",
+    "JsonFormatter",
+    "RequestContext",
+    "Telemetry",
+    "active_tracer",
+    "configure_from_env",
+    "note_input_round",
+]
+
+
+@dataclass
+class Telemetry:
+    """What observes one engine: each part ``None`` when off."""
+
+    metrics: HostMetrics | None = None
+    tracer: Any = None
+    """An OpenTelemetry ``Tracer`` when an SDK is configured (``active_tracer``)."""
+    metrics_path: str | None = None
+    """Where the HTTP app serves the exposition; ``None``: not on the HTTP app (off, or on
+    the separate listener)."""
+    log_context: bool = False
+    """Tag log records with the request they were logged for (JSON logs)."""
+
+    @property
+    def active(self) -> bool:
+        return self.metrics is not None or self.tracer is not None or self.log_context
+
+    def auth_failure(self, reason: str, transport: str = "streamable_http") -> None:
+        """Count a request refused by authentication (nothing when metrics are off)."""
+        if self.metrics is not None:
+            self.metrics.auth_failure(reason, transport)
