@@ -112,3 +112,15 @@ def test_serving_stdio_does_not_import_the_http_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_the_start_up_heap_is_frozen_while_serving_and_released_after() -> None:
+    import gc
+
+    from mcp_host.server import settled_heap
+
+    before = gc.get_freeze_count()
+    kept = [object() for _ in range(100)]  # alive at start-up, like a plugin's state
+    with settled_heap():
+        assert gc.get_freeze_count() >= before + len(kept)
+    assert gc.get_freeze_count() == 0

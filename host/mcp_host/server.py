@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -45,6 +46,21 @@ def engine(host: Host) -> Engine:
     """The protocol engine serving ``host``: its telemetry (metrics, spans, log context;
     ``observability``) outermost, then the host's interceptors (``interceptors``)."""
     return engine_for(host, protocol_settings(host), interceptors=interceptors(host))
+
+
+@contextlib.contextmanager
+def settled_heap() -> Iterator[None]:
+    """While serving, what start-up made (plugins loaded, lifespans entered, the engine
+    built) sits in the garbage collector's permanent generation (``gc.freeze``): it lives as
+    long as the server, and left where it is every full collection would walk it again, a
+    cost each request would pay in proportion to the size of the start-up heap (the plugins
+    and libraries imported) rather than to its own work. Released when serving ends."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def interceptors(host: Host) -> list[Interceptor]:
@@ -115,16 +131,17 @@ async def serve(
 
     async with host.running():
         served = engine(host)
-        async with metrics_listener(host, served):
-            await serve_http(
-                served,
-                host.config.http,
-                readiness=host.readiness_report,
-                legacy_only=transport == "sse",
-                session_store=session_store,
-                event_store=event_store,
-                grace_seconds=host.config.host.shutdown_grace,
-            )
+        with settled_heap():
+            async with metrics_listener(host, served):
+                await serve_http(
+                    served,
+                    host.config.http,
+                    readiness=host.readiness_report,
+                    legacy_only=transport == "sse",
+                    session_store=session_store,
+                    event_store=event_store,
+                    grace_seconds=host.config.host.shutdown_grace,
+                )
 
 
 async def _serve_stdio(host: Host) -> None:
@@ -151,14 +168,15 @@ async def _serve_stdio(host: Host) -> None:
             async with host.running():
                 watching.cancel()
                 served = engine(host)
-                async with metrics_listener(host, served):
-                    await serve_stdio(
-                        served,
-                        max_message_bytes=settings.max_message_bytes,
-                        grace_seconds=settings.shutdown_grace,
-                        shutdown=shutdown,
-                        notice=terminal_notice(host.loaded.file) if in_terminal else None,
-                    )
+                with settled_heap():
+                    async with metrics_listener(host, served):
+                        await serve_stdio(
+                            served,
+                            max_message_bytes=settings.max_message_bytes,
+                            grace_seconds=settings.shutdown_grace,
+                            shutdown=shutdown,
+                            notice=terminal_notice(host.loaded.file) if in_terminal else None,
+                        )
         watching.cancel()
 
 
