@@ -351,12 +351,80 @@ def check(ctx: click.Context, /, **_: Any) -> None:
     ]
     if problems:
         _fail(problems)
+    for warning in _auth_warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
     catalog = host.catalog.current
     click.echo(
         f"OK: {sum(1 for r in host.records if r.status == 'enabled')} plugin(s), "
         f"{len(catalog.tools)} tools, {len(catalog.resources) + len(catalog.templates)} resources, "
         f"{len(catalog.prompts)} prompts"
     )
+
+
+def _auth_warnings(loaded: LoadedConfig) -> list[str]:
+    """What ``check`` can say of ``[auth]`` beyond its shape: whether each authorization
+    server answers (a warning, not an error: it may be down now, or unreachable from here)."""
+    auth = loaded.config.auth
+    if auth is None:
+        return []
+    warnings = []
+    if loaded.config.host.transport == "stdio":
+        warnings.append(
+            "[auth] is configured, but [host] transport is stdio, which does not "
+            "authenticate; [auth] applies to --transport http and sse"
+        )
+    if auth.oauth:
+        from .transports.http.auth import Authenticator
+
+        warnings += anyio.run(_reach_issuers, Authenticator(auth))
+    return warnings
+
+
+async def _reach_issuers(authenticator: Any) -> list[str]:
+    from .transports.http.auth import Unavailable
+
+    warnings = []
+    try:
+        for issuer in authenticator.tokens.issuers.values():
+            try:
+                await issuer.key(None)
+            except Unavailable as exc:
+                warnings.append(f"authorization server unreachable: {exc}")
+            except Exception:  # a key answer of any shape means it answered
+                pass
+            try:
+                await issuer.introspection_endpoint()
+            except Unavailable as exc:
+                warnings.append(f"introspection not available: {exc}")
+    finally:
+        await authenticator.aclose()
+    return list(dict.fromkeys(warnings))
+
+
+@main.group("auth")
+def auth_group() -> None:
+    """Inspect the authentication of the HTTP transports ([auth])."""
+
+
+@auth_group.command("metadata")
+@_common
+@click.pass_context
+def auth_metadata(ctx: click.Context, /, **_: Any) -> None:
+    """Print the protected resource metadata (RFC 9728) clients see, where they find it, and
+    the challenge of a request without a valid credential."""
+    loaded = _load(ctx, {})
+    auth = loaded.config.auth
+    if auth is None:
+        raise click.ClickException(
+            "the configuration has no [auth] section: the HTTP transports authenticate nobody "
+            "and serve no protected resource metadata (docs/auth.md shows how to set it up)"
+        )
+    from .transports.http.auth import Authenticator, metadata_url
+
+    authenticator = Authenticator(auth)
+    click.echo(f"# GET {metadata_url(auth.resource)}")
+    click.echo(json.dumps(authenticator.metadata(), indent=2))
+    click.echo(f"# 401 answers carry: WWW-Authenticate: {authenticator.challenge()}")
 
 
 def _fail(problems: list[str]) -> NoReturn:
@@ -397,7 +465,9 @@ def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
         )
         return
     click.echo(f"# file: {loaded.file or '(none; defaults)'}")
-    for section in ("host", "http"):
+    for section in ("host", "http", "auth"):
+        if data.get(section) is None:
+            continue
         click.echo(f"\n[{section}]")
         for key, value in data[section].items():
             source = loaded.provenance.get(f"{section}.{key}", "default")

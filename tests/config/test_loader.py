@@ -71,7 +71,7 @@ def test_environment_value_parsing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ("[hots]\n", ["unknown section(s) [hots]", "[host], [http] and [plugins.NAME]"]),
+        ("[hots]\n", ["unknown section(s) [hots]", "[host], [http], [auth] and [plugins.NAME]"]),
         ("[host]\npage_sise = 3\n", ["[host] page_sise: unknown setting"]),
         ("[host]\npage_size = 'many'\n", ["[host] page_size", "integer"]),
         ("[http]\nport = 70000\n", ["[http] port"]),
