@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -85,12 +84,13 @@ class MetadataEndpoint:
     def __init__(self, authenticator: Authenticator) -> None:
         self.body = json.dumps(authenticator.metadata(), indent=2).encode()
 
-    async def __call__(self, request: Request) -> Response:
-        return Response(
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = Response(
             self.body,
             media_type="application/json",
             headers={"cache-control": "max-age=300", "access-control-allow-origin": "*"},
         )
+        await response(scope, receive, send)
 
 
 __all__ = ["CALLER", "AuthGuard", "MetadataEndpoint"]

@@ -1,0 +1,277 @@
+"""Access tokens checked by the authenticator against a real authorization server.
+
+Every token refused here is refused with a sentence, and never cached."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mcp_host.config import AuthSettings
+from mcp_host.transports.http.auth import Authenticator, Refused
+
+from .conftest import INTROSPECTION, AuthServer
+
+pytestmark = pytest.mark.anyio
+
+RESOURCE = "http://127.0.0.1:8000/mcp"
+
+
+def settings(authserver: AuthServer, **issuer: Any) -> AuthSettings:
+    return AuthSettings.model_validate(
+        {
+            "resource": RESOURCE,
+            "oauth": [
+                {
+                    "issuer": authserver.issuer,
+                    "client_id": INTROSPECTION[0],
+                    "client_secret": INTROSPECTION[1],
+                    "introspection_cache_seconds": 1,
+                    **issuer,
+                }
+            ],
+        }
+    )
+
+
+@pytest.fixture
+async def auth(authserver: AuthServer) -> AsyncIterator[Authenticator]:
+    authenticator = Authenticator(settings(authserver))
+    yield authenticator
+    await authenticator.aclose()
+
+
+async def refused(auth: Authenticator, token: str) -> Refused:
+    assert auth.tokens is not None
+    before = len(auth.tokens.cache)
+    with pytest.raises(Refused) as caught:
+        await auth.authenticate(f"Bearer {token}")
+    assert caught.value.status == 401
+    assert caught.value.error == "invalid_token"
+    assert len(auth.tokens.cache) == before, "a refused token was cached"
+    return caught.value
+
+
+async def test_a_token_from_the_server_for_this_resource_is_accepted(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    token = authserver.token(RESOURCE, scope="tools:read tools:write")
+    principal = await auth.authenticate(f"Bearer {token}")
+    assert principal.kind == "oauth"
+    assert principal.subject == "machine"
+    assert principal.issuer == authserver.issuer
+    assert principal.scopes == {"tools:read", "tools:write"}
+    assert principal.claims["aud"] == RESOURCE
+    # Cached by its digest: the second time asks nothing and gives the same principal.
+    assert auth.tokens is not None
+    assert len(auth.tokens.cache) == 1
+    assert await auth.authenticate(f"Bearer {token}") is principal
+
+
+async def test_a_token_minted_for_another_resource_is_refused(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    token = authserver.token("https://other.example.com/mcp")
+    assert "was not issued for this server" in (await refused(auth, token)).description
+
+
+async def test_an_expired_token_is_refused(auth: Authenticator, authserver: AuthServer) -> None:
+    now = int(time.time())
+    token = authserver.sign(RESOURCE, iat=now - 600, exp=now - 120)  # beyond the 30 s leeway
+    assert "expired" in (await refused(auth, token)).description
+
+
+async def test_a_token_within_the_leeway_of_its_expiry_is_accepted(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    now = int(time.time())
+    token = authserver.sign(RESOURCE, iat=now - 600, exp=now - 5)
+    principal = await auth.authenticate(f"Bearer {token}")
+    assert principal.subject == "alice"
+    assert auth.tokens is not None
+    assert len(auth.tokens.cache) == 0  # past its exp: not remembered
+
+
+async def test_a_token_not_valid_yet_is_refused(auth: Authenticator, authserver: AuthServer) -> None:
+    token = authserver.sign(RESOURCE, nbf=int(time.time()) + 600)
+    assert "not valid yet" in (await refused(auth, token)).description
+
+
+async def test_a_token_of_another_issuer_is_refused(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    token = authserver.sign(RESOURCE, iss="https://evil.example.com")
+    assert "not one this server trusts" in (await refused(auth, token)).description
+
+
+async def test_a_token_with_a_bad_signature_is_refused(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = authserver.sign(RESOURCE, key=other)  # the server's kid, another key
+    assert "signature does not verify" in (await refused(auth, token)).description
+    # And a real token with one byte of its signature changed.
+    real = authserver.token(RESOURCE)
+    head, body, signature = real.split(".")
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    assert "signature" in (await refused(auth, f"{head}.{body}.{flipped}")).description
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_alg_none_is_refused(auth: Authenticator, authserver: AuthServer) -> None:
+    now = int(time.time())
+    claims = {"iss": authserver.issuer, "sub": "alice", "aud": RESOURCE, "exp": now + 300}
+    for alg in ("none", "None", "NONE"):
+        token = f"{_b64({'alg': alg, 'kid': 'test-key-1'})}.{_b64(claims)}."
+        # The token's last part is empty: not even a well-formed bearer token? It is (b64token
+        # allows no empty part, but '.' ends it): either way it is refused, with a reason.
+        with pytest.raises(Refused) as caught:
+            await auth.authenticate(f"Bearer {token}")
+        assert caught.value.status in (400, 401)
+    token = f"{_b64({'alg': 'none'})}.{_b64(claims)}.c2ln"
+    assert "'none'" in (await refused(auth, token)).description
+
+
+async def test_hs256_signed_with_the_public_key_is_refused(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    public_pem = (
+        authserver.private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    now = int(time.time())
+    claims = {"iss": authserver.issuer, "sub": "alice", "aud": RESOURCE, "exp": now + 300}
+    head = _b64({"alg": "HS256", "typ": "JWT", "kid": "test-key-1"})
+    body = _b64(claims)
+    import hashlib
+    import hmac
+
+    mac = hmac.new(public_pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    token = f"{head}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    assert "'HS256'" in (await refused(auth, token)).description
+
+
+async def test_an_unknown_kid_refreshes_the_keys_at_a_bounded_rate(
+    authserver: AuthServer,
+) -> None:
+    auth = Authenticator(settings(authserver, jwks_refresh_seconds=0.3))
+    assert auth.tokens is not None
+    issuer = auth.tokens.issuers[authserver.issuer]
+    await auth.authenticate(f"Bearer {authserver.token(RESOURCE)}")
+    assert issuer.key_fetches == 1
+    made_up = authserver.sign(RESOURCE, headers={"kid": "made-up-0"})
+    await refused(auth, made_up)  # just fetched: not again so soon
+    assert issuer.key_fetches == 1
+    time.sleep(0.35)
+    token = authserver.sign(RESOURCE, headers={"kid": "rotated-key-2"})
+    assert "does not publish" in (await refused(auth, token)).description
+    assert issuer.key_fetches == 2  # the unknown kid made it look again
+    for n in range(20):  # a flood of made-up kids: no more fetches within the refresh time
+        made_up = authserver.sign(RESOURCE, headers={"kid": f"made-up-{n}"})
+        await refused(auth, made_up)
+    assert issuer.key_fetches == 2
+    await auth.aclose()
+
+
+async def test_an_opaque_token_is_introspected(auth: Authenticator, authserver: AuthServer) -> None:
+    token = authserver.token(RESOURCE, scope="tools:read", client="machine-opaque")
+    assert token.count(".") == 0
+    principal = await auth.authenticate(f"Bearer {token}")
+    assert principal.kind == "oauth"
+    assert principal.subject == "machine-opaque"  # no sub: the client id
+    assert principal.scopes == {"tools:read"}
+
+
+async def test_a_revoked_token_is_refused_within_the_cache_time(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    token = authserver.token(RESOURCE, client="machine-opaque")
+    await auth.authenticate(f"Bearer {token}")
+    authserver.revoke(token)
+    time.sleep(1.05)  # introspection_cache_seconds = 1
+    with pytest.raises(Refused) as caught:
+        await auth.authenticate(f"Bearer {token}")
+    assert "not active" in caught.value.description
+
+
+async def test_an_opaque_token_for_another_resource_is_refused(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    token = authserver.token("https://other.example.com/mcp", client="machine-opaque")
+    assert "not active" in (await refused(auth, token)).description
+
+
+async def test_a_made_up_opaque_token_is_refused(auth: Authenticator) -> None:
+    assert "not active" in (await refused(auth, "made-up-opaque-token")).description
+
+
+async def test_many_distinct_bad_tokens_leave_no_trace(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    for n in range(200):
+        await refused(auth, authserver.sign(RESOURCE, aud=f"https://other-{n}.example.com"))
+    assert auth.tokens is not None
+    assert len(auth.tokens.cache) == 0
+
+
+async def test_the_cache_of_accepted_tokens_is_bounded(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    assert auth.tokens is not None
+    auth.tokens.cache.size = 5
+    for n in range(12):
+        await auth.authenticate(f"Bearer {authserver.sign(RESOURCE, jti=str(n))}")
+    assert len(auth.tokens.cache) == 5
+
+
+async def test_scopes_from_an_scp_claim(auth: Authenticator, authserver: AuthServer) -> None:
+    listed = authserver.sign(RESOURCE, scope=None, scp=["tools:read", "admin"])
+    assert (await auth.authenticate(f"Bearer {listed}")).scopes == {"tools:read", "admin"}
+    spaced = authserver.sign(RESOURCE, scope=None, scp="tools:write admin")
+    assert (await auth.authenticate(f"Bearer {spaced}")).scopes == {"tools:write", "admin"}
+
+
+async def test_the_audience_setting_overrides_the_resource(authserver: AuthServer) -> None:
+    auth = Authenticator(settings(authserver, audience="api://mcp-host"))
+    try:
+        token = authserver.token("api://mcp-host")
+        assert (await auth.authenticate(f"Bearer {token}")).subject == "machine"
+        await refused(auth, authserver.token(RESOURCE))
+    finally:
+        await auth.aclose()
+
+
+async def test_an_unreachable_issuer_is_unavailable_not_refused(authserver: AuthServer) -> None:
+    from mcp_host.transports.http.auth import Unavailable
+
+    from .conftest import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    auth = Authenticator(
+        AuthSettings.model_validate({"resource": RESOURCE, "oauth": [{"issuer": down}]})
+    )
+    try:
+        token = authserver.sign(RESOURCE, iss=down)
+        with pytest.raises(Unavailable):
+            await auth.authenticate(f"Bearer {token}")
+    finally:
+        await auth.aclose()
+
+
+def test_the_library_refuses_what_the_validator_relies_on_it_to_refuse() -> None:
+    """PyJWT with a fixed algorithm list never accepts another one (the HS/RS confusion)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode({"sub": "x"}, key, algorithm="RS256")
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        jwt.decode(token, key.public_key(), algorithms=["ES256"])
