@@ -9,7 +9,14 @@ import click
 
 from mcp_host import hookspecs
 from mcp_host.cli import main
-from mcp_host.config import HostSettings, HttpSettings, PluginSettings
+from mcp_host.config import (
+    ApiKey,
+    AuthSettings,
+    HostSettings,
+    HttpSettings,
+    OAuthIssuer,
+    PluginSettings,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -41,7 +48,7 @@ def test_every_hook_has_a_docstring_with_versionadded() -> None:
 
 def test_every_setting_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
-    for model in (HostSettings, HttpSettings):
+    for model in (HostSettings, HttpSettings, AuthSettings, OAuthIssuer, ApiKey):
         for field in model.model_fields:
             assert f"| `{field}` |" in text, field
 

@@ -276,8 +276,7 @@ class OAuthIssuer(_Section):
     )
     client_secret: SecretStr | None = Field(
         None,
-        description="Its secret, as a secret reference: { env = \"VAR\" } or { file = "
-        "\"/path\" }.",
+        description='Its secret, as a secret reference: { env = "VAR" } or { file = "/path" }.',
     )
     algorithms: list[str] = Field(
         default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
@@ -366,7 +365,7 @@ class ApiKey(_Section):
     """``[auth.api_keys.NAME]``: a key for service-to-service use."""
 
     key: SecretStr = Field(
-        description="The key, as a secret reference: { env = \"VAR\" } or { file = \"/path\" }; "
+        description='The key, as a secret reference: { env = "VAR" } or { file = "/path" }; '
         "clients send it as 'Authorization: Bearer <key>'."
     )
     scopes: list[str] = Field(default_factory=list, description="What the key grants.")
@@ -446,8 +445,11 @@ class AuthSettings(_Section):
     @classmethod
     def _key_names(cls, value: dict[str, ApiKey]) -> dict[str, ApiKey]:
         for name in value:
-            if not name or not name.isascii() or not (name[0].isalnum()) or not all(
-                c.isalnum() or c in "_.-" for c in name
+            if (
+                not name
+                or not name.isascii()
+                or not (name[0].isalnum())
+                or not all(c.isalnum() or c in "_.-" for c in name)
             ):
                 raise ValueError(
                     f"API key name {name!r}: use letters, digits, '_', '.' and '-', starting "

@@ -22,7 +22,7 @@ from mcp_host.protocol.jsonrpc import INTERNAL_ERROR
 from mcp_host.stores import EventStore, SessionStore
 
 from .app import McpHttp, Readiness, error_response
-from .auth import WELL_KNOWN, AuthGuard, Authenticator, MetadataEndpoint, metadata_path
+from .auth import WELL_KNOWN, Authenticator, AuthGuard, MetadataEndpoint, metadata_path
 from .security import OriginGuard, OriginPolicy
 
 log = logging.getLogger("mcp_host.transports.http")
@@ -79,7 +79,9 @@ def create_app(
     if settings.legacy_sse or not streamable:
         routes += [
             Route(settings.sse_path, guarded(_AsgiEndpoint(mcp.sse_stream)), methods=["GET"]),
-            Route(settings.messages_path, guarded(_AsgiEndpoint(mcp.sse_message)), methods=["POST"]),
+            Route(
+                settings.messages_path, guarded(_AsgiEndpoint(mcp.sse_message)), methods=["POST"]
+            ),
         ]
 
     @contextlib.asynccontextmanager

@@ -64,7 +64,12 @@ class AuthServer:
         assert answer.status_code == 200, answer.text
 
     def sign(
-        self, resource: str, *, key: Any = None, headers: dict[str, Any] | None = None, **claims: Any
+        self,
+        resource: str,
+        *,
+        key: Any = None,
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
     ) -> str:
         """A token signed by this session (with the server's own key unless ``key``)."""
         now = int(time.time())

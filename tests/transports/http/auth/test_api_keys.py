@@ -30,7 +30,7 @@ def test_a_key_is_its_named_principal_with_its_scopes() -> None:
 
 def test_only_digests_are_kept() -> None:
     keys = ApiKeys(KEYS)
-    kept = repr([entry for entry in keys._entries]) + repr(keys.__slots__)
+    kept = repr(list(keys._entries)) + repr(keys.__slots__)
     assert "ci-key-0123456789abcdef" not in kept
     assert all(len(digest) == 32 for digest, _ in keys._entries)
 

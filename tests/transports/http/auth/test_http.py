@@ -217,7 +217,8 @@ async def test_a_credential_in_the_query_string_is_refused(
         assert response.status_code == 400
         assert challenge(response)["error"] == "invalid_request"
         message = response.json()["error"]["message"]
-        assert "query string" in message and "never accepted" in message
+        assert "query string" in message
+        assert "never accepted" in message
         assert CI_KEY not in response.text
 
 
@@ -315,7 +316,9 @@ async def test_a_missing_scope_after_a_stream_started_stays_a_json_rpc_error(
     assert response.status_code == 200  # the stream had begun: too late for a status
     assert response.headers["content-type"].startswith("text/event-stream")
     assert "www-authenticate" not in response.headers
-    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+    events = [
+        json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")
+    ]
     assert events[-1]["error"]["code"] == -32003
     assert events[-1]["error"]["data"]["requiredScopes"] == ["admin", "tools:write"]
 

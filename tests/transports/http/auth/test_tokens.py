@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -100,7 +101,9 @@ async def test_a_token_within_the_leeway_of_its_expiry_is_accepted(
     assert len(auth.tokens.cache) == 0  # past its exp: not remembered
 
 
-async def test_a_token_not_valid_yet_is_refused(auth: Authenticator, authserver: AuthServer) -> None:
+async def test_a_token_not_valid_yet_is_refused(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
     token = authserver.sign(RESOURCE, nbf=int(time.time()) + 600)
     assert "not valid yet" in (await refused(auth, token)).description
 
@@ -146,9 +149,8 @@ async def test_alg_none_is_refused(auth: Authenticator, authserver: AuthServer) 
 async def test_hs256_signed_with_the_public_key_is_refused(
     auth: Authenticator, authserver: AuthServer
 ) -> None:
-    public_pem = (
-        authserver.private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = authserver.private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     now = int(time.time())
     claims = {"iss": authserver.issuer, "sub": "alice", "aud": RESOURCE, "exp": now + 300}
@@ -173,7 +175,7 @@ async def test_an_unknown_kid_refreshes_the_keys_at_a_bounded_rate(
     made_up = authserver.sign(RESOURCE, headers={"kid": "made-up-0"})
     await refused(auth, made_up)  # just fetched: not again so soon
     assert issuer.key_fetches == 1
-    time.sleep(0.35)
+    await anyio.sleep(0.35)
     token = authserver.sign(RESOURCE, headers={"kid": "rotated-key-2"})
     assert "does not publish" in (await refused(auth, token)).description
     assert issuer.key_fetches == 2  # the unknown kid made it look again
@@ -199,7 +201,7 @@ async def test_a_revoked_token_is_refused_within_the_cache_time(
     token = authserver.token(RESOURCE, client="machine-opaque")
     await auth.authenticate(f"Bearer {token}")
     authserver.revoke(token)
-    time.sleep(1.05)  # introspection_cache_seconds = 1
+    await anyio.sleep(1.05)  # introspection_cache_seconds = 1
     with pytest.raises(Refused) as caught:
         await auth.authenticate(f"Bearer {token}")
     assert "not active" in caught.value.description

@@ -76,7 +76,9 @@ class Fetcher:
                         raise FetchError(f"{method} {url} answered {response.status_code}")
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > self.max_bytes:
-                        raise FetchError(f"{method} {url}: the answer is over {self.max_bytes} bytes")
+                        raise FetchError(
+                            f"{method} {url}: the answer is over {self.max_bytes} bytes"
+                        )
                     body = bytearray()
                     async for chunk in response.aiter_bytes():
                         body += chunk

@@ -74,7 +74,10 @@ class AuthGuard:
 def _error(status: int, message: str, headers: dict[str, str]) -> Response:
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
     return Response(
-        json.dumps(body).encode(), status_code=status, headers=headers, media_type="application/json"
+        json.dumps(body).encode(),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
     )
 
 

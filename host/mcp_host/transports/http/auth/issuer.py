@@ -14,7 +14,7 @@ import jwt
 
 from mcp_host.config import OAuthIssuer
 
-from .fetch import FetchError, Fetcher
+from .fetch import Fetcher, FetchError
 from .refusals import Refused, Unavailable
 
 log = logging.getLogger("mcp_host.auth")

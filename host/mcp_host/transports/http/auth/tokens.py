@@ -23,7 +23,7 @@ import jwt
 
 from mcp_host.authoring._principal import Principal
 
-from .fetch import FetchError, Fetcher
+from .fetch import Fetcher, FetchError
 from .issuer import Issuer
 from .refusals import Refused, Unavailable
 
@@ -183,7 +183,8 @@ class OAuthTokens:
                 continue
             asked = True
             settings = issuer.settings
-            assert settings.client_id is not None and settings.client_secret is not None
+            assert settings.client_id is not None
+            assert settings.client_secret is not None
             try:
                 answer = await self._fetcher.post_form(
                     endpoint,
