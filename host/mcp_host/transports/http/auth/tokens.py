@@ -201,7 +201,10 @@ class OAuthTokens:
             log.warning("cannot check a token: %s", "; ".join(unavailable))
             raise Unavailable("the authorization server could not be asked about the token")
         if not asked:
-            raise Refused("the token is not a JWT, and no authorization server introspects tokens")
+            raise Refused(
+                "the credential is neither an API key of this server nor a JWT access token "
+                "(and no authorization server is configured to introspect other tokens)"
+            )
         raise Refused("the token is not active (expired, revoked, or not issued for this server)")
 
     def _active(
