@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import click
@@ -23,6 +23,9 @@ from . import __version__
 from .config import LoadedConfig, PluginSettings, RedactingFilter, load_config
 from .errors import MCPHostError
 from .host import Host
+
+if TYPE_CHECKING:
+    from .transports.http.auth import Authenticator
 
 log = logging.getLogger("mcp_host")
 
@@ -380,17 +383,18 @@ def _auth_warnings(loaded: LoadedConfig) -> list[str]:
     return warnings
 
 
-async def _reach_issuers(authenticator: Any) -> list[str]:
-    from .transports.http.auth import Unavailable
+async def _reach_issuers(authenticator: Authenticator) -> list[str]:
+    from .transports.http.auth import Refused, Unavailable
 
     warnings = []
+    issuers = authenticator.tokens.issuers.values() if authenticator.tokens else ()
     try:
-        for issuer in authenticator.tokens.issuers.values():
+        for issuer in issuers:
             try:
                 await issuer.key(None)
             except Unavailable as exc:
                 warnings.append(f"authorization server unreachable: {exc}")
-            except Exception:  # a key answer of any shape means it answered
+            except Refused:  # several keys, none named: it answered, which is what matters
                 pass
             try:
                 await issuer.introspection_endpoint()

@@ -19,12 +19,14 @@ KEYS = {
 
 def test_a_key_is_its_named_principal_with_its_scopes() -> None:
     keys = ApiKeys(KEYS)
-    found = keys.match("ci-key-0123456789abcdef")
+    found = keys.match(keys.digest("ci-key-0123456789abcdef"))
     assert found is not None
     assert (found.kind, found.subject, found.scopes) == ("api_key", "ci-bot", {"sql:read"})
     assert found.key == "api-key:ci-bot"
-    assert keys.match("ci-key-0123456789abcdeF") is None
-    assert keys.match("") is None
+    assert keys.match(keys.digest("ci-key-0123456789abcdeF")) is None
+    assert keys.match(keys.digest("")) is None
+    # Salted per process: the same key has another digest elsewhere.
+    assert ApiKeys(KEYS).digest("ci-key-0123456789abcdef") != keys.digest("ci-key-0123456789abcdef")
     assert keys.scopes == {"sql:read"}
 
 
@@ -49,7 +51,7 @@ def test_every_key_is_compared_with_compare_digest_on_equal_length_digests(
     monkeypatch.setattr(module.hmac, "compare_digest", recording)
     for presented in ("ci-key-0123456789abcdef", "x", "a much longer wrong key " * 40):
         calls.clear()
-        keys.match(presented)
+        keys.match(keys.digest(presented))
         # Every key compared (no early exit on a match), always digest against digest.
         assert len(calls) == len(KEYS)
         assert all(isinstance(a, bytes) and len(a) == len(b) == 32 for a, b in calls)

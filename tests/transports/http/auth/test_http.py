@@ -448,3 +448,30 @@ async def test_legacy_get_and_delete_need_a_credential(client: httpx.AsyncClient
         "/mcp", headers={"mcp-session-id": session, "authorization": f"Bearer {CI_KEY}"}
     )
     assert ended.status_code == 204
+
+
+async def test_an_unreachable_issuer_is_503_with_retry_after(authserver: AuthServer) -> None:
+    from .conftest import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    app = create_app(
+        build_engine(plugin()),
+        HttpSettings(),
+        auth=AuthSettings.model_validate({"resource": RESOURCE, "oauth": [{"issuer": down}]}),
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            token = authserver.sign(RESOURCE, iss=down)
+            response = await call(client, "whoami", f"Bearer {token}")
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "5"
+            assert "cannot be reached" in response.json()["error"]["message"]
+
+
+async def test_without_auth_nothing_checks_credentials() -> None:
+    app = create_app(build_engine(plugin()), HttpSettings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        assert text(await call(client, "whoami", "Bearer anything")) == "nobody"
+        assert (await client.get("/.well-known/oauth-protected-resource/mcp")).status_code == 404

@@ -106,13 +106,14 @@ class Authenticator:
                 error=None,
             )
         token = self.token_of(authorization)
+        digest = self.api_keys.digest(token)
         if self.api_keys:
-            found = self.api_keys.match(token)
+            found = self.api_keys.match(digest)
             if found is not None:
                 return found
         if self.tokens is None:
             raise Refused("the credential is not a valid API key for this server")
-        return await self.tokens.principal(token)
+        return await self.tokens.principal(token, digest)
 
     @staticmethod
     def token_of(authorization: str) -> str:

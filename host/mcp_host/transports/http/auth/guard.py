@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,11 +23,15 @@ log = logging.getLogger("mcp_host.auth")
 CALLER = "mcp_host.caller"
 """The ASGI scope key of the authenticated ``Principal``."""
 
+WARN_EVERY_SECONDS = 10.0
+"""While an authorization server is unreachable, the log says so at most this often."""
+
 
 class AuthGuard:
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
         self.authenticator = authenticator
+        self._warned = -float("inf")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization: str | None = None
@@ -50,7 +55,10 @@ class AuthGuard:
             await self._refusal(exc)(scope, receive, send)
             return
         except Unavailable as exc:
-            log.warning("a request could not be authenticated: %s", exc)
+            now = time.monotonic()
+            if now - self._warned >= WARN_EVERY_SECONDS:  # not once per request
+                self._warned = now
+                log.warning("requests cannot be authenticated: %s", exc)
             await _error(
                 503,
                 "The authorization server that issued the token cannot be reached to check it; "

@@ -154,7 +154,7 @@ class Issuer:
         if found is None:
             raise Refused(
                 f"the token is signed with a key the issuer {self.name} does not publish "
-                f"(kid {kid!r})"
+                f"(kid {kid[:60]!r})"
                 if kid is not None
                 else f"the token names no key (kid) and {self.name} publishes several"
             )

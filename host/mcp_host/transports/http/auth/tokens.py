@@ -12,7 +12,6 @@ as audience) wins.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -35,7 +34,7 @@ never remembered, so a flood of bad tokens cannot grow the cache."""
 
 
 class TokenCache:
-    """Accepted tokens by the SHA-256 digest of the token, each until it expires."""
+    """Accepted tokens by their salted SHA-256 digest, each until it expires."""
 
     __slots__ = ("_entries", "size")
 
@@ -82,6 +81,12 @@ def _subject(claims: Mapping[str, Any]) -> str:
     raise Refused("the token names no subject ('sub')")
 
 
+def _shown(value: object) -> str:
+    """A value from an unverified token, as a refusal may quote it: short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
@@ -95,8 +100,9 @@ class OAuthTokens:
         self._fetcher = fetcher
         self.cache = TokenCache()
 
-    async def principal(self, token: str) -> Principal:
-        digest = hashlib.sha256(token.encode()).digest()
+    async def principal(self, token: str, digest: bytes) -> Principal:
+        """The caller ``token`` (whose digest is ``digest``) stands for, or ``Refused`` /
+        ``Unavailable``."""
         now = time.time()
         cached = self.cache.get(digest, now)
         if cached is not None:
@@ -120,17 +126,17 @@ class OAuthTokens:
         name = unverified.get("iss")
         issuer = self.issuers.get(name) if isinstance(name, str) else None
         if issuer is None:
-            raise Refused(f"the token's issuer {name!r} is not one this server trusts")
+            raise Refused(f"the token's issuer {_shown(name)} is not one this server trusts")
         alg = header.get("alg")
         if alg not in issuer.algorithms:
             raise Refused(
-                f"the token is signed with {alg!r}; {issuer.name} tokens must use one of "
+                f"the token is signed with {_shown(alg)}; {issuer.name} tokens must use one of "
                 f"{', '.join(issuer.algorithms)}"
             )
         kid = header.get("kid")
         key = await issuer.key(kid if isinstance(kid, str) else None)
         if not key.fits(alg):
-            raise Refused(f"the token's algorithm {alg!r} does not fit its key ({key.kty})")
+            raise Refused(f"the token's algorithm {_shown(alg)} does not fit its key ({key.kty})")
         settings = issuer.settings
         try:
             claims = jwt.decode(
