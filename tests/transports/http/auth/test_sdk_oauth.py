@@ -29,6 +29,7 @@ from .conftest import AuthServer, free_port
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.node]
 
 API_KEY = "e2e-key-0123456789abcdef"
+OTHER_KEY = "e2e-other-key-0123456789"
 CALLBACK = "http://127.0.0.1:9/callback"
 
 
@@ -49,6 +50,9 @@ issuer = "{authserver.issuer}"
 [auth.api_keys.e2e]
 key = {{ env = "E2E_API_KEY" }}
 scopes = ["tools:read"]
+
+[auth.api_keys.other]
+key = {{ env = "E2E_OTHER_KEY" }}
 """
     )
     proc, url = start(
@@ -58,6 +62,7 @@ scopes = ["tools:read"]
         str(config),
         MCP_HOST_HTTP_PORT=str(port),
         E2E_API_KEY=API_KEY,
+        E2E_OTHER_KEY=OTHER_KEY,
     )
     assert url == resource
     yield url
@@ -207,3 +212,29 @@ async def test_an_api_key_and_http_sse(host: str) -> None:
         ) as client:
             added = await client.call_tool("add", {"a": 1, "b": 1})
             assert added.structured_content == {"result": 2.0}
+
+
+async def test_an_http_sse_session_is_its_principals_alone(host: str) -> None:
+    base = host.removesuffix("/mcp")
+    mine = {"authorization": f"Bearer {API_KEY}"}
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    with anyio.fail_after(30):
+        async with (
+            httpx.AsyncClient(timeout=10) as http,
+            http.stream("GET", f"{base}/sse", headers=mine) as stream,
+        ):
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            endpoint = ""
+            async for line in lines:
+                if line.startswith("data:"):
+                    endpoint = line[5:].strip()
+                    break
+            assert "session_id=" in endpoint
+            target = urljoin(base + "/", endpoint)
+            for other in (f"Bearer {OTHER_KEY}", None):
+                headers = {"authorization": other} if other else {}
+                refused = await http.post(target, json=ping, headers=headers)
+                assert refused.status_code == (404 if other else 401)
+            accepted = await http.post(target, json=ping, headers=mine)
+            assert accepted.status_code == 202
