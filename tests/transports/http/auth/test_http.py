@@ -157,7 +157,18 @@ async def test_a_refused_token_gets_invalid_token(client: httpx.AsyncClient) -> 
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Bearer", "Bearer ", "Bearer a b", "Bearer tok\x7fen", "Bearer tok,en", "Bearer  =abc"],
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer tok\x7fen",
+        "Bearer tok,en",
+        "Bearer  =abc",
+        "",
+        "Bearer\ttoken",
+        "BearerSecretToken.abc",
+        "ThisIsNotASchemeButAlongWord",
+    ],
 )
 async def test_a_malformed_authorization_header_is_400(
     client: httpx.AsyncClient, authorization: str
@@ -166,6 +177,7 @@ async def test_a_malformed_authorization_header_is_400(
     assert response.status_code == 400
     assert challenge(response)["error"] == "invalid_request"
     assert "malformed" in response.json()["error"]["message"]
+    assert "Secret" not in response.text  # what was sent is not echoed
 
 
 async def test_another_scheme_is_401_without_error_code(client: httpx.AsyncClient) -> None:

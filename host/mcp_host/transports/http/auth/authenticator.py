@@ -124,9 +124,15 @@ class Authenticator:
                 error="invalid_request",
             )
         scheme = authorization.split(" ", 1)[0]
-        if scheme.lower() != "bearer":
+        if (
+            scheme.lower() != "bearer"
+            and len(scheme) <= 20
+            and scheme.isascii()
+            and scheme.isalpha()
+        ):
+            # Another scheme (Basic, Digest, ...): no credential this server takes.
             raise Refused(
-                f"the Authorization scheme {scheme[:20]!r} is not supported; send "
+                f"the Authorization scheme {scheme!r} is not supported; send "
                 "'Authorization: Bearer <token>'",
                 error=None,
             )
