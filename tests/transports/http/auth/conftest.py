@@ -120,3 +120,51 @@ def authserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+class Documents:
+    """A stand-in issuer for what the real one will not do on demand (rotate its keys, name
+    another issuer in its metadata): JSON documents by path on a loopback port, changeable
+    while it serves, with a count of requests per path."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        self.documents: dict[str, Any] = {}
+        self.hits: dict[str, int] = {}
+        documents, hits = self.documents, self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits[self.path] = hits.get(self.path, 0) + 1
+                body = json.dumps(documents[self.path]).encode() if self.path in documents else b""
+                self.send_response(200 if body else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid=kid, alg="RS256", use="sig")
+    return jwk
+
+
+@pytest.fixture
+def documents() -> Iterator[Documents]:
+    served = Documents()
+    yield served
+    served.close()

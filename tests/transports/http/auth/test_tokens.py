@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp_host.config import AuthSettings
 from mcp_host.transports.http.auth import Authenticator, Refused
 
-from .conftest import INTROSPECTION, AuthServer
+from .conftest import INTROSPECTION, AuthServer, Documents, public_jwk
 
 pytestmark = pytest.mark.anyio
 
@@ -345,5 +345,75 @@ async def test_an_issuer_slower_than_the_time_limit_is_unavailable(
                 await auth.authenticate(f"Bearer {authserver.sign(RESOURCE, iss=slow)}")
             assert "did not answer within 0.2 s" in str(caught.value)
             tg.cancel_scope.cancel()
+    finally:
+        await auth.aclose()
+
+
+async def test_a_given_jwks_uri_is_used_without_discovery(authserver: AuthServer) -> None:
+    auth = Authenticator(settings(authserver, jwks_uri=f"{authserver.issuer}/jwks"))
+    try:
+        token = authserver.token(RESOURCE)
+        assert (await auth.authenticate(f"Bearer {token}")).subject == "machine"
+        assert auth.tokens is not None
+        assert auth.tokens.issuers[authserver.issuer]._metadata is None  # never fetched
+    finally:
+        await auth.aclose()
+
+
+def _sign(issuer: str, key: rsa.RSAPrivateKey, kid: str) -> str:
+    now = int(time.time())
+    claims = {"iss": issuer, "sub": "svc", "aud": RESOURCE, "exp": now + 300, "scope": "a"}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+async def test_a_rotated_key_is_fetched_and_accepted(documents: Documents) -> None:
+    old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    documents.documents["/.well-known/oauth-authorization-server"] = {
+        "issuer": documents.url,
+        "jwks_uri": f"{documents.url}/keys",
+    }
+    documents.documents["/keys"] = {"keys": [public_jwk(old, "old")]}
+    auth = Authenticator(
+        AuthSettings.model_validate(
+            {
+                "resource": RESOURCE,
+                "oauth": [{"issuer": documents.url, "jwks_refresh_seconds": 0}],
+            }
+        )
+    )
+    try:
+        assert (await auth.authenticate(f"Bearer {_sign(documents.url, old, 'old')}")).subject
+        # The issuer rotates: a token under the new kid makes the host fetch the keys again.
+        documents.documents["/keys"] = {"keys": [public_jwk(old, "old"), public_jwk(new, "new")]}
+        principal = await auth.authenticate(f"Bearer {_sign(documents.url, new, 'new')}")
+        assert principal.subject == "svc"
+        assert documents.hits["/keys"] == 2
+        assert documents.hits["/.well-known/oauth-authorization-server"] == 1
+    finally:
+        await auth.aclose()
+
+
+async def test_metadata_naming_another_issuer_is_not_used(documents: Documents) -> None:
+    from mcp_host.transports.http.auth import Unavailable
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for well_known in (
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ):
+        documents.documents[well_known] = {
+            "issuer": "https://attacker.example.com",
+            "jwks_uri": f"{documents.url}/keys",
+        }
+    documents.documents["/keys"] = {"keys": [public_jwk(key, "k")]}
+    auth = Authenticator(
+        AuthSettings.model_validate({"resource": RESOURCE, "oauth": [{"issuer": documents.url}]})
+    )
+    try:
+        with pytest.raises(Unavailable) as caught:
+            await auth.authenticate(f"Bearer {_sign(documents.url, key, 'k')}")
+        assert "names the issuer 'https://attacker.example.com'" in str(caught.value)
+        assert "/keys" not in documents.hits
     finally:
         await auth.aclose()
