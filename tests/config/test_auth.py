@@ -10,7 +10,12 @@ from mcp_host.config import config_from_data
 from mcp_host.errors import ConfigError
 
 KEY = "ci-key-0123456789abcdef"
-ENV = {"CI_KEY": KEY, "CLIENT_SECRET": "client-secret-0123456789", "SHORT": "short"}
+ENV = {
+    "CI_KEY": KEY,
+    "CLIENT_SECRET": "client-secret-0123456789",
+    "SHORT": "short",
+    "SPACED": "a key with spaces and ! marks",
+}
 
 
 def load(auth: dict[str, Any]) -> Any:
@@ -118,6 +123,7 @@ def test_keys_and_client_secrets_are_redacted() -> None:
         ),
         ({"oauth": [{"issuer": "https://l.example.com", "tenant": "x"}]}, "unknown setting"),
         ({"api_keys": {"ci": {"key": {"env": "SHORT"}}}}, "shorter than 16 characters"),
+        ({"api_keys": {"ci": {"key": {"env": "SPACED"}}}}, "characters a client cannot send"),
         ({"api_keys": {"ci": {"key": {"env": "MISSING_VAR"}}}}, "MISSING_VAR, which is not set"),
         ({"api_keys": {"-ci": {"key": {"env": "CI_KEY"}}}}, "API key name '-ci'"),
         (

@@ -7,6 +7,7 @@ one-to-one (see ``loader``).
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -215,6 +216,8 @@ ASYMMETRIC_ALGORITHMS = (
 never an HMAC one, whose key would be the issuer's public key)."""
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's b64token: what a bearer credential may be made of."""
 
 
 def _loopback(host: str | None) -> bool:
@@ -379,10 +382,11 @@ class ApiKey(_Section):
                 "the key is shorter than 16 characters; use a random one, e.g. the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
-        if any(c.isspace() for c in secret) or not secret.isascii():
+        if not _B64TOKEN.fullmatch(secret):
             raise ValueError(
-                "the key holds spaces or non-ASCII characters; a client could not send it in "
-                "an Authorization header"
+                "the key holds characters a client cannot send as 'Authorization: Bearer "
+                "<key>': use letters, digits and -._~+/ (optionally ending with '='), as "
+                "secrets.token_urlsafe does"
             )
         return value
 
