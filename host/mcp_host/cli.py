@@ -384,25 +384,10 @@ def _auth_warnings(loaded: LoadedConfig) -> list[str]:
 
 
 async def _reach_issuers(authenticator: Authenticator) -> list[str]:
-    from .transports.http.auth import Refused, Unavailable
-
-    warnings = []
-    issuers = authenticator.tokens.issuers.values() if authenticator.tokens else ()
     try:
-        for issuer in issuers:
-            try:
-                await issuer.key(None)
-            except Unavailable as exc:
-                warnings.append(f"authorization server unreachable: {exc}")
-            except Refused:  # several keys, none named: it answered, which is what matters
-                pass
-            try:
-                await issuer.introspection_endpoint()
-            except Unavailable as exc:
-                warnings.append(f"introspection not available: {exc}")
+        return await authenticator.reach()
     finally:
         await authenticator.aclose()
-    return list(dict.fromkeys(warnings))
 
 
 @main.group("auth")

@@ -6,6 +6,7 @@ its lifespan starts the session machinery, so a mounting app must run it (see do
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -86,10 +87,19 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        warming: asyncio.Task[None] | None = None
+        if authenticator is not None:
+            log.info("%s", authenticator.describe())
+            if authenticator.tokens is not None:  # the keys, before the first request needs them
+                warming = asyncio.get_running_loop().create_task(_warm(authenticator))
         try:
             async with mcp.sessions.running():
                 yield
         finally:
+            if warming is not None:
+                warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warming
             if authenticator is not None:
                 await authenticator.aclose()
 
@@ -112,6 +122,11 @@ def create_app(
         direct = OriginGuard(_Contained(endpoint), policy=policy)
         app.direct = {path: direct, path + "/": direct}
     return app
+
+
+async def _warm(authenticator: Authenticator) -> None:
+    for problem in await authenticator.reach():
+        log.warning("%s; requests with its tokens get 503 until it answers", problem)
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

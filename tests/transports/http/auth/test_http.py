@@ -487,3 +487,17 @@ async def test_without_auth_nothing_checks_credentials() -> None:
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         assert text(await call(client, "whoami", "Bearer anything")) == "nobody"
         assert (await client.get("/.well-known/oauth-protected-resource/mcp")).status_code == 404
+
+
+async def test_the_start_up_log_says_what_is_accepted(
+    authserver: AuthServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="mcp_host")
+    async for client in _client(authserver):
+        assert (await client.get("/healthz")).status_code == 200
+    line = next(r.getMessage() for r in caplog.records if "authentication:" in r.getMessage())
+    assert line == (
+        f"authentication: API keys (ci-bot, ops) and access tokens from {authserver.issuer}; "
+        f"resource {RESOURCE}, metadata at {METADATA_URL}"
+    )
+    assert CI_KEY not in caplog.text

@@ -89,6 +89,39 @@ class Authenticator:
     async def aclose(self) -> None:
         await self.fetcher.aclose()
 
+    def describe(self) -> str:
+        """One line for the start-up log: what is accepted, and where the metadata is."""
+        methods = []
+        if self.settings.api_keys:
+            methods.append(f"API keys ({', '.join(self.settings.api_keys)})")
+        if self.settings.oauth:
+            methods.append("access tokens from " + ", ".join(o.issuer for o in self.settings.oauth))
+        anonymous = "" if self.required else "; anonymous callers allowed"
+        return (
+            f"authentication: {' and '.join(methods) or 'nothing'}{anonymous}; resource "
+            f"{self.settings.resource}, metadata at {self.metadata_url}"
+        )
+
+    async def reach(self) -> list[str]:
+        """Ask each authorization server for its metadata and keys (and introspection
+        endpoint, when used) now rather than at the first request; what failed, as
+        sentences. Known keys stay cached for the requests to come."""
+        from .refusals import Unavailable
+
+        problems = []
+        for issuer in self.tokens.issuers.values() if self.tokens else ():
+            try:
+                await issuer.key(None)
+            except Unavailable as exc:
+                problems.append(f"authorization server unreachable: {exc}")
+            except Refused:  # several keys, none named: it answered, which is what matters
+                pass
+            try:
+                await issuer.introspection_endpoint()
+            except Unavailable as exc:
+                problems.append(f"introspection not available: {exc}")
+        return list(dict.fromkeys(problems))
+
     # ------------------------------------------------------------------------ checking
 
     async def authenticate(self, authorization: str | None, query: bytes = b"") -> Principal:
