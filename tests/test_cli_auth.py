@@ -106,3 +106,10 @@ def test_config_show_redacts_the_keys(config: Path) -> None:
     shown = CliRunner().invoke(main, ["config", "show", "--json", "--config", str(config)])
     assert KEY not in shown.output
     assert json.loads(shown.output)["config"]["auth"]["api_keys"]["ci-bot"]["key"] == "***"
+
+
+def test_check_warns_that_stdio_is_not_authenticated(config: Path) -> None:
+    config.write_text(config.read_text().replace('transport = "http"', 'transport = "stdio"'))
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "transport is stdio, which does not authenticate" in result.output
