@@ -417,3 +417,13 @@ async def test_metadata_naming_another_issuer_is_not_used(documents: Documents) 
         assert "/keys" not in documents.hits
     finally:
         await auth.aclose()
+
+
+async def test_a_key_embedded_in_the_token_header_is_ignored(
+    auth: Authenticator, authserver: AuthServer
+) -> None:
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    embedded = public_jwk(attacker, "test-key-1")
+    for header in ({"jwk": embedded}, {"jku": "https://attacker.example.com/jwks"}):
+        token = authserver.sign(RESOURCE, key=attacker, headers=header)
+        assert "signature does not verify" in (await refused(auth, token)).description
