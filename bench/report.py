@@ -14,6 +14,10 @@ SCENARIOS = (
     ("stdio-64", "stdio, 64 in flight"),
     ("http-modern-1", "HTTP 2026-07-28 JSON, 1 connection"),
     ("http-modern-64", "HTTP 2026-07-28 JSON, 64 connections"),
+    ("http-modern-apikey-1", "HTTP 2026-07-28 JSON, [auth] API key, 1 connection"),
+    ("http-modern-apikey-64", "HTTP 2026-07-28 JSON, [auth] API key, 64 connections"),
+    ("http-modern-jwt-1", "HTTP 2026-07-28 JSON, [auth] JWT (cached keys), 1 connection"),
+    ("http-modern-jwt-64", "HTTP 2026-07-28 JSON, [auth] JWT (cached keys), 64 connections"),
     ("http-legacy-sse-1", "HTTP session, SSE accepted, 1 connection"),
     ("http-legacy-sse-64", "HTTP session, SSE accepted, 64 connections"),
     ("http-legacy-json-1", "HTTP session, JSON mode, 1 connection"),
@@ -41,9 +45,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def floor_of(scenario: str) -> str:
-    """The floor figure a scenario is compared with: the floor has no sessions, so the
-    session scenarios are compared with the JSON floor at the same concurrency."""
-    if scenario.startswith("http-legacy"):
+    """The floor figure a scenario is compared with: the floor has no sessions and no
+    authentication, so those scenarios are compared with the JSON floor at the same
+    concurrency."""
+    if scenario.startswith(("http-legacy", "http-modern-apikey", "http-modern-jwt")):
         return "http-modern-" + scenario.rsplit("-", 1)[1]
     return scenario
 
@@ -157,6 +162,19 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
             _ratio(tp("http-modern-64", "host"), tp("http-modern-64", "floor")),
             ">=",
             0.6,
+        ),
+        (
+            f"[auth] API key, HTTP 2026-07-28, 64 connections: req/s ≥ 0.95{TIMES} without",
+            _ratio(tp("http-modern-apikey-64", "host"), tp("http-modern-64", "host")),
+            ">=",
+            0.95,
+        ),
+        (
+            f"[auth] JWT (cached keys), HTTP 2026-07-28, 64 connections: req/s ≥ 0.95{TIMES} "
+            "without",
+            _ratio(tp("http-modern-jwt-64", "host"), tp("http-modern-64", "host")),
+            ">=",
+            0.95,
         ),
         (
             f"HTTP 2026-07-28 JSON, 64 connections: req/s ≥ 3{TIMES} SDK",
@@ -416,7 +434,8 @@ def render(raw: dict[str, Any]) -> str:
     lines += _table(["", "mcp-host", "SDK", "floor", "host ÷ SDK", "host ÷ floor"], rows)
     lines += [
         "",
-        "\\* the floor has no sessions: session scenarios are compared with the JSON floor.",
+        "\\* the floor has no sessions and no authentication: those scenarios are compared "
+        "with the JSON floor.",
     ]
 
     lines += ["", "## Latency (ms, p50 / p99)", ""]

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from auth import authorization
 from coldstart import (
     LAYERS,
     cold_commands,
@@ -130,8 +131,8 @@ class Bench:
         try:
             for scenario, column in HTTP_SERVERS[kind]:
                 target = server.target
-                if scenario == "http-modern":
-                    request_for = modern_requests(target)
+                if scenario.startswith("http-modern"):
+                    request_for = modern_requests(target, authorization(scenario, target.port))
                 else:
                     sessions = await open_sessions(target, max(CONCURRENCY))
                     request_for = legacy_requests(target, sessions)

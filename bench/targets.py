@@ -58,11 +58,16 @@ STDIO = {
 
 
 def http_command(kind: str, port: int) -> tuple[list[str], dict[str, str]]:
-    if kind in ("host", "host-json"):
+    if kind in ("host", "host-json", "host-auth"):
         argv = [PYTHON, "-m", "mcp_host", "serve", "--transport", "http", "--port", str(port)]
         env = base_env(MCP_HOST_PLUGINS=PLUGIN, MCP_HOST_AUDIT_LOG="0")  # as host_stdio
         if kind == "host-json":
             env["MCP_HOST_HTTP_JSON_RESPONSE"] = "1"
+        if kind == "host-auth":
+            import auth
+
+            argv += ["--config", str(auth.config_file(port))]
+            env["MCP_HOST_BENCH_API_KEY"] = auth.API_KEY
         return argv, env
     if kind.startswith("sdk-"):
         mode = kind.removeprefix("sdk-")
@@ -76,6 +81,8 @@ HTTP_SERVERS: dict[str, list[tuple[str, str]]] = {
     # server kind: [(scenario, column)]
     "host": [("http-modern", "host"), ("http-legacy-sse", "host")],
     "host-json": [("http-legacy-json", "host")],
+    # [auth] on: an API key, and a JWT whose issuer's keys are cached (bench/auth.py)
+    "host-auth": [("http-modern-apikey", "host"), ("http-modern-jwt", "host")],
     "sdk-stateless-json": [("http-modern", "sdk")],
     "sdk-stateful-sse": [("http-legacy-sse", "sdk")],
     "sdk-stateful-json": [("http-legacy-json", "sdk")],
@@ -153,11 +160,15 @@ MODERN_META = json.dumps(
 )
 
 
-def modern_requests(target: HttpTarget) -> Callable[[int, int], bytes]:
-    """2026-07-28: stateless POSTs with the routing headers and ``_meta``."""
+def modern_requests(
+    target: HttpTarget, authorization: str | None = None
+) -> Callable[[int, int], bytes]:
+    """2026-07-28: stateless POSTs with the routing headers and ``_meta`` (and an
+    ``Authorization`` header for the authenticated variants)."""
+    extra = {"Authorization": authorization} if authorization else {}
     heads = {
         name: target.head(
-            {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": name}
+            {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": name, **extra}
         )
         for name in ("add", "echo")
     }

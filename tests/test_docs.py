@@ -10,10 +10,13 @@ import click
 from mcp_host import hookspecs
 from mcp_host.cli import main
 from mcp_host.config import (
+    ApiKey,
+    AuthSettings,
     HostSettings,
     HttpSettings,
     LoggingSettings,
     MetricsSettings,
+    OAuthIssuer,
     PluginSettings,
 )
 
@@ -47,7 +50,15 @@ def test_every_hook_has_a_docstring_with_versionadded() -> None:
 
 def test_every_setting_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
-    for model in (HostSettings, HttpSettings, MetricsSettings, LoggingSettings):
+    for model in (
+        HostSettings,
+        HttpSettings,
+        MetricsSettings,
+        LoggingSettings,
+        AuthSettings,
+        OAuthIssuer,
+        ApiKey,
+    ):
         for field in model.model_fields:
             assert f"| `{field}` |" in text, field
 

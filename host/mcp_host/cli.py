@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import click
@@ -25,6 +25,9 @@ from .errors import MCPHostError
 from .host import Host
 from .telemetry import JsonFormatter
 from .telemetry.logs import TEXT_FORMAT
+
+if TYPE_CHECKING:
+    from .transports.http.auth import Authenticator
 
 log = logging.getLogger("mcp_host")
 
@@ -356,6 +359,8 @@ def check(ctx: click.Context, /, **_: Any) -> None:
     ]
     if problems:
         _fail(problems)
+    for warning in _auth_warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
     catalog = host.catalog.current
     # Warnings, not problems: a tool a plugin registers only under some configuration (the
     # SQL plugin's execute) is rightly given its scopes before it exists.
@@ -366,6 +371,58 @@ def check(ctx: click.Context, /, **_: Any) -> None:
         f"{len(catalog.tools)} tools, {len(catalog.resources) + len(catalog.templates)} resources, "
         f"{len(catalog.prompts)} prompts"
     )
+
+
+def _auth_warnings(loaded: LoadedConfig) -> list[str]:
+    """What ``check`` can say of ``[auth]`` beyond its shape: whether each authorization
+    server answers (a warning, not an error: it may be down now, or unreachable from here)."""
+    auth = loaded.config.auth
+    if auth is None:
+        return []
+    warnings = []
+    if loaded.config.host.transport == "stdio":
+        warnings.append(
+            "[auth] is configured, but [host] transport is stdio, which does not "
+            "authenticate; [auth] applies to --transport http and sse"
+        )
+    if auth.oauth:
+        from .transports.http.auth import Authenticator
+
+        warnings += anyio.run(_reach_issuers, Authenticator(auth))
+    return warnings
+
+
+async def _reach_issuers(authenticator: Authenticator) -> list[str]:
+    try:
+        return await authenticator.reach()
+    finally:
+        await authenticator.aclose()
+
+
+@main.group("auth")
+def auth_group() -> None:
+    """Inspect the authentication of the HTTP transports ([auth])."""
+
+
+@auth_group.command("metadata")
+@_common
+@click.pass_context
+def auth_metadata(ctx: click.Context, /, **_: Any) -> None:
+    """Print the protected resource metadata (RFC 9728) clients see, where they find it, and
+    the challenge of a request without a valid credential."""
+    loaded = _load(ctx, {})
+    auth = loaded.config.auth
+    if auth is None:
+        raise click.ClickException(
+            "the configuration has no [auth] section: the HTTP transports authenticate nobody "
+            "and serve no protected resource metadata (docs/auth.md shows how to set it up)"
+        )
+    from .transports.http.auth import Authenticator, metadata_url
+
+    authenticator = Authenticator(auth)
+    click.echo(f"# GET {metadata_url(auth.resource)}")
+    click.echo(json.dumps(authenticator.metadata(), indent=2))
+    click.echo(f"# 401 answers carry: WWW-Authenticate: {authenticator.challenge()}")
 
 
 def _fail(problems: list[str]) -> NoReturn:
@@ -406,7 +463,9 @@ def config_show(ctx: click.Context, /, as_json: bool, **_: Any) -> None:
         )
         return
     click.echo(f"# file: {loaded.file or '(none; defaults)'}")
-    for section in ("host", "http"):
+    for section in ("host", "http", "auth"):
+        if data.get(section) is None:
+            continue
         click.echo(f"\n[{section}]")
         for key, value in data[section].items():
             source = loaded.provenance.get(f"{section}.{key}", "default")

@@ -24,7 +24,7 @@ from .telemetry import configure_from_env
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-log = logging.getLogger("mcp_host")
+log = logging.getLogger("mcp_host.server")
 
 
 def protocol_settings(host: Host) -> ProtocolSettings:
@@ -141,6 +141,7 @@ async def serve(
                     session_store=session_store,
                     event_store=event_store,
                     grace_seconds=host.config.host.shutdown_grace,
+                    auth=host.config.auth,
                 )
 
 
@@ -152,6 +153,12 @@ async def _serve_stdio(host: Host) -> None:
     from .transports.stdio import serve_stdio, signals_shutdown, terminal_notice
 
     settings = host.config.host
+    if host.config.auth is not None:
+        log.warning(
+            "[auth] is configured, but the stdio transport does not authenticate: the user "
+            "who started the process is the caller, with every tool (MCP takes stdio "
+            "credentials from the environment). [auth] applies to --transport http and sse."
+        )
     in_terminal = sys.stdin is not None and sys.stdin.isatty()
     async with signals_shutdown(ignore_after=True) as shutdown, anyio.create_task_group() as tg:
         starting = anyio.CancelScope()
@@ -229,6 +236,7 @@ def asgi_app(
         streamable=streamable,
         session_store=session_store,
         event_store=event_store,
+        auth=host.config.auth,
     )
     inner = app.router.lifespan_context
 

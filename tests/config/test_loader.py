@@ -75,7 +75,7 @@ def test_environment_value_parsing(tmp_path: Path) -> None:
             "[hots]\n",
             [
                 "unknown section(s) [hots]",
-                "[host], [http], [metrics], [logging] and [plugins.NAME]",
+                "[host], [http], [metrics], [logging], [auth] and [plugins.NAME]",
             ],
         ),
         ("[host]\npage_sise = 3\n", ["[host] page_sise: unknown setting"]),

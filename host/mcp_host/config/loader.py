@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from mcp_host.errors import ConfigError
 
 from .model import HostConfig, HostSettings, HttpSettings, LoggingSettings, MetricsSettings
-from .secrets import is_secret_key, redact, resolve_secrets
+from .secrets import REDACTED, is_secret_key, redact, resolve_secrets
 
 DEFAULT_FILE = "mcp-host.toml"
 ENV_FILE = "MCP_HOST_CONFIG"
@@ -71,6 +71,12 @@ class LoadedConfig:
         state_secrets = self.config.host.state_secrets
         if state_secrets is not None:
             data["host"]["state_secrets"] = [s.get_secret_value() for s in state_secrets]
+        if data.get("auth") is not None:  # keys and client secrets never leave the process
+            for key in data["auth"]["api_keys"].values():
+                key["key"] = REDACTED
+            for issuer in data["auth"]["oauth"]:
+                if issuer["client_secret"] is not None:
+                    issuer["client_secret"] = REDACTED
         return redact(data, self.secrets)  # type: ignore[no-any-return]
 
 
@@ -142,14 +148,17 @@ def config_from_data(
         problems.append(message)
 
     data = copy.deepcopy(dict(raw))
-    unknown = sorted(set(data) - {*_SECTIONS, "plugins"})
+    unknown = sorted(set(data) - {*_SECTIONS, "auth", "plugins"})
     if unknown:
         fail(
             f"{where}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
-            f"the sections are {', '.join(f'[{s}]' for s in _SECTIONS)} and [plugins.NAME]"
+            f"the sections are {', '.join(f'[{s}]' for s in (*_SECTIONS, 'auth'))} and "
+            "[plugins.NAME]"
         )
         for section in unknown:
             del data[section]
+    for problem in _literal_auth_secrets(data.get("auth"), where):
+        fail(problem)
     found: set[str] = set()
     plugins = data.pop("plugins", {})
     data = resolve_secrets(data, where=where, found=found, env=env)
@@ -196,6 +205,9 @@ def config_from_data(
         if isinstance(table, dict):
             for key in table:
                 provenance[f"plugins.{name}.{key}"] = given
+    if isinstance(data.get("auth"), dict):
+        for key in data["auth"]:
+            provenance[f"auth.{key}"] = given
     for _attempt in range(10):
         try:
             config = HostConfig.model_validate(data)
@@ -218,6 +230,27 @@ def config_from_data(
         tuple(dict.fromkeys(problems)),
         tuple(warnings),
     )
+
+
+def _literal_auth_secrets(auth: Any, where: str) -> list[str]:
+    """API keys and introspection client secrets written into the file itself: refused, so
+    the file can be shared, versioned and shown without giving a credential away."""
+    if not isinstance(auth, dict):
+        return []
+    problems = []
+    hint = 'give a secret reference instead: { env = "VAR" } or { file = "/path" }'
+    keys = auth.get("api_keys")
+    for name, table in keys.items() if isinstance(keys, dict) else ():
+        if isinstance(table, dict) and isinstance(table.get("key"), str):
+            problems.append(f"{where}: [auth.api_keys.{name}] key is written in the file; {hint}")
+    issuers = auth.get("oauth")
+    for index, table in enumerate(issuers if isinstance(issuers, list) else ()):
+        if isinstance(table, dict) and isinstance(table.get("client_secret"), str):
+            problems.append(
+                f"{where}: [[auth.oauth]] number {index + 1} client_secret is written in the "
+                f"file; {hint}"
+            )
+    return problems
 
 
 def _drop(data: dict[str, Any], loc: tuple[int | str, ...], provenance: dict[str, str]) -> None:

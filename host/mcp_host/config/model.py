@@ -1,5 +1,5 @@
-"""The configuration file's shape: ``[host]``, ``[http]``, ``[metrics]``, ``[logging]`` and
-``[plugins.NAME]``.
+"""The configuration file's shape: ``[host]``, ``[http]``, ``[auth]``, ``[metrics]``,
+``[logging]`` and ``[plugins.NAME]``.
 
 One TOML file drives everything; environment variables and CLI flags map onto these fields
 one-to-one (see ``loader``).
@@ -7,7 +7,10 @@ one-to-one (see ``loader``).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -215,6 +218,285 @@ class HttpSettings(_Section):
     )
 
 
+ASYMMETRIC_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+"""The JWS algorithms an access token may be signed with: asymmetric only (never ``none``,
+never an HMAC one, whose key would be the issuer's public key)."""
+
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's b64token: what a bearer credential may be made of."""
+
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(value: str, what: str, *, https_only: bool = True) -> str:
+    """An absolute http(s) URL without a fragment; https unless the host is a loopback one
+    (an authorization server on the same machine, in development and tests)."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{what} {value!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError(f"{what} {value!r} must be an absolute https:// URL")
+    if parts.fragment:
+        raise ValueError(f"{what} {value!r} must not have a fragment (#...)")
+    if https_only and parts.scheme != "https" and not _loopback(host):
+        raise ValueError(
+            f"{what} {value!r} must use https:// (plain http is accepted only for a loopback "
+            "address such as 127.0.0.1 or localhost)"
+        )
+    return value
+
+
+class OAuthIssuer(_Section):
+    """``[[auth.oauth]]``: an authorization server whose access tokens are accepted."""
+
+    issuer: str = Field(
+        description="The authorization server's issuer identifier, exactly as its tokens' "
+        "'iss' claim and its metadata say it (trailing slash included or not)."
+    )
+    audience: str | None = Field(
+        None,
+        description="The 'aud' a token must carry to be accepted here. Unset: [auth] resource.",
+    )
+    jwks_uri: str | None = Field(
+        None,
+        description="Where the issuer's signing keys are. Unset: discovered from the issuer's "
+        "metadata (RFC 8414 /.well-known/oauth-authorization-server, else OpenID "
+        "/.well-known/openid-configuration).",
+    )
+    introspection_endpoint: str | None = Field(
+        None,
+        description="RFC 7662 introspection endpoint for opaque (non-JWT) tokens. Unset: "
+        "discovered from the issuer's metadata when client_id is set; no introspection "
+        "otherwise.",
+    )
+    client_id: str | None = Field(
+        None, description="The client id this server introspects tokens with (HTTP Basic)."
+    )
+    client_secret: SecretStr | None = Field(
+        None,
+        description='Its secret, as a secret reference: { env = "VAR" } or { file = "/path" }.',
+    )
+    algorithms: list[str] = Field(
+        default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
+        min_length=1,
+        description="JWS algorithms accepted on this issuer's tokens (asymmetric ones only).",
+    )
+    leeway_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=300,
+        allow_inf_nan=False,
+        description="Clock skew allowed on exp, nbf and iat.",
+    )
+    jwks_refresh_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=86_400,
+        allow_inf_nan=False,
+        description="Least time between two fetches of the signing keys when tokens name an "
+        "unknown key id ('kid'): a flood of made-up kids cannot make this server hammer the "
+        "issuer.",
+    )
+    jwks_max_age_seconds: float = Field(
+        3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="The signing keys are fetched again after this long.",
+    )
+    introspection_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        allow_inf_nan=False,
+        description="How long an introspection answer is reused (a revoked token is refused "
+        "at most this long after its revocation). 0: no cache.",
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        _check_url(value, "issuer")
+        if urlsplit(value).query:
+            raise ValueError(f"issuer {value!r} must not have a query (RFC 8414)")
+        return value
+
+    @field_validator("audience")
+    @classmethod
+    def _audience_not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("audience is empty; give this server's resource identifier")
+        return value
+
+    @field_validator("jwks_uri", "introspection_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None, info: Any) -> str | None:
+        return None if value is None else _check_url(value, info.field_name)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        wrong = [a for a in value if a not in ASYMMETRIC_ALGORITHMS]
+        if wrong:
+            raise ValueError(
+                f"algorithm(s) {', '.join(map(repr, wrong))} are not accepted: access tokens "
+                f"must be signed with an asymmetric algorithm, one of "
+                f"{', '.join(ASYMMETRIC_ALGORITHMS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _introspection_credentials(self) -> OAuthIssuer:
+        if self.introspection_endpoint is not None and self.client_id is None:
+            raise ValueError(
+                f"issuer {self.issuer!r}: introspection_endpoint is set but client_id is not; "
+                "introspection needs the client id and secret this server authenticates with"
+            )
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError(
+                f"issuer {self.issuer!r}: give client_id and client_secret together (the "
+                "credentials this server introspects tokens with)"
+            )
+        return self
+
+
+class ApiKey(_Section):
+    """``[auth.api_keys.NAME]``: a key for service-to-service use."""
+
+    key: SecretStr = Field(
+        description='The key, as a secret reference: { env = "VAR" } or { file = "/path" }; '
+        "clients send it as 'Authorization: Bearer <key>'."
+    )
+    scopes: list[str] = Field(default_factory=list, description="What the key grants.")
+
+    @field_validator("key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if len(secret) < 16:
+            raise ValueError(
+                "the key is shorter than 16 characters; use a random one, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        if not _B64TOKEN.fullmatch(secret):
+            raise ValueError(
+                "the key holds characters a client cannot send as 'Authorization: Bearer "
+                "<key>': use letters, digits and -._~+/ (optionally ending with '='), as "
+                "secrets.token_urlsafe does"
+            )
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        return _scope_list(value)
+
+
+def _scope_list(value: list[str]) -> list[str]:
+    for scope in value:
+        if not scope or any(c.isspace() or c in '"\\' for c in scope) or not scope.isascii():
+            raise ValueError(
+                f"scope {scope!r} is not a valid scope token (printable ASCII, no spaces, "
+                "quotes or backslashes; RFC 6749 section 3.3)"
+            )
+    return value
+
+
+class AuthSettings(_Section):
+    """``[auth]``: authentication of the HTTP transports (see docs/auth.md)."""
+
+    resource: str = Field(
+        description="This server's resource identifier (RFC 8707, RFC 9728): the canonical "
+        "URL of its MCP endpoint, e.g. https://mcp.example.com/mcp. Tokens must be minted "
+        "for it (their audience)."
+    )
+    required: bool = Field(
+        True,
+        description="true: every request to the MCP endpoints needs a valid credential. false: "
+        "a request without one is served as the anonymous caller (a credential that is given "
+        "must still be valid).",
+    )
+    oauth: list[OAuthIssuer] = Field(
+        default_factory=list, description="Authorization servers whose tokens are accepted."
+    )
+    api_keys: dict[str, ApiKey] = Field(
+        default_factory=dict, description="API keys by name ([auth.api_keys.NAME])."
+    )
+    scopes_supported: list[str] | None = Field(
+        None,
+        description="The scopes_supported of the protected resource metadata. Unset: every "
+        "scope the API keys grant.",
+    )
+    http_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Time limit of each request to an authorization server (metadata, keys, "
+        "introspection).",
+    )
+
+    @field_validator("resource")
+    @classmethod
+    def _resource_url(cls, value: str) -> str:
+        return _check_url(value, "resource")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _key_names(cls, value: dict[str, ApiKey]) -> dict[str, ApiKey]:
+        for name in value:
+            if (
+                not name
+                or not name.isascii()
+                or not (name[0].isalnum())
+                or not all(c.isalnum() or c in "_.-" for c in name)
+            ):
+                raise ValueError(
+                    f"API key name {name!r}: use letters, digits, '_', '.' and '-', starting "
+                    "with a letter or digit"
+                )
+        digests: dict[str, str] = {}
+        for name, key in value.items():
+            other = digests.setdefault(key.key.get_secret_value(), name)
+            if other != name:
+                raise ValueError(
+                    f"API keys {other!r} and {name!r} have the same key; give each its own"
+                )
+        return value
+
+    @field_validator("scopes_supported")
+    @classmethod
+    def _supported(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _scope_list(value)
+
+    @model_validator(mode="after")
+    def _some_way_in(self) -> AuthSettings:
+        if self.required and not self.oauth and not self.api_keys:
+            raise ValueError(
+                "[auth] requires a credential (required = true) but accepts none: add an "
+                "authorization server ([[auth.oauth]]) or an API key ([auth.api_keys.NAME]), "
+                "or set required = false"
+            )
+        issuers = [o.issuer for o in self.oauth]
+        twice = sorted({i for i in issuers if issuers.count(i) > 1})
+        if twice:
+            raise ValueError(f"issuer {twice[0]!r} is configured twice in [[auth.oauth]]")
+        return self
+
+
 class MetricsSettings(_Section):
     """``[metrics]``: Prometheus metrics (docs/observability.md)."""
 
@@ -358,6 +640,10 @@ class HostConfig(_Section):
 
     host: HostSettings = Field(default_factory=HostSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings | None = Field(
+        None,
+        description="Authentication of the HTTP transports. Absent: nobody is authenticated.",
+    )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)

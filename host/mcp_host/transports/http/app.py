@@ -19,7 +19,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
+from mcp_host.authoring._principal import Principal
 from mcp_host.config import HttpSettings
+from mcp_host.errors import INSUFFICIENT_SCOPE
 from mcp_host.protocol import Engine, Reply
 from mcp_host.protocol.jsonrpc import (
     HEADER_MISMATCH,
@@ -39,6 +41,7 @@ from mcp_host.telemetry import HTTP_TRACE_HEADERS
 from mcp_host.telemetry.tracing import carrier_of
 
 from . import headers
+from .auth import CALLER, Authenticator
 from .exchange import Exchange, SessionExchange
 from .inflight import REFUSED, SHUTDOWN_STATUS, Inflight, fault_reply
 from .security import request_headers
@@ -65,6 +68,7 @@ MODERN_STATUS = {
     MISSING_CLIENT_CAPABILITY: 400,
     UNSUPPORTED_PROTOCOL_VERSION: 400,
     METHOD_NOT_FOUND: 404,
+    INSUFFICIENT_SCOPE: 403,
 }
 
 
@@ -73,6 +77,8 @@ def modern_status(code: int | None) -> int:
 
 
 def legacy_status(code: int | None) -> int:
+    if code == INSUFFICIENT_SCOPE:
+        return 403
     return 400 if code in (PARSE_ERROR, INVALID_REQUEST) else 200
 
 
@@ -210,10 +216,14 @@ class McpHttp:
         *,
         session_store: SessionStore | None = None,
         event_store: EventStore | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.readiness = readiness
+        self.authenticator = authenticator
+        self.challenge = None if authenticator is None else authenticator.insufficient_scope
+        """``WWW-Authenticate`` of a 403 for the scopes a reply says are missing."""
         self.inflight = Inflight()
         telemetry = engine.telemetry
         self._tracing = telemetry.tracer is not None
@@ -314,9 +324,11 @@ class McpHttp:
     ) -> Session | Response:
         address = request.client.host if request.client else None
         try:
-            return self.sessions.create(
+            session = self.sessions.create(
                 credential=_credential(request), address=address, resumable=resumable
             )
+            session.connection.caller = _caller(request)
+            return session
         except ClientSessionLimitReached:
             response = error_response(
                 429,
@@ -396,6 +408,7 @@ class McpHttp:
             protocol_version=version,
             principal=_credential(request),
             transport="streamable_http",
+            caller=_caller(request),
         )
         if message_kind == "notification":
             await connection.handle(message)
@@ -406,6 +419,7 @@ class McpHttp:
             status_for=modern_status,
             streaming=self._streaming(request),
             inflight=self.inflight,
+            challenge=self.challenge,
         )
 
     async def _legacy(self, request: Request, version: str) -> Response | ASGIApp:
@@ -430,6 +444,7 @@ class McpHttp:
                 initialized=True,
                 principal=_credential(request),
                 transport="streamable_http",
+                caller=_caller(request),
             )
             if message_kind != "request":
                 await connection.handle(message)
@@ -440,6 +455,7 @@ class McpHttp:
                 status_for=legacy_status,
                 streaming=False,
                 inflight=self.inflight,
+                challenge=self.challenge,
             )
         if message_kind == "request" and message.get("method") == "initialize" and not session_id:
             session = self._new_session(request, request_id=message.get("id"))
@@ -452,6 +468,7 @@ class McpHttp:
                 streaming=self._streaming(request) and not self.settings.json_response,
                 headers={"Mcp-Session-Id": session.id},
                 inflight=self.inflight,
+                challenge=self.challenge,
             )
         if not session_id:
             return error_response(
@@ -468,6 +485,8 @@ class McpHttp:
                 "Session not found; it ended or expired. Initialize again.",
                 request_id=message.get("id"),
             )
+        if self.authenticator is not None:  # the latest credential's scopes apply
+            found.connection.caller = _caller(request)
         if message_kind != "request":
             await found.connection.handle(message)
             await found.save()
@@ -478,6 +497,7 @@ class McpHttp:
             status_for=legacy_status,
             streaming=self._streaming(request) and not self.settings.json_response,
             inflight=self.inflight,
+            challenge=self.challenge,
         )
 
     async def _get_stream(
@@ -534,6 +554,8 @@ class McpHttp:
         message, _, problem = await self._classified(request)
         if problem is not None:
             return problem
+        if self.authenticator is not None:
+            session.connection.caller = _caller(request)
         request_id = message.get("id") if isinstance(message, dict) else None
         method = message.get("method") if isinstance(message, dict) else None
         if request_id is not None and method is not None and self.inflight.closing:
@@ -602,5 +624,19 @@ def _headers(request: Request) -> dict[str, str]:
     return request_headers(request.scope)
 
 
+def _caller(request: Request) -> Principal | None:
+    """The authenticated caller (``None`` without ``[auth]``)."""
+    caller: Principal | None = request.scope.get(CALLER)
+    return caller
+
+
 def _credential(request: Request) -> str | None:
+    """What legacy sessions and sealed ``requestState`` are bound to: the authenticated
+    principal's key (a refreshed token of the same subject keeps its sessions; another
+    subject cannot use them); without ``[auth]``, a digest of the ``Authorization`` header.
+    An anonymous caller has none (its sessions count against its address, as without
+    ``[auth]``)."""
+    caller: Principal | None = request.scope.get(CALLER)
+    if caller is not None:
+        return None if caller.kind == "anonymous" else caller.key
     return credential_of(_headers(request).get("authorization"))

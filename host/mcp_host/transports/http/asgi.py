@@ -6,6 +6,7 @@ its lifespan starts the session machinery, so a mounting app must run it (see do
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,12 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_host.config import HttpSettings
+from mcp_host.config import AuthSettings, HttpSettings
 from mcp_host.protocol import Engine
 from mcp_host.protocol.jsonrpc import INTERNAL_ERROR
 from mcp_host.stores import EventStore, SessionStore
 
 from .app import McpHttp, Readiness, error_response
+from .auth import WELL_KNOWN, Authenticator, AuthGuard, MetadataEndpoint, metadata_path
 from .metrics import metrics_route
 from .security import OriginGuard, OriginPolicy
 
@@ -36,39 +38,74 @@ def create_app(
     streamable: bool = True,
     session_store: SessionStore | None = None,
     event_store: EventStore | None = None,
+    auth: AuthSettings | None = None,
 ) -> Starlette:
     """The ASGI application serving ``engine`` over Streamable HTTP (and HTTP+SSE).
 
     ``streamable=False`` serves only the 2024-11-05 HTTP+SSE endpoints (``--transport sse``).
     ``session_store`` and ``event_store`` keep legacy sessions' records and resumable events
-    (in memory unless given; see ``mcp_host.stores``).
+    (in memory unless given; see ``mcp_host.stores``). ``auth`` (the ``[auth]`` section)
+    authenticates every request to the MCP endpoints; without it nobody is.
     """
-    mcp = McpHttp(engine, settings, readiness, session_store=session_store, event_store=event_store)
+    authenticator = Authenticator(auth) if auth is not None else None
+    mcp = McpHttp(
+        engine,
+        settings,
+        readiness,
+        session_store=session_store,
+        event_store=event_store,
+        authenticator=authenticator,
+    )
     path = settings.path.rstrip("/") or "/"
     methods = ["GET", "POST", "DELETE"]
+
+    def guarded(app: ASGIApp) -> ASGIApp:
+        return app if authenticator is None else AuthGuard(app, authenticator)
 
     routes = [
         Route("/healthz", mcp.healthz, methods=["GET"]),
         Route("/readyz", mcp.readyz, methods=["GET"]),
     ]
+    if authenticator is not None and auth is not None:
+        metadata = MetadataEndpoint(authenticator)
+        paths = dict.fromkeys(
+            [metadata_path(auth.resource), WELL_KNOWN + (path if path != "/" else ""), WELL_KNOWN]
+        )
+        routes += [Route(p, metadata, methods=["GET"]) for p in paths]
+    endpoint = guarded(_AsgiEndpoint(mcp.endpoint))
     if streamable:
         routes += [
-            Route(path, _AsgiEndpoint(mcp.endpoint), methods=methods),
-            Route(path + "/", _AsgiEndpoint(mcp.endpoint), methods=methods),
+            Route(path, endpoint, methods=methods),
+            Route(path + "/", endpoint, methods=methods),
         ]
     telemetry = engine.telemetry
     if telemetry.metrics is not None and telemetry.metrics_path is not None:
         routes.append(metrics_route(telemetry.metrics, telemetry.metrics_path))
     if settings.legacy_sse or not streamable:
         routes += [
-            Route(settings.sse_path, _AsgiEndpoint(mcp.sse_stream), methods=["GET"]),
-            Route(settings.messages_path, mcp.sse_message, methods=["POST"]),
+            Route(settings.sse_path, guarded(_AsgiEndpoint(mcp.sse_stream)), methods=["GET"]),
+            Route(
+                settings.messages_path, guarded(_AsgiEndpoint(mcp.sse_message)), methods=["POST"]
+            ),
         ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with mcp.sessions.running():
-            yield
+        warming: asyncio.Task[None] | None = None
+        if authenticator is not None:
+            log.info("%s", authenticator.describe())
+            if authenticator.tokens is not None:  # the keys, before the first request needs them
+                warming = asyncio.get_running_loop().create_task(_warm(authenticator))
+        try:
+            async with mcp.sessions.running():
+                yield
+        finally:
+            if warming is not None:
+                warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warming
+            if authenticator is not None:
+                await authenticator.aclose()
 
     policy = OriginPolicy.build(
         settings.host,
@@ -86,9 +123,14 @@ def create_app(
     app.add_middleware(OriginGuard, policy=policy)
     app.state.mcp = mcp
     if streamable:
-        direct = OriginGuard(_Contained(_AsgiEndpoint(mcp.endpoint)), policy=policy)
+        direct = OriginGuard(_Contained(endpoint), policy=policy)
         app.direct = {path: direct, path + "/": direct}
     return app
+
+
+async def _warm(authenticator: Authenticator) -> None:
+    for problem in await authenticator.reach():
+        log.warning("%s; requests with its tokens get 503 until it answers", problem)
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

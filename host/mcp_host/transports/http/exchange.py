@@ -19,6 +19,7 @@ quickly: that is most of them, and tasks cost more than the rest of the request.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import anyio
 from starlette.types import Receive, Scope, Send
 
+from mcp_host.errors import INSUFFICIENT_SCOPE
 from mcp_host.protocol import Connection, Reply
 
 from .inflight import FAULT_STATUS, SHUTDOWN_STATUS, Inflight, fault_reply
@@ -41,6 +43,8 @@ from .sse import (
 )
 
 StatusFor = Callable[[int | None], int]
+Challenge = Callable[[list[str]], str]
+"""The ``WWW-Authenticate`` value of a 403 answer, given the scopes the caller lacks."""
 
 log = logging.getLogger("mcp_host.transports.http")
 
@@ -55,8 +59,10 @@ async def send_json(
     status_for: StatusFor,
     headers: dict[str, str],
     status: int | None = None,
+    challenge: Challenge | None = None,
 ) -> None:
-    """The whole answer as JSON (204 without a body for a cancelled request)."""
+    """The whole answer as JSON (204 without a body for a cancelled request). A refusal for
+    missing scopes carries the step-up challenge (``challenge``) when authentication is on."""
     if reply is None:  # a cancelled request: nothing to say
         await send(
             {
@@ -67,6 +73,8 @@ async def send_json(
         )
         await send({"type": "http.response.body", "body": b""})
         return
+    if reply.error_code == INSUFFICIENT_SCOPE and challenge is not None:
+        headers = {**headers, "www-authenticate": challenge(_required_scopes(reply.data))}
     await send(
         {
             "type": "http.response.start",
@@ -75,6 +83,16 @@ async def send_json(
         }
     )
     await send({"type": "http.response.body", "body": reply.data})
+
+
+def _required_scopes(data: bytes) -> list[str]:
+    """``error.data.requiredScopes`` of an ``InsufficientScope`` reply (a rare answer: parsed
+    here rather than carried on every reply)."""
+    try:
+        scopes = json.loads(data)["error"]["data"]["requiredScopes"]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
 
 
 class Exchange:
@@ -96,7 +114,9 @@ class Exchange:
         streaming: bool,
         headers: dict[str, str] | None = None,
         inflight: Inflight | None = None,
+        challenge: Challenge | None = None,
     ) -> None:
+        self.challenge = challenge
         self.connection = connection
         self.message = message
         self.status_for = status_for
@@ -134,7 +154,7 @@ class Exchange:
         if stream is not None and stream.started:
             await stream.finish(reply)
         else:
-            await send_json(send, reply, self.status_for, self.headers, status)
+            await send_json(send, reply, self.status_for, self.headers, status, self.challenge)
 
 
 class _LazyStream:
@@ -243,7 +263,9 @@ class SessionExchange:
         streaming: bool,
         headers: dict[str, str] | None = None,
         inflight: Inflight | None = None,
+        challenge: Challenge | None = None,
     ) -> None:
+        self.challenge = challenge
         self.session = session
         self.message = message
         self.status_for = status_for
@@ -298,4 +320,4 @@ class SessionExchange:
         if responding is not None:
             await responding  # ends once the stream is finished, or its client has left
         elif not watcher.disconnected:
-            await send_json(send, reply, self.status_for, self.headers, status)
+            await send_json(send, reply, self.status_for, self.headers, status, self.challenge)

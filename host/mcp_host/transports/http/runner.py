@@ -14,7 +14,7 @@ from types import FrameType
 
 import uvicorn
 
-from mcp_host.config import HttpSettings
+from mcp_host.config import AuthSettings, HttpSettings
 from mcp_host.protocol import Engine
 from mcp_host.stores import EventStore, SessionStore
 
@@ -123,6 +123,7 @@ async def serve_http(
     session_store: SessionStore | None = None,
     event_store: EventStore | None = None,
     grace_seconds: float = 10.0,
+    auth: AuthSettings | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT: stop taking new requests, end the streams that only
     wait for server messages, let requests in flight finish within ``grace_seconds``
@@ -136,6 +137,7 @@ async def serve_http(
         streamable=not legacy_only,
         session_store=session_store,
         event_store=event_store,
+        auth=auth,
     )
     descriptors, raised = raise_descriptor_limit()
     cap = connection_cap(settings.max_connections, descriptors)
