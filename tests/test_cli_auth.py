@@ -54,6 +54,9 @@ issuer = "http://127.0.0.1:{closed_port()}"
 [auth.api_keys.ci-bot]
 key = {{ env = "CLI_KEY" }}
 scopes = ["sql:read", "tools:read"]
+
+[plugins.mcp-host-example]
+scopes = ["tools:read"]
 """
     )
     return path
@@ -66,9 +69,10 @@ def test_auth_metadata_prints_what_clients_see(config: Path) -> None:
     assert lines[0] == "# GET https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
     document = json.loads("\n".join(line for line in lines if not line.startswith("#")))
     assert document["resource"] == "https://mcp.example.com/mcp"
-    assert document["scopes_supported"] == ["sql:read", "tools:read"]
+    # What the served tools need; not what an API key alone grants (sql:read).
+    assert document["scopes_supported"] == ["tools:read"]
     assert document["bearer_methods_supported"] == ["header"]
-    assert 'scope="sql:read tools:read"' in lines[-1]
+    assert 'scope="tools:read"' in lines[-1]
     assert KEY not in result.output
 
 

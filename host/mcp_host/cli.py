@@ -419,7 +419,17 @@ def auth_metadata(ctx: click.Context, /, **_: Any) -> None:
         )
     from .transports.http.auth import Authenticator, metadata_url
 
-    authenticator = Authenticator(auth)
+    # The scopes the served tools, resources and prompts need come from the catalog.
+    try:
+        in_use = Host.load(loaded, on_plugin_error="skip").catalog.current.scopes_used
+    except MCPHostError as exc:
+        click.echo(
+            f"warning: the plugins could not be loaded ({exc}); the scopes they need are "
+            "missing from scopes_supported below",
+            err=True,
+        )
+        in_use = frozenset()
+    authenticator = Authenticator(auth, scopes_in_use=lambda: in_use)
     click.echo(f"# GET {metadata_url(auth.resource)}")
     click.echo(json.dumps(authenticator.metadata(), indent=2))
     click.echo(f"# 401 answers carry: WWW-Authenticate: {authenticator.challenge()}")

@@ -43,6 +43,7 @@ def telemetry_for(host: Host, *, tracer_provider: Any = None) -> Telemetry:
         metrics_path=config.metrics.path
         if metrics is not None and config.metrics.listen is None
         else None,
+        metrics_scope=config.metrics.scope,
         log_context=config.logging.format == "json",
     )
 

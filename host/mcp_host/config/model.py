@@ -517,6 +517,13 @@ class MetricsSettings(_Section):
         "'127.0.0.1:9464'); with it, the HTTP app does not serve the metrics. Needed for "
         "stdio; advised for HTTP once authentication is on.",
     )
+    scope: str = Field(
+        "mcp-host:metrics",
+        pattern=r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$",
+        description="With [auth], the metrics on the MCP port (no [metrics] listen) are "
+        "served only to an authenticated caller granted this scope; the separate listener is "
+        "not authenticated (bind it where only the scraper reaches it).",
+    )
 
     @field_validator("listen")
     @classmethod

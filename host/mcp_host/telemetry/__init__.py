@@ -39,6 +39,8 @@ class Telemetry:
     metrics_path: str | None = None
     """Where the HTTP app serves the exposition; ``None``: not on the HTTP app (off, or on
     the separate listener)."""
+    metrics_scope: str = "mcp-host:metrics"
+    """With authentication, the scope a caller needs for the exposition on the HTTP app."""
     log_context: bool = False
     """Tag log records with the request they were logged for (JSON logs)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_host.config import AuthSettings, HttpSettings
 from mcp_host.protocol import Engine
-from mcp_host.protocol.jsonrpc import INTERNAL_ERROR
+from mcp_host.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST
 from mcp_host.stores import EventStore, SessionStore
 
 from .app import McpHttp, Readiness, error_response
@@ -47,7 +48,11 @@ def create_app(
     (in memory unless given; see ``mcp_host.stores``). ``auth`` (the ``[auth]`` section)
     authenticates every request to the MCP endpoints; without it nobody is.
     """
-    authenticator = Authenticator(auth) if auth is not None else None
+    authenticator = (
+        None
+        if auth is None
+        else Authenticator(auth, scopes_in_use=lambda: engine.catalog.current.scopes_used)
+    )
     mcp = McpHttp(
         engine,
         settings,
@@ -59,8 +64,16 @@ def create_app(
     path = settings.path.rstrip("/") or "/"
     methods = ["GET", "POST", "DELETE"]
 
-    def guarded(app: ASGIApp) -> ASGIApp:
-        return app if authenticator is None else AuthGuard(app, authenticator)
+    telemetry = engine.telemetry
+
+    def guarded(app: ASGIApp, transport: str = "streamable_http") -> ASGIApp:
+        if authenticator is None:
+            return app
+
+        def count_failure(reason: str) -> None:
+            telemetry.auth_failure(reason, transport)
+
+        return AuthGuard(app, authenticator, count_failure)
 
     routes = [
         Route("/healthz", mcp.healthz, methods=["GET"]),
@@ -78,14 +91,28 @@ def create_app(
             Route(path, endpoint, methods=methods),
             Route(path + "/", endpoint, methods=methods),
         ]
-    telemetry = engine.telemetry
     if telemetry.metrics is not None and telemetry.metrics_path is not None:
-        routes.append(metrics_route(telemetry.metrics, telemetry.metrics_path))
+        if authenticator is None:
+            routes.append(metrics_route(telemetry.metrics, telemetry.metrics_path))
+        else:  # not open to every caller of the MCP endpoint: its own scope
+            routes.append(
+                metrics_route(
+                    telemetry.metrics,
+                    telemetry.metrics_path,
+                    guard=guarded,
+                    scope=telemetry.metrics_scope,
+                    refuse=functools.partial(_metrics_refused, authenticator),
+                )
+            )
     if settings.legacy_sse or not streamable:
         routes += [
-            Route(settings.sse_path, guarded(_AsgiEndpoint(mcp.sse_stream)), methods=["GET"]),
             Route(
-                settings.messages_path, guarded(_AsgiEndpoint(mcp.sse_message)), methods=["POST"]
+                settings.sse_path, guarded(_AsgiEndpoint(mcp.sse_stream), "sse"), methods=["GET"]
+            ),
+            Route(
+                settings.messages_path,
+                guarded(_AsgiEndpoint(mcp.sse_message), "sse"),
+                methods=["POST"],
             ),
         ]
 
@@ -142,6 +169,17 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     """An unexpected error outside the MCP endpoint (health, HTTP+SSE): JSON, like every other
     answer, not starlette's plain-text 500 (starlette logs the error)."""
     return error_response(500, INTERNAL_ERROR, "Internal error: the server log has the details")
+
+
+def _metrics_refused(authenticator: Authenticator, scope: str) -> Response:
+    """403 for an authenticated caller without the metrics scope (step-up)."""
+    response = error_response(
+        403,
+        INVALID_REQUEST,
+        f"The metrics need the scope {scope!r} ([metrics] scope); this credential lacks it",
+    )
+    response.headers["www-authenticate"] = authenticator.insufficient_scope([scope])
+    return response
 
 
 class _McpStarlette(Starlette):

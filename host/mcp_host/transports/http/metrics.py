@@ -4,6 +4,8 @@ On the MCP app (``[metrics] path``, default ``/metrics``), the exposition sits b
 Origin/Host checks as the MCP endpoint. With ``[metrics] listen = "host:port"`` it is served
 by a separate listener instead (the only way for stdio, which has no port; for HTTP, the way
 to keep it off a port that clients reach), also behind Origin/Host checks for its own address.
+With ``[auth]``, the route on the MCP app is authenticated like the MCP endpoint and served
+only to a caller granted ``[metrics] scope``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import functools
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
 import uvicorn
@@ -20,10 +22,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_host.authoring._principal import Principal
 from mcp_host.errors import ConfigError
 from mcp_host.telemetry import HostMetrics
 
+from .auth import CALLER
 from .security import OriginGuard, OriginPolicy
 
 log = logging.getLogger("mcp_host.transports.http")
@@ -31,16 +36,42 @@ log = logging.getLogger("mcp_host.transports.http")
 __all__ = ["metrics_app", "metrics_route", "serve_metrics"]
 
 
-def metrics_route(metrics: HostMetrics, path: str) -> Route:
-    """``GET path``: the exposition in the Prometheus text format."""
+def metrics_route(
+    metrics: HostMetrics,
+    path: str,
+    *,
+    guard: Callable[[ASGIApp], ASGIApp] | None = None,
+    scope: str | None = None,
+    refuse: Callable[[str], Response] | None = None,
+) -> Route:
+    """``GET path``: the exposition in the Prometheus text format. With ``guard`` (the
+    authentication of the MCP endpoint), only an authenticated caller granted ``scope`` gets
+    it; another is answered ``refuse(scope)`` (403, step-up)."""
 
     async def exposition(request: Request) -> Response:
+        if guard is not None and scope is not None and refuse is not None:
+            caller: Principal | None = request.scope.get(CALLER)
+            if caller is None or scope not in caller.scopes:
+                return refuse(scope)
         if metrics.refresh is not None:
             await metrics.refresh()
         body, content_type = metrics.expose()
         return Response(body, media_type=content_type)
 
-    return Route(path, exposition, methods=["GET"])
+    if guard is None:
+        return Route(path, exposition, methods=["GET"])
+    return Route(path, guard(_Endpoint(exposition)), methods=["GET"])
+
+
+class _Endpoint:
+    """A request handler as a plain ASGI app (what ``AuthGuard`` wraps)."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def metrics_app(metrics: HostMetrics, path: str, host: str, port: int) -> Starlette:

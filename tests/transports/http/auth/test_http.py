@@ -41,6 +41,10 @@ def plugin() -> Plugin:
             return "nobody"
         return f"{caller.kind}:{caller.subject}:{' '.join(sorted(caller.scopes))}"
 
+    @demo.tool(scopes=["admin", "tools:read"])
+    async def audit_trail() -> str:
+        return "nothing happened"
+
     @demo.tool()
     async def admin_only() -> str:
         raise InsufficientScope({"admin"}, "admin_only needs the scope 'admin'")
@@ -141,7 +145,7 @@ async def test_a_request_without_a_credential_gets_the_challenge(
     assert response.status_code == 401
     params = challenge(response)
     assert params["resource_metadata"] == METADATA_URL
-    assert params["scope"] == "admin tools:read"  # from the API keys' scopes
+    assert params["scope"] == "admin tools:read"  # what the served tools need
     assert "error" not in params
     assert "requires authentication" in response.json()["error"]["message"]
 

@@ -97,6 +97,7 @@ class Browser:
         self.user = user
         self.result: AuthorizationCodeResult | None = None
         self.visited: list[str] = []
+        self.refusals: list[dict[str, list[str]]] = []
 
     async def redirect(self, authorization_url: str) -> None:
         self.visited.append(authorization_url)
@@ -107,6 +108,9 @@ class Browser:
                     location = urljoin(str(response.url), response.headers["location"])
                     if location.startswith(CALLBACK):
                         query = parse_qs(urlsplit(location).query)
+                        if "code" not in query:  # the authorization server said no
+                            self.refusals.append(query)
+                            raise AssertionError(f"the authorization server refused: {query}")
                         self.result = AuthorizationCodeResult(
                             code=query["code"][0],
                             state=query.get("state", [None])[0],
@@ -131,7 +135,11 @@ class Browser:
         return self.result
 
 
-def oauth(url: str, browser: Browser, storage: Memory) -> OAuthClientProvider:
+def oauth(
+    url: str, browser: Browser, storage: Memory, registered_scope: str | None = None
+) -> OAuthClientProvider:
+    """The SDK's OAuth client; ``registered_scope``: what it registers for (dynamic client
+    registration), the most it may later ask for."""
     return OAuthClientProvider(
         server_url=url,
         client_metadata=OAuthClientMetadata(
@@ -140,6 +148,7 @@ def oauth(url: str, browser: Browser, storage: Memory) -> OAuthClientProvider:
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="client_secret_basic",
+            scope=registered_scope,
         ),
         storage=storage,
         redirect_handler=browser.redirect,

@@ -14,7 +14,7 @@ caller when ``[auth] required = false``, else refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -61,8 +61,16 @@ def _quoted(value: str) -> str:
 class Authenticator:
     """The ``[auth]`` section, ready to check requests."""
 
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        scopes_in_use: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        """``scopes_in_use`` gives the scopes the served tools, resources and prompts need
+        now (the catalog's ``scopes_used``): they make ``scopes_supported`` and the ``scope``
+        of a 401 challenge, unless ``[auth] scopes_supported`` says otherwise."""
         self.settings = settings
+        self._scopes_in_use = scopes_in_use
         self.required = settings.required
         self.api_keys = ApiKeys(settings.api_keys)
         self.fetcher = Fetcher(settings.http_timeout_seconds)
@@ -76,15 +84,31 @@ class Authenticator:
             ]
             self.tokens = OAuthTokens(issuers, self.fetcher)
         self.metadata_url = metadata_url(settings.resource)
-        self.scopes_supported = sorted(
-            settings.scopes_supported
-            if settings.scopes_supported is not None
-            else self.api_keys.scopes
-        )
-        challenge = f'Bearer resource_metadata="{_quoted(self.metadata_url)}"'
-        if self.scopes_supported:
-            challenge += f', scope="{_quoted(" ".join(self.scopes_supported))}"'
-        self._challenge = challenge
+        self._challenges: tuple[frozenset[str], str] | None = None
+
+    @property
+    def scopes_supported(self) -> list[str]:
+        """What the metadata lists and a 401 asks for: ``[auth] scopes_supported`` when set,
+        else every scope a served tool, resource or prompt needs (without a catalog to ask,
+        the scopes the API keys grant)."""
+        if self.settings.scopes_supported is not None:
+            return sorted(self.settings.scopes_supported)
+        if self._scopes_in_use is None:
+            return sorted(self.api_keys.scopes)
+        # What the served entries need, not what API keys grant: an OAuth client asks its
+        # authorization server for these, which may not know a scope made for a key.
+        return sorted(self._scopes_in_use())
+
+    @property
+    def _challenge(self) -> str:
+        scopes = self.scopes_supported
+        key = frozenset(scopes)
+        if self._challenges is None or self._challenges[0] != key:
+            challenge = f'Bearer resource_metadata="{_quoted(self.metadata_url)}"'
+            if scopes:
+                challenge += f', scope="{_quoted(" ".join(scopes))}"'
+            self._challenges = (key, challenge)
+        return self._challenges[1]
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -204,8 +228,9 @@ class Authenticator:
             "authorization_servers": [o.issuer for o in self.settings.oauth],
             "bearer_methods_supported": ["header"],
         }
-        if self.scopes_supported:
-            document["scopes_supported"] = list(self.scopes_supported)
+        scopes = self.scopes_supported
+        if scopes:
+            document["scopes_supported"] = scopes
         return document
 
     def challenge(self, refused: Refused | None = None) -> str:

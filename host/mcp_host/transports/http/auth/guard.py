@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,10 +29,17 @@ WARN_EVERY_SECONDS = 10.0
 
 
 class AuthGuard:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        count_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        """``count_failure(reason)`` counts each refusal (the auth failures metric)."""
         self.app = app
         self.authenticator = authenticator
         self._warned = -float("inf")
+        self._count = count_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization: str | None = None
@@ -52,9 +60,13 @@ class AuthGuard:
                 authorization, scope.get("query_string", b"")
             )
         except Refused as exc:
+            if self._count is not None:
+                self._count(exc.reason)
             await self._refusal(exc)(scope, receive, send)
             return
         except Unavailable as exc:
+            if self._count is not None:
+                self._count("unavailable")
             now = time.monotonic()
             if now - self._warned >= WARN_EVERY_SECONDS:  # not once per request
                 self._warned = now
@@ -90,14 +102,15 @@ def _error(status: int, message: str, headers: dict[str, str]) -> Response:
 
 
 class MetadataEndpoint:
-    """Serves the RFC 9728 protected resource metadata (public: no authentication)."""
+    """Serves the RFC 9728 protected resource metadata (public: no authentication). Its
+    ``scopes_supported`` follow the catalog (a plugin reloaded with other scopes)."""
 
     def __init__(self, authenticator: Authenticator) -> None:
-        self.body = json.dumps(authenticator.metadata(), indent=2).encode()
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = Response(
-            self.body,
+            json.dumps(self.authenticator.metadata(), indent=2).encode(),
             media_type="application/json",
             headers={"cache-control": "max-age=300", "access-control-allow-origin": "*"},
         )

@@ -156,7 +156,8 @@ class Issuer:
                 f"the token is signed with a key the issuer {self.name} does not publish "
                 f"(kid {kid[:60]!r})"
                 if kid is not None
-                else f"the token names no key (kid) and {self.name} publishes several"
+                else f"the token names no key (kid) and {self.name} publishes several",
+                reason="unknown_key",
             )
         return found
 

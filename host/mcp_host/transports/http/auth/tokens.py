@@ -126,7 +126,10 @@ class OAuthTokens:
         name = unverified.get("iss")
         issuer = self.issuers.get(name) if isinstance(name, str) else None
         if issuer is None:
-            raise Refused(f"the token's issuer {_shown(name)} is not one this server trusts")
+            raise Refused(
+                f"the token's issuer {_shown(name)} is not one this server trusts",
+                reason="wrong_issuer",
+            )
         alg = header.get("alg")
         if alg not in issuer.algorithms:
             raise Refused(
@@ -149,20 +152,23 @@ class OAuthTokens:
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Refused("the token has expired") from None
+            raise Refused("the token has expired", reason="expired") from None
         except jwt.ImmatureSignatureError:
-            raise Refused("the token is not valid yet (nbf or iat in the future)") from None
+            raise Refused(
+                "the token is not valid yet (nbf or iat in the future)", reason="not_yet_valid"
+            ) from None
         except jwt.InvalidAudienceError:
             raise Refused(
                 f"the token was not issued for this server: its audience is not "
-                f"{issuer.audience!r} (RFC 8707)"
+                f"{issuer.audience!r} (RFC 8707)",
+                reason="wrong_audience",
             ) from None
         except jwt.InvalidIssuerError:  # pragma: no cover - the issuer was matched above
-            raise Refused("the token's issuer does not match") from None
+            raise Refused("the token's issuer does not match", reason="wrong_issuer") from None
         except jwt.MissingRequiredClaimError as exc:
             raise Refused(f"the token has no {exc.claim!r} claim") from None
         except jwt.InvalidSignatureError:
-            raise Refused("the token's signature does not verify") from None
+            raise Refused("the token's signature does not verify", reason="bad_signature") from None
         except jwt.PyJWTError as exc:
             raise Refused(f"the token is not valid ({type(exc).__name__})") from None
         principal = Principal(
@@ -211,7 +217,10 @@ class OAuthTokens:
                 "the credential is neither an API key of this server nor a JWT access token "
                 "(and no authorization server is configured to introspect other tokens)"
             )
-        raise Refused("the token is not active (expired, revoked, or not issued for this server)")
+        raise Refused(
+            "the token is not active (expired, revoked, or not issued for this server)",
+            reason="inactive",
+        )
 
     def _active(
         self, issuer: Issuer, answer: dict[str, Any], now: float
