@@ -5,10 +5,12 @@ catalog is built). A connection without a caller (stdio, HTTP without authentica
 everything: nothing here runs for it. With a caller (``Connection.caller``, an authenticated
 or anonymous ``Principal``):
 
-- ``authorize``, an interceptor the engine runs innermost for such connections only, refuses
-  ``tools/call``, ``prompts/get``, ``resources/read`` (static and templated),
+- The dispatcher (``Connection``) checks, innermost (after every interceptor, once the params
+  are valid) and for such connections only, that ``tools/call``, ``prompts/get``,
+  ``resources/read`` (static and templated),
   ``resources/subscribe``, ``subscriptions/listen`` resource subscriptions and
-  ``completion/complete`` of what the caller may not use with ``InsufficientScope``, whose
+  ``completion/complete`` name something the caller may use (``check`` with
+  ``required_scopes``), and otherwise answers ``InsufficientScope``, whose
   ``data.requiredScopes`` names every scope the entry needs (so the client can step up). A name
   nothing serves is not refused here: the method answers it as unknown, as for anyone. A
   known-but-forbidden name is therefore distinguishable from an unknown one; the protocol's
@@ -28,11 +30,9 @@ from mcp_host.authoring._principal import Principal
 from mcp_host.catalog._catalog import Catalog
 from mcp_host.errors import InsufficientScope
 
-from .intercept import Proceed, RequestInfo
 from .resources import MAX_URI_LENGTH
-from .rpc import Reply
 
-__all__ = ["GUARDED_METHODS", "authorize", "check", "check_read", "required_scopes"]
+__all__ = ["GUARDED_METHODS", "check", "check_read", "required_scopes"]
 
 GUARDED_METHODS = frozenset(
     {
@@ -45,14 +45,6 @@ GUARDED_METHODS = frozenset(
     }
 )
 """The methods that name something a caller may not be allowed to use."""
-
-
-async def authorize(info: RequestInfo, proceed: Proceed) -> Reply:
-    """The interceptor: refuse a guarded request naming something the caller may not use."""
-    caller = info.caller
-    if caller is not None and info.method in GUARDED_METHODS:
-        check(caller, required_scopes(info.method, info.params, info.catalog))
-    return await proceed()
 
 
 def check(caller: Principal, needed: tuple[str, frozenset[str]] | None) -> None:

@@ -36,6 +36,7 @@ from mcp_host.catalog._catalog import CatalogEvent
 from mcp_host.errors import ProtocolError, ToolError
 from mcp_host.plugin.isolation import cancelled_for_real, is_cancellation
 
+from .authorize import GUARDED_METHODS, check, required_scopes
 from .intercept import Interceptor, Proceed, RequestInfo
 from .jsonrpc import (
     INTERNAL_ERROR,
@@ -212,9 +213,8 @@ class Connection(Endpoint):
         meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if self.era is None:
             self._decide_era(method, meta)
-        # One attribute check: a connection with a caller also runs the authorization check.
         engine = self.engine
-        interceptors = engine.interceptors if self.caller is None else engine.caller_interceptors
+        interceptors = engine.interceptors
         if not interceptors:
             return await self._serve(request_id, method, params, meta, sink)
         observer = engine.observer
@@ -334,6 +334,10 @@ class Connection(Endpoint):
                     f"Method not found: {method} (this server offers no {entry.capability})",
                 )
             entry.check(params)
+            caller = self.caller
+            if caller is not None and catalog.scopes_used and method in GUARDED_METHODS:
+                # Authorization, innermost: the interceptors see its refusal as the reply.
+                check(caller, required_scopes(method, params, catalog))
             request = Request(
                 session=self,
                 services=engine,

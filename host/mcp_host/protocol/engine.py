@@ -17,7 +17,7 @@ from mcp_host.catalog._catalog import Catalog, CatalogHolder
 from mcp_host.telemetry import Telemetry
 
 from . import lifecycle, lists, params, prompts, resources, subscriptions, tools
-from .authorize import authorize, check_read
+from .authorize import check_read
 from .connection import Connection
 from .intercept import Interceptor
 from .methods import MethodEntry
@@ -78,10 +78,6 @@ class Engine:
         self.interceptors: tuple[Interceptor, ...] = observing + tuple(interceptors)
         """Run around every request, the first outermost (see ``intercept``); the observer
         (metrics, spans, log context) comes first, so it sees every refusal."""
-        self.caller_interceptors: tuple[Interceptor, ...] = (*self.interceptors, authorize)
-        """Run around the requests of a connection with a caller: ``interceptors``, then
-        (innermost) the authorization check. A connection without a caller (stdio, HTTP
-        without authentication) may use everything and never runs it."""
         self.views = ViewCache()
         self.sealer = StateSealer(self.settings.state_keys, self.settings.state_ttl_seconds)
         self._pages: dict[tuple[str, str, int], bytes] = {}

@@ -8,9 +8,9 @@ the next interceptor, the first registered being the outermost) and returns its 
 whose ``outcome`` (``"ok"``, ``"tool_error"``, ``"error"``) and ``error_code`` say how it
 ended; ``info.elapsed()`` is the time since the request reached the dispatcher.
 
-A connection with a caller (authenticated HTTP) runs ``Engine.caller_interceptors``: the
-registered ones and, innermost, the authorization check (``authorize``); a connection without
-one runs only the registered ones.
+For a connection with a caller (authenticated HTTP), the dispatcher checks authorization
+innermost, inside every interceptor (``authorize``): they see its refusal as the reply, with
+``error_code`` -32003 (``InsufficientScope``).
 
 An interceptor may refuse a request by raising ``ProtocolError`` instead of proceeding (the
 client gets that error: this is how authorization denies), or answer in its place by

@@ -54,12 +54,6 @@ class Dispatcher(Services, Protocol):
         ...
 
     @property
-    def caller_interceptors(self) -> Sequence[Interceptor]:
-        """What runs around the requests of a connection with a caller: ``interceptors`` and
-        the authorization check (see ``authorize``)."""
-        ...
-
-    @property
     def observer(self) -> Observer | None:
         """The host's observer (metrics, spans, log context), first of ``interceptors``, or
         ``None`` when nothing is observed."""
