@@ -11,6 +11,7 @@ one request into its ``Reply`` and ``_notification`` handles one notification (c
 
 from __future__ import annotations
 
+import abc
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -83,7 +84,7 @@ class _Waiter:
     error: Any = None
 
 
-class Endpoint:
+class Endpoint(abc.ABC):
     """One peer's JSON-RPC conversation: requests in flight, and requests sent to it."""
 
     def __init__(self, send: Send, *, client_request_timeout: float) -> None:
@@ -97,15 +98,15 @@ class Endpoint:
 
     # ------------------------------------------------------------------ for the subclass
 
+    @abc.abstractmethod
     async def _dispatch(
         self, request_id: RequestId, method: str, params: Mapping[str, Any], sink: Send
     ) -> Reply:
         """The reply to one request (``params`` is ``{}`` when the request had none)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _notification(self, message: Mapping[str, Any]) -> None:
         """Handle one notification; a ``ProtocolError`` is logged and the message dropped."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------- lifecycle
 
