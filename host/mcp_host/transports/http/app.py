@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_host.authoring._principal import Principal
 from mcp_host.config import HttpSettings
@@ -600,6 +600,18 @@ class McpHttp:
         return JSONResponse(dict(body), status_code=200 if body.get("ready") else 503)
 
 
+class AsgiEndpoint:
+    """A route target whose handler may return any ASGI app (an ``Exchange``), not only a
+    Response. An instance, not a function, so starlette hands it the raw ASGI call."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response | ASGIApp]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 async def _discard(data: bytes) -> None:
     """Modern connections have no stream outside their requests."""
 
@@ -608,7 +620,7 @@ def _ignore(_: object) -> None:
     """Discard a result (for callbacks that must return None)."""
 
 
-__all__ = ["McpHttp", "Readiness", "error_response"]
+__all__ = ["AsgiEndpoint", "McpHttp", "Readiness", "error_response"]
 
 
 def _request_id(message: Any) -> Any:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -23,7 +23,7 @@ from mcp_host.protocol import Engine
 from mcp_host.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST
 from mcp_host.stores import EventStore, SessionStore
 
-from .app import McpHttp, Readiness, error_response
+from .app import AsgiEndpoint, McpHttp, Readiness, error_response
 from .auth import WELL_KNOWN, Authenticator, AuthGuard, MetadataEndpoint, metadata_path
 from .metrics import metrics_route
 from .security import OriginGuard, OriginPolicy
@@ -85,7 +85,7 @@ def create_app(
             [metadata_path(auth.resource), WELL_KNOWN + (path if path != "/" else ""), WELL_KNOWN]
         )
         routes += [Route(p, metadata, methods=["GET"]) for p in paths]
-    endpoint = guarded(_AsgiEndpoint(mcp.endpoint))
+    endpoint = guarded(AsgiEndpoint(mcp.endpoint))
     if streamable:
         routes += [
             Route(path, endpoint, methods=methods),
@@ -106,12 +106,10 @@ def create_app(
             )
     if settings.legacy_sse or not streamable:
         routes += [
-            Route(
-                settings.sse_path, guarded(_AsgiEndpoint(mcp.sse_stream), "sse"), methods=["GET"]
-            ),
+            Route(settings.sse_path, guarded(AsgiEndpoint(mcp.sse_stream), "sse"), methods=["GET"]),
             Route(
                 settings.messages_path,
-                guarded(_AsgiEndpoint(mcp.sse_message), "sse"),
+                guarded(AsgiEndpoint(mcp.sse_message), "sse"),
                 methods=["POST"],
             ),
         ]
@@ -234,18 +232,6 @@ class _Contained:
                     500, INTERNAL_ERROR, "Internal error: the server log has the details"
                 )
                 await response(scope, receive, send)
-
-
-class _AsgiEndpoint:
-    """A route target whose handler may return any ASGI app (an ``Exchange``), not only a
-    Response. An instance, not a function, so starlette hands it the raw ASGI call."""
-
-    def __init__(self, handler: Callable[[Request], Awaitable[Response | ASGIApp]]) -> None:
-        self.handler = handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.handler(Request(scope, receive))
-        await response(scope, receive, send)
 
 
 __all__ = ["create_app"]

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio
 import uvicorn
@@ -22,12 +22,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from mcp_host.authoring._principal import Principal
 from mcp_host.errors import ConfigError
 from mcp_host.telemetry import HostMetrics
 
+from .app import AsgiEndpoint
 from .auth import CALLER
 from .security import OriginGuard, OriginPolicy
 
@@ -60,18 +61,7 @@ def metrics_route(
 
     if guard is None:
         return Route(path, exposition, methods=["GET"])
-    return Route(path, guard(_Endpoint(exposition)), methods=["GET"])
-
-
-class _Endpoint:
-    """A request handler as a plain ASGI app (what ``AuthGuard`` wraps)."""
-
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self.handler = handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.handler(Request(scope, receive))
-        await response(scope, receive, send)
+    return Route(path, guard(AsgiEndpoint(exposition)), methods=["GET"])
 
 
 def metrics_app(metrics: HostMetrics, path: str, host: str, port: int) -> Starlette:
