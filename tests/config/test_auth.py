@@ -164,3 +164,29 @@ def test_loopback_issuers_may_use_plain_http() -> None:
         }
     )
     assert len(loaded.config.auth.oauth) == 2
+
+
+@pytest.mark.parametrize(
+    ("scope", "fragment"),
+    [
+        ("metrics read", "not a valid scope token"),
+        ('metrics"', "not a valid scope token"),
+        ("métriques", "not a valid scope token"),
+        ("m\x00", "not a valid scope token"),
+        ("", "must not be empty"),
+        ("m" * 300, "longer than 256 characters"),
+    ],
+)
+def test_the_metrics_scope_must_be_a_scope_token(scope: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_data({"metrics": {"scope": scope}}, env=ENV)
+    assert fragment in str(caught.value)
+
+
+def test_api_key_scopes_are_checked_like_every_other_scope() -> None:
+    # A control character is no scope a client or an authorization server can carry.
+    auth = {
+        "resource": "https://mcp.example.com/mcp",
+        "api_keys": {"ci": {"key": {"env": "CI_KEY"}, "scopes": ["sql:read\x07"]}},
+    }
+    assert "not a valid scope token" in refused(auth)

@@ -34,9 +34,9 @@ def check_scope(scope: object) -> str:
     if SCOPE_TOKEN.fullmatch(scope) is None:
         bad = next(c for c in scope if SCOPE_TOKEN.fullmatch(c) is None)
         raise ValueError(
-            f"the scope {scope!r} contains {bad!r} (U+{ord(bad):04X}); a scope is printable "
-            "ASCII without spaces, '\"' or '\\' (RFC 6749 section 3.3). Give several "
-            "scopes as separate list items"
+            f"the scope {scope!r} is not a valid scope token: it contains {bad!r} "
+            f"(U+{ord(bad):04X}); a scope is printable ASCII without spaces, '\"' or '\\' "
+            "(RFC 6749 section 3.3). Give several scopes as separate list items"
         )
     return scope
 
