@@ -9,7 +9,8 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.transports.http.conftest import start, stop
 
 HERE = Path(__file__).parent
 SERVER = HERE / "authserver"
@@ -168,3 +171,23 @@ def documents() -> Iterator[Documents]:
     served = Documents()
     yield served
     served.close()
+
+
+@contextmanager
+def serving_host(directory: Path, config: Callable[[str], str], **env: str) -> Iterator[str]:
+    """A real ``mcp-host serve --transport http`` on a free loopback port, configured by
+    ``config(resource)`` (the TOML text, given the MCP endpoint's URL); yields that URL and
+    checks that the host exits cleanly."""
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    path = directory / "mcp-host.toml"
+    path.write_text(config(resource))
+    proc, url = start(
+        "--transport", "http", "--config", str(path), MCP_HOST_HTTP_PORT=str(port), **env
+    )
+    assert url == resource
+    try:
+        yield url
+    finally:
+        stop(proc)
+    assert proc.returncode == 0

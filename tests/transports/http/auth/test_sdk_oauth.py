@@ -22,9 +22,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
-from tests.transports.http.conftest import start, stop
-
-from .conftest import AuthServer, free_port
+from .conftest import AuthServer, serving_host
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.node]
 
@@ -35,11 +33,8 @@ CALLBACK = "http://127.0.0.1:9/callback"
 
 @pytest.fixture(scope="module")
 def host(authserver: AuthServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    resource = f"http://127.0.0.1:{port}/mcp"
-    config = tmp_path_factory.mktemp("host") / "mcp-host.toml"
-    config.write_text(
-        f"""
+    def config(resource: str) -> str:
+        return f"""
 [auth]
 resource = "{resource}"
 scopes_supported = ["tools:read"]
@@ -54,20 +49,11 @@ scopes = ["tools:read"]
 [auth.api_keys.other]
 key = {{ env = "E2E_OTHER_KEY" }}
 """
-    )
-    proc, url = start(
-        "--transport",
-        "http",
-        "--config",
-        str(config),
-        MCP_HOST_HTTP_PORT=str(port),
-        E2E_API_KEY=API_KEY,
-        E2E_OTHER_KEY=OTHER_KEY,
-    )
-    assert url == resource
-    yield url
-    stop(proc)
-    assert proc.returncode == 0
+
+    with serving_host(
+        tmp_path_factory.mktemp("host"), config, E2E_API_KEY=API_KEY, E2E_OTHER_KEY=OTHER_KEY
+    ) as url:
+        yield url
 
 
 class Memory:

@@ -19,9 +19,7 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.transports.http.conftest import start, stop
-
-from .conftest import AuthServer, free_port
+from .conftest import AuthServer, serving_host
 from .test_sdk_oauth import Browser, Memory, oauth
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.node]
@@ -31,11 +29,8 @@ METRICS_KEY = "scrape-key-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def host(authserver: AuthServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    resource = f"http://127.0.0.1:{port}/mcp"
-    config = tmp_path_factory.mktemp("host") / "mcp-host.toml"
-    config.write_text(
-        f"""
+    def config(resource: str) -> str:
+        return f"""
 [auth]
 resource = "{resource}"
 scopes_supported = ["tools:read"]   # least privilege first: clients ask for more on a 403
@@ -56,20 +51,14 @@ scopes = ["tools:read"]
 [plugins.mcp-host-example.tools.scopes]
 count_down = ["tools:write"]
 """
-    )
-    proc, url = start(
-        "--transport",
-        "http",
-        "--config",
-        str(config),
-        MCP_HOST_HTTP_PORT=str(port),
+
+    with serving_host(
+        tmp_path_factory.mktemp("host"),
+        config,
         MCP_HOST_PLUGINS="mcp-host-example",
         SCRAPE_KEY=METRICS_KEY,
-    )
-    assert url == resource
-    yield url
-    stop(proc)
-    assert proc.returncode == 0
+    ) as url:
+        yield url
 
 
 async def test_a_token_lists_only_what_it_may_use_and_steps_up_for_the_rest(
