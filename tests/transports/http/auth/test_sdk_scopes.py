@@ -25,6 +25,7 @@ from .test_sdk_oauth import Browser, Memory, oauth
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.node]
 
 METRICS_KEY = "scrape-key-0123456789abcdef"
+READER_KEY = "reader-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,10 @@ issuer = "{authserver.issuer}"
 key = {{ env = "SCRAPE_KEY" }}
 scopes = ["mcp-host:metrics"]
 
+[auth.api_keys.reader]
+key = {{ env = "READER_KEY" }}
+scopes = ["tools:read"]
+
 [metrics]
 enabled = true
 
@@ -57,6 +62,7 @@ count_down = ["tools:write"]
         config,
         MCP_HOST_PLUGINS="mcp-host-example",
         SCRAPE_KEY=METRICS_KEY,
+        READER_KEY=READER_KEY,
     ) as url:
         yield url
 
@@ -157,6 +163,15 @@ async def test_metrics_on_the_mcp_port_need_their_scope(host: str) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         anonymous = await http.get(metrics)
         assert anonymous.status_code == 401
+        # A valid credential without the metrics scope: 403 and the step-up challenge.
+        reader = await http.get(metrics, headers={"authorization": f"Bearer {READER_KEY}"})
+        assert reader.status_code == 403
+        assert 'error="insufficient_scope"' in reader.headers["www-authenticate"]
+        assert 'scope="mcp-host:metrics"' in reader.headers["www-authenticate"]
+        assert "mcp_server" not in reader.text
+        # A token in the query string is refused here too.
+        leaked = await http.get(metrics + f"?access_token={METRICS_KEY}")
+        assert leaked.status_code == 400
         scraped = await http.get(metrics, headers={"authorization": f"Bearer {METRICS_KEY}"})
         assert scraped.status_code == 200
         assert "mcp_host_auth_failures_total" in scraped.text
