@@ -1,14 +1,16 @@
 """What observability costs mcp-host: the same load with it off, with metrics on, and with the
 OpenTelemetry SDK recording every span into an exporter that drops them.
 
-    python bench/observability.py [--quick] [--rounds N] [--duration S]
+    python bench/observability.py [--quick] [--rounds N] [--duration S] [--variants off,metrics]
 
 "off" is the default host: the OpenTelemetry API without an SDK (its no-op tracer), no
 metrics, text logs; nothing observes the requests. "metrics" sets ``[metrics] enabled``.
 "otel" runs ``servers/host_otel.py``: the SDK with a batch processor and a null exporter,
-metrics off. "all" has metrics, spans and JSON logs together. Variants take turns within a
-round and the order rotates between rounds; the report gives the median over rounds and each
-variant's throughput relative to "off". Writes ``bench/results/observability.md``.
+metrics off. "all" has metrics, spans and JSON logs together. As in the other benchmarks,
+the audit log is off in every variant (``run.py`` compares servers none of which writes an
+access log). Variants take turns within a round and the order rotates between rounds; the
+report gives the median over rounds and each variant's throughput relative to "off".
+Writes ``bench/results/observability.md``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def log(message: str) -> None:
 
 async def stdio(variant: str, warmup: float, duration: float, core: int | None) -> dict[str, Any]:
     argv, extra = VARIANTS[variant]
-    env = base_env(MCP_HOST_PLUGINS=PLUGIN, **extra)
+    env = base_env(MCP_HOST_PLUGINS=PLUGIN, MCP_HOST_AUDIT_LOG="0", **extra)
     peer = await StdioPeer.start([*argv, "serve"], env=env, cwd=tempfile.gettempdir(), core=core)
     try:
         await peer.initialize()
@@ -72,7 +74,7 @@ async def stdio(variant: str, warmup: float, duration: float, core: int | None) 
 async def http(variant: str, warmup: float, duration: float, core: int | None) -> dict[str, Any]:
     argv, extra = VARIANTS[variant]
     port = free_port()
-    env = base_env(MCP_HOST_PLUGINS=PLUGIN, **extra)
+    env = base_env(MCP_HOST_PLUGINS=PLUGIN, MCP_HOST_AUDIT_LOG="0", **extra)
     process = await asyncio.create_subprocess_exec(
         *argv,
         "serve",
@@ -107,12 +109,13 @@ async def http(variant: str, warmup: float, duration: float, core: int | None) -
     return out
 
 
-async def run(rounds: int, warmup: float, duration: float) -> dict[str, dict[str, list[float]]]:
+async def run(
+    rounds: int, warmup: float, duration: float, names: list[str]
+) -> dict[str, dict[str, list[float]]]:
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     server_core, client_core = (min(cores), max(cores)) if len(cores) >= 2 else (None, None)
     pin(os.getpid(), client_core)
     figures: dict[str, dict[str, list[float]]] = {}
-    names = list(VARIANTS)
     for index in range(rounds):
         order = names[index % len(names) :] + names[: index % len(names)]
         for variant in order:
@@ -131,15 +134,17 @@ async def run(rounds: int, warmup: float, duration: float) -> dict[str, dict[str
     return figures
 
 
-def report(figures: dict[str, dict[str, list[float]]], rounds: int, duration: float) -> str:
+def report(
+    figures: dict[str, dict[str, list[float]]], rounds: int, duration: float, names: list[str]
+) -> str:
     lines = [
         "# Observability overhead",
         "",
         f"Calls/s at {IN_FLIGHT} in flight, median of {rounds} rounds of {duration:g} s "
         "windows (relative to `off` in brackets).",
         "",
-        "| scenario | " + " | ".join(VARIANTS) + " |",
-        "|---|" + "---|" * len(VARIANTS),
+        "| scenario | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
     ]
     rows = [*SCENARIOS, *(f"{s} cpu" for s in SCENARIOS)]
     for scenario in rows:
@@ -149,13 +154,13 @@ def report(figures: dict[str, dict[str, list[float]]], rounds: int, duration: fl
                 "The server's CPU time per call, in microseconds (less sensitive than calls/s "
                 "to other load on the machine; lower is better):",
                 "",
-                "| scenario | " + " | ".join(VARIANTS) + " |",
-                "|---|" + "---|" * len(VARIANTS),
+                "| scenario | " + " | ".join(names) + " |",
+                "|---|" + "---|" * len(names),
             ]
         row = figures.get(scenario, {})
         base = statistics.median(row["off"]) if row.get("off") else None
         cells = []
-        for variant in VARIANTS:
+        for variant in names:
             values = row.get(variant)
             if not values:
                 cells.append("-")
@@ -173,12 +178,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1 s windows")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--duration", type=float)
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="which of off, metrics, otel, all to run (comma-separated; off always runs)",
+    )
     args = parser.parse_args()
+    names = ["off", *(v for v in args.variants.split(",") if v in VARIANTS and v != "off")]
     rounds = args.rounds or (2 if args.quick else 5)
     duration = args.duration or (1.0 if args.quick else 5.0)
     warmup = 0.3 if args.quick else 1.0
-    figures = asyncio.run(run(rounds, warmup, duration))
-    text = report(figures, rounds, duration)
+    figures = asyncio.run(run(rounds, warmup, duration, names))
+    text = report(figures, rounds, duration, names)
     out = BENCH / "results" / "observability.md"
     out.write_text(text)
     (BENCH / "results" / "observability.json").write_text(json.dumps(figures, indent=1) + "\n")

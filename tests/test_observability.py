@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -17,8 +18,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from mcp_host import Context, Plugin, ToolError
-from mcp_host.protocol.observe import Observer
-from mcp_host.telemetry import CURRENT, JsonFormatter
+from mcp_host.protocol.observe import Observer, Recorder
+from mcp_host.protocol.rpc import Reply
+from mcp_host.telemetry import CURRENT, HostMetrics, JsonFormatter
 from mcp_host.testing import RequestFailed, serve
 
 from .otel import figure, samples, spans
@@ -94,15 +96,30 @@ async def traffic(client: Any) -> None:
     assert (await client.call_tool("ask")).text == "Ada"
 
 
-async def test_operation_figures_after_known_traffic() -> None:
+@pytest.mark.parametrize("way", ["metrics alone", "with the audit log", "with JSON logs"])
+async def test_operation_figures_after_known_traffic(
+    way: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same figures whichever way the requests are observed: by the connection's recorder
+    alone, by the observer among other interceptors, or with the log context as well."""
+    config: dict[str, Any] = dict(METRICS)
+    if way == "with the audit log":
+        caplog.set_level(logging.INFO, logger="mcp_host.audit")
+    elif way == "with JSON logs":
+        config["logging"] = {"format": "json"}
     async with serve(
         obs_plugin(),
-        config=METRICS,
+        config=config,
         capabilities={"elicitation": {}},
         on_request=answer_elicitation,
     ) as client:
+        engine = client.engine
+        assert (engine.observer is not None and engine.observer.light) == (way != "with JSON logs")
+        assert len(engine.interceptors) == (2 if way == "with the audit log" else 1)
         await traffic(client)
         text = client.metrics()
+    if way == "with the audit log":
+        assert sum(r.name == "mcp_host.audit" for r in caplog.records) == 11
     base = {"plugin": "obs", "transport": "in_process", "method": "tools/call"}
     ok = {**base, "target": "add", "outcome": "ok", "error_code": ""}
     assert figure(text, DURATION + "_count", **ok) == 3
@@ -492,3 +509,28 @@ async def test_json_logs_name_the_authenticated_caller() -> None:
     (record,) = (json.loads(line) for line in lines)
     assert record["principal"] == "api-key:ci-bot"
     assert record["request_id"] == "r-1"
+
+
+def test_the_recorder_follows_catalog_changes_and_bounds_what_clients_send() -> None:
+    """A tool served by another plugin after a catalog change is counted under that plugin;
+    names that are not strings, or not served, are one label value and break nothing."""
+    metrics = HostMetrics()
+    recorder = Recorder(metrics, "stdio", frozenset({"tools/call"}))
+
+    def catalog(owner: str) -> Any:
+        tool = SimpleNamespace(name="t", owner=SimpleNamespace(name=owner))
+        return SimpleNamespace(tools={"t": tool})
+
+    first, second = catalog("one"), catalog("two")
+    calls = [(first, "t"), (first, "t"), (second, "t"), (second, ["t"]), (second, "nope")]
+    for served, name in calls:
+        probe = recorder.start("tools/call", {"name": name}, served)
+        recorder.finish(probe, Reply(b"{}"), 0.0)
+    text = metrics.expose()[0].decode()
+    labels = {"method": "tools/call", "target": "t", "outcome": "ok", "error_code": ""}
+    assert figure(text, DURATION + "_count", **labels, plugin="one", transport="stdio") == 2
+    assert figure(text, DURATION + "_count", **labels, plugin="two", transport="stdio") == 1
+    unknown = {**labels, "target": "_unknown", "plugin": ""}
+    assert figure(text, DURATION + "_count", **unknown, transport="stdio") == 2
+    for plugin in ("one", "two", ""):
+        assert figure(text, "mcp_server_requests_in_flight", plugin=plugin) == 0

@@ -1,7 +1,9 @@
-"""``mcp_host.telemetry``: the SDK set up from ``OTEL_*``, multiprocess metrics."""
+"""``mcp_host.telemetry``: the SDK set up from ``OTEL_*``, multiprocess metrics, the
+request path's batched histograms."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -9,10 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 
 from mcp_host.errors import ConfigError
 from mcp_host.telemetry import active_tracer, configure_from_env
+from mcp_host.telemetry.metrics import (
+    DURATION_BUCKETS,
+    FOLD_AT,
+    SIZE_BUCKETS,
+    FastHistogram,
+)
 from tests.otel import _reset_global_provider, figure
 
 HTTP_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
@@ -131,6 +141,43 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
     assert figure(second, "mcp_plugin_jobs_total", plugin="p") == 2
 
 
+REQUESTS_WORKER = """
+import anyio
+from mcp_host import Plugin
+from mcp_host.testing import serve
+
+plugin = Plugin("mp")
+
+@plugin.tool()
+def add(a: int, b: int) -> int:
+    return a + b
+
+async def main():
+    async with serve(plugin, config={"metrics": {"enabled": True}}) as client:
+        for a in range(3):
+            await client.call_tool("add", {"a": a, "b": 1})
+        print(client.metrics())
+
+anyio.run(main)
+"""
+
+
+def test_multiprocess_mode_records_requests_in_the_shared_files(tmp_path: Path) -> None:
+    """In multiprocess mode the request path records through prometheus-client's own
+    metrics (their values live in the shared files), with the same figures."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    text = subprocess.run(
+        [sys.executable, "-c", REQUESTS_WORKER], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    labels = {"method": "tools/call", "plugin": "mp", "target": "add", "transport": "in_process"}
+    duration = "mcp_server_operation_duration_seconds"
+    assert figure(text, duration + "_count", **labels, outcome="ok", error_code="") == 3
+    assert figure(text, duration + "_bucket", **labels, outcome="ok", error_code="", le="+Inf") == 3
+    assert figure(text, "mcp_server_requests_in_flight", plugin="mp") == 0
+    size = {"method": "tools/call", "transport": "in_process"}
+    assert figure(text, "mcp_server_response_size_bytes_count", **size) == 3
+
+
 @pytest.mark.slow
 def test_mcp_host_serve_sets_up_the_sdk_from_otel_variables() -> None:
     """End to end: OTEL_TRACES_EXPORTER=console makes `mcp-host serve` (stdio) export its spans
@@ -181,3 +228,55 @@ def test_mcp_host_serve_sets_up_the_sdk_from_otel_variables() -> None:
     assert '"name": "tools/call add"' in done.stderr
     assert '"trace_id": "0x4bf92f3577b34da6a3ce929d0e0e4736"' in done.stderr
     assert '"service.name": "obs-test"' in done.stderr
+
+
+def _one_by_one(bounds: tuple[float, ...], values: list[float]) -> list[int]:
+    """Cumulative bucket counts the plain way: each value in every bucket whose bound it
+    does not exceed (Prometheus' ``le``), and in +Inf."""
+    return [sum(v <= bound for v in values) for bound in bounds] + [len(values)]
+
+
+_DURATIONS = st.one_of(
+    st.sampled_from(DURATION_BUCKETS),  # exactly on a bound: in that bucket, not the next
+    st.floats(min_value=0, max_value=400, allow_nan=False),
+    st.floats(min_value=0, max_value=0.01, allow_nan=False),
+)
+_SIZES = st.one_of(st.sampled_from([int(b) for b in SIZE_BUCKETS]), st.integers(0, 10**8))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    durations=st.lists(_DURATIONS, max_size=700),
+    sizes=st.lists(_SIZES, max_size=700),
+    scrape_every=st.integers(1, 400),
+)
+def test_batched_histograms_agree_with_counting_each_observation(
+    durations: list[float], sizes: list[int], scrape_every: int
+) -> None:
+    """A request appends its observation; a batch is sorted into the buckets every FOLD_AT
+    observations and at every scrape. Whenever it is scraped, the exposition is what counting
+    each observation on its own gives."""
+    for buckets, values in ((DURATION_BUCKETS, durations), (SIZE_BUCKETS, sizes)):
+        histogram = FastHistogram("h", "Test.", ["k"], buckets)
+        child = histogram.labels("v")
+        for index, value in enumerate(values, 1):
+            child.observe(value)
+            assert len(child.pending) < FOLD_AT  # the batch never grows past its size
+            if index % scrape_every == 0 or index == len(values):
+                family = histogram.family()
+                seen = values[:index]
+                buckets_out = [s.value for s in family.samples if s.name == "h_bucket"]
+                assert buckets_out == _one_by_one(histogram.bounds, seen)
+                (total,) = [s.value for s in family.samples if s.name == "h_sum"]
+                assert math.isclose(total, math.fsum(seen), rel_tol=1e-9, abs_tol=1e-9)
+                (count,) = [s.value for s in family.samples if s.name == "h_count"]
+                assert count == index
+
+
+def test_size_histograms_keep_integer_bounds_and_float_labels() -> None:
+    """Byte sizes are compared as integers, and still exposed as Prometheus writes bounds."""
+    histogram = FastHistogram("s", "Sizes.", [], SIZE_BUCKETS)
+    assert all(type(b) is int for b in histogram.bounds)
+    histogram.labels().observe(128)
+    samples = {s.labels["le"]: s.value for s in histogram.family().samples if "le" in s.labels}
+    assert (samples["128.0"], samples["512.0"], samples["+Inf"]) == (1, 1, 1)

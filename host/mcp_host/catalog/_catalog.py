@@ -182,16 +182,14 @@ class CatalogHolder:
     """
 
     def __init__(self, catalog: Catalog, bus: NotificationBus | None = None) -> None:
-        self._current = catalog
+        self.current = catalog
+        """The catalog requests are served from now (replaced by ``swap``; read it, never
+        assign it). A plain attribute: every request reads it."""
         self.bus: NotificationBus = MemoryNotificationBus() if bus is None else bus
-
-    @property
-    def current(self) -> Catalog:
-        return self._current
 
     def swap(self, catalog: Catalog) -> None:
         """Install ``catalog`` and tell listeners which lists differ from the previous one."""
-        previous, self._current = self._current, catalog
+        previous, self.current = self.current, catalog
         changed: set[ListKind] = set()
         if [t.descriptor for t in previous.tools.values()] != [
             t.descriptor for t in catalog.tools.values()

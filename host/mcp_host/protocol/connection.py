@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from time import perf_counter
 from typing import Any
 
 import anyio
@@ -52,6 +53,7 @@ from .jsonrpc import (
     result_bytes,
 )
 from .methods import Dispatcher
+from .observe import failure
 from .params import NOTIFICATION_CHECKS
 from .request import InputRequired, Request
 from .rounds import input_required, load_answers
@@ -110,6 +112,13 @@ class Connection(Endpoint):
         self.client_capabilities: Mapping[str, Any] = {}
         self.log_level: str | None = "debug"
         self.subscriptions: set[str] = set()
+        observer = engine.observer
+        self._recorder = (
+            observer.recorder(transport)
+            if observer is not None and observer.light and len(engine.interceptors) == 1
+            else None
+        )
+        """Set when metrics are all that observes the requests (see ``observe.Recorder``)."""
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -217,6 +226,18 @@ class Connection(Endpoint):
         interceptors = engine.interceptors
         if not interceptors:
             return await self._serve(request_id, method, params, meta, sink)
+        recorder = self._recorder
+        if recorder is not None:
+            # Metrics alone: recorded here, with no coroutine or context around the request.
+            started = perf_counter()
+            probe = recorder.start(method, params, engine.catalog.current)
+            try:
+                reply = await self._serve(request_id, method, params, meta, sink)
+            except BaseException as exc:
+                recorder.fail(probe, *failure(exc), started)
+                raise
+            recorder.finish(probe, reply, started)
+            return reply
         observer = engine.observer
         if observer is not None and len(interceptors) == 1:
             # The host's observer alone: called without building a RequestInfo.

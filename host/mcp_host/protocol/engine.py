@@ -90,6 +90,11 @@ class Engine:
         """With metrics: the connections that may hold resource subscriptions (not the
         stateless modern ones), for the subscriptions gauge."""
 
+    def input_round(self, request: Request) -> None:
+        """``request`` asks the client for input once more: counted with metrics on."""
+        if self.observer is not None:
+            self.observer.input_round(request.method, request.params, request.catalog)
+
     def end_listens(self) -> None:
         """At shutdown: every ``subscriptions/listen`` ends now with its normal result (they
         never end by themselves, and would hold the shutdown for the whole grace); one that

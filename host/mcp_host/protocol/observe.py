@@ -1,28 +1,34 @@
-"""``Observer``: metrics, spans and the log context around every request, one interceptor.
+"""``Observer``: metrics, spans and the log context around every request.
 
-The engine registers it first (outermost) when its ``Telemetry`` has anything on, so it also
-sees the requests another interceptor refuses. Per request it:
+The engine registers it first (outermost interceptor) when its ``Telemetry`` has anything on,
+so it also sees the requests another interceptor refuses. Per request:
 
-- sets ``telemetry.CURRENT`` (request id, method, plugin, target, principal, trace id) for
-  the log records written while the request is served, in the handler's worker thread too;
-- with a tracer, opens the server span ``{mcp.method.name} {target}`` with the attributes of
-  the OpenTelemetry conventions for MCP, parented on the trace context of ``params._meta``
-  (else the HTTP request's), and makes it current, so handlers' spans nest under it;
-- with metrics, counts the request in flight for its plugin, and at the end observes its
-  duration by method, plugin, target, outcome, error code and transport, the response's size,
-  and the times it asked the client for input.
+- with metrics, its ``Recorder`` (one per transport) counts the request in flight for its
+  plugin, and at the end observes its duration by method, plugin, target, outcome, error code
+  and transport, and the response's size. The times a request asks the client for input are
+  counted as they happen (``Observer.input_round``, called through the engine);
+- with JSON logs or a tracer, it sets ``telemetry.CURRENT`` (request id, method, plugin,
+  target, principal, trace id) for the log records written while the request is served, in
+  the handler's worker thread too;
+- with a tracer, it opens the server span ``{mcp.method.name} {target}`` with the attributes
+  of the OpenTelemetry conventions for MCP, parented on the trace context of
+  ``params._meta`` (else the HTTP request's), and makes it current, so handlers' spans nest
+  under it.
+
+When metrics are all that is on and nothing else intercepts, the connection calls the
+``Recorder`` itself (``start``, ``finish``): no coroutine, context variable or interceptor
+chain is added to the request.
 
 Label values come from the catalog and the method table, never from the client: a name
-nothing serves, or a method the protocol does not define, is ``_unknown``. The label
-children are resolved once per combination and kept, so a request allocates no label tuple
-beyond its key.
+nothing serves, or a method the protocol does not define, is ``_unknown``. A request's labels
+and their recorders are resolved once per served name and kept (a ``_Probe``).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
+from time import perf_counter
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -30,19 +36,178 @@ from opentelemetry import trace
 
 from mcp_host.catalog._catalog import Catalog
 from mcp_host.errors import ProtocolError
-from mcp_host.telemetry import CURRENT, UNKNOWN, RequestContext, Telemetry
+from mcp_host.telemetry import CURRENT, UNKNOWN, HostMetrics, RequestContext, Telemetry
+from mcp_host.telemetry.metrics import FOLD_AT
 from mcp_host.telemetry.tracing import parent_context
 
 from .intercept import Proceed, RequestInfo, _resolve
 from .jsonrpc import INTERNAL_ERROR, RequestId
 from .rpc import Reply
 
-__all__ = ["Observer"]
+__all__ = ["Observer", "Recorder", "failure"]
 
 _TARGETED = frozenset({"tools/call", "prompts/get", "resources/read"})
 _URI_METHODS = frozenset({"resources/read", "resources/subscribe", "resources/unsubscribe"})
 _NETWORK = {"stdio": "pipe", "streamable_http": "tcp", "sse": "tcp"}
 _MAX_ATTRIBUTE = 2048
+
+
+class _Probe:
+    """One label set (method, plugin, target) of one transport, with its recorders resolved
+    once: the in-flight gauge of its plugin, the duration child of the usual outcome (ok) and
+    the response-size child."""
+
+    __slots__ = ("flight", "kind", "method", "name", "ok", "plugin", "size")
+
+    def __init__(self, method: str, kind: str | None, plugin: str, name: str) -> None:
+        self.method = method
+        self.kind = kind
+        self.plugin = plugin
+        self.name = name
+        self.flight: Any = None
+        self.ok: Any = None
+        self.size: Any = None
+
+
+class Recorder:
+    """The metrics of the requests of one transport (``Observer.recorder``).
+
+    ``start`` resolves a request's labels (a ``_Probe``, cached per served name) and counts
+    it in flight; ``finish`` observes its duration, outcome and response size. The connection
+    calls the two directly when metrics are all that is observed, so a request pays for no
+    coroutine, context variable or span around it. The usual case (an answer that is not an
+    error) appends to the lock-free children's pending observations itself, without a call
+    per figure (``telemetry.metrics.HistogramChild``)."""
+
+    def __init__(self, metrics: HostMetrics | None, transport: str, known: frozenset[str]) -> None:
+        self.metrics = metrics
+        self.transport = transport
+        self.known = known
+        self._tools: dict[str, _Probe] = {}
+        """The probes of ``_catalog``'s tools by name (requests of other methods, and names
+        nothing serves, look theirs up in ``_probes``)."""
+        self._catalog: Catalog | None = None
+        self._probes: dict[tuple[str, str, str], _Probe] = {}
+        self._outcomes: dict[tuple[_Probe, str, int | None], Any] = {}
+
+    def start(self, method: str, params: Mapping[str, Any], catalog: Catalog) -> _Probe:
+        """The request's probe, counted in flight (with metrics)."""
+        probe = None
+        if method == "tools/call" and catalog is self._catalog:  # the usual request
+            requested = params.get("name")
+            if isinstance(requested, str):
+                probe = self._tools.get(requested)
+        if probe is None:
+            probe = self.probe(method, params, catalog)
+        if probe.flight is not None:
+            probe.flight.value += 1
+        return probe
+
+    def probe(self, method: str, params: Mapping[str, Any], catalog: Catalog) -> _Probe:
+        """The labels (and their recorders) of a request of ``method`` with ``params``."""
+        if method == "tools/call":
+            if catalog is not self._catalog:  # the served tools' probes are per catalog
+                self._tools.clear()
+                self._catalog = catalog
+            requested = params.get("name")
+            tool = catalog.tools.get(requested) if isinstance(requested, str) else None
+            if tool is None:
+                probe = self._probe(method, None, "", UNKNOWN)
+            else:
+                probe = self._tools.get(tool.name)  # type: ignore[assignment]
+                if probe is None:
+                    probe = self._tools[tool.name] = self._probe(
+                        method, "tool", tool.owner.name, tool.name
+                    )
+        elif method in _TARGETED:
+            target = _resolve(method, params, catalog)
+            if target is None:
+                probe = self._probe(method, None, "", UNKNOWN)
+            else:
+                probe = self._probe(method, target.kind, target.plugin, target.name)
+        else:
+            probe = self._probe(method if method in self.known else UNKNOWN, None, "", "")
+        return probe
+
+    def finish(self, probe: _Probe, reply: Reply, started: float) -> None:
+        """Observe a request answered with ``reply`` (with metrics)."""
+        elapsed = perf_counter() - started
+        if probe.flight is None:
+            return
+        probe.flight.value -= 1
+        if reply.error_code is None and not reply.tool_error:
+            pending = probe.ok.pending
+            pending.append(elapsed)
+            if len(pending) >= FOLD_AT:
+                probe.ok.fold()
+        else:
+            self._duration(probe, reply.outcome, reply.error_code).observe(elapsed)
+        pending = probe.size.pending
+        pending.append(len(reply.data))
+        if len(pending) >= FOLD_AT:
+            probe.size.fold()
+
+    def fail(self, probe: _Probe, outcome: str, code: int | None, started: float) -> None:
+        """Observe a request that ended without a reply: cancelled, or raised."""
+        elapsed = perf_counter() - started
+        if probe.flight is not None:
+            probe.flight.value -= 1
+            self._duration(probe, outcome, code).observe(elapsed)
+
+    def _probe(self, method: str, kind: str | None, plugin: str, name: str) -> _Probe:
+        key = (method, plugin, name)
+        probe = self._probes.get(key)
+        if probe is None:
+            probe = self._probes[key] = self._new(method, kind, plugin, name)
+        return probe
+
+    def _new(self, method: str, kind: str | None, plugin: str, name: str) -> _Probe:
+        probe = _Probe(method, kind, plugin, name)
+        metrics = self.metrics
+        if metrics is not None:
+            probe.flight = metrics.in_flight_for(plugin)
+            probe.ok = self._duration(probe, "ok", None)
+            probe.size = metrics.response_size.labels(method, self.transport)
+        return probe
+
+    def _duration(self, probe: _Probe, outcome: str, code: int | None) -> Any:
+        key = (probe, outcome, code)
+        child = self._outcomes.get(key)
+        if child is None:
+            assert self.metrics is not None
+            child = self._outcomes[key] = self.metrics.operation_duration.labels(
+                probe.method,
+                probe.plugin,
+                probe.name,
+                outcome,
+                "" if code is None else str(code),
+                self.transport,
+            )
+        return child
+
+
+class SharedRecorder(Recorder):
+    """A ``Recorder`` for prometheus-client's multiprocess mode: its metrics keep their
+    values in the shared files, so every figure goes through their own methods."""
+
+    def start(self, method: str, params: Mapping[str, Any], catalog: Catalog) -> _Probe:
+        probe = self.probe(method, params, catalog)
+        if probe.flight is not None:
+            probe.flight.inc()
+        return probe
+
+    def finish(self, probe: _Probe, reply: Reply, started: float) -> None:
+        elapsed = perf_counter() - started
+        if probe.flight is not None:
+            probe.flight.dec()
+            self._duration(probe, reply.outcome, reply.error_code).observe(elapsed)
+            probe.size.observe(len(reply.data))
+
+    def fail(self, probe: _Probe, outcome: str, code: int | None, started: float) -> None:
+        elapsed = perf_counter() - started
+        if probe.flight is not None:
+            probe.flight.dec()
+            self._duration(probe, outcome, code).observe(elapsed)
 
 
 class Observer:
@@ -52,9 +217,20 @@ class Observer:
         self.metrics = telemetry.metrics
         self.tracer = telemetry.tracer
         self.known = frozenset(methods)
-        self._children: dict[tuple[str, str, str, str, int | None, str], tuple[Any, Any]] = {}
-        self._in_flight: dict[str, Any] = {}
+        self.light = self.tracer is None and not telemetry.log_context
+        """Metrics are all it observes: the connection records with a ``Recorder`` alone."""
+        self._recorders: dict[str, Recorder] = {}
         self._rounds: dict[tuple[str, str, str], Any] = {}
+
+    def recorder(self, transport: str) -> Recorder:
+        """The ``Recorder`` of ``transport``'s requests (one per transport)."""
+        recorder = self._recorders.get(transport)
+        if recorder is None:
+            kind = (
+                SharedRecorder if self.metrics is not None and not self.metrics.fast else Recorder
+            )
+            recorder = self._recorders[transport] = kind(self.metrics, transport, self.known)
+        return recorder
 
     async def __call__(self, info: RequestInfo, proceed: Proceed) -> Reply:
         """The interceptor: around ``proceed`` (other interceptors, then the method)."""
@@ -69,7 +245,6 @@ class Observer:
             info.principal if info.caller is None else info.caller.key,
             info.started,
             proceed,
-            info,
         )
 
     async def around(
@@ -84,63 +259,50 @@ class Observer:
         principal: str | None,
         started: float,
         proceed: Proceed,
-        info: RequestInfo | None = None,
     ) -> Reply:
         """Observe one request served by ``proceed``. The connection calls this directly when
         the observer is the only interceptor (no ``RequestInfo`` is built then). ``principal``
         is the caller's identity for logs: its ``Principal.key`` when authenticated, else the
         binding key the transport established."""
-        method = raw_method if raw_method in self.known else UNKNOWN
-        kind: str | None = None
-        plugin = name = ""
-        if method == "tools/call":
-            requested = params.get("name")
-            tool = catalog.tools.get(requested) if isinstance(requested, str) else None
-            if tool is None:
-                name = UNKNOWN
-            else:
-                kind, plugin, name = "tool", tool.owner.name, tool.name
-        elif method in _TARGETED:
-            target = info.target if info is not None else _resolve(method, params, catalog)
-            if target is None:
-                name = UNKNOWN
-            else:
-                kind, plugin, name = target.kind, target.plugin, target.name
-        current = RequestContext(method, request_id, plugin or None, kind, name or None, principal)
+        recorder = self.recorder(transport)
+        probe = recorder.start(raw_method, params, catalog)
+        if self.light:  # metrics alone, with other interceptors
+            try:
+                answer = await proceed()
+            except BaseException as exc:
+                recorder.fail(probe, *failure(exc), started)
+                raise
+            recorder.finish(probe, answer, started)
+            return answer
+        plugin, name = probe.plugin, probe.name
+        current = RequestContext(
+            probe.method, request_id, plugin or None, probe.kind, name or None, principal
+        )
         token = CURRENT.set(current)
         span = attached = None
         if self.tracer is not None:
             span = self._start_span(
                 raw_method,
-                method,
+                probe.method,
                 request_id,
                 params,
                 transport,
                 session_id,
                 protocol_version,
-                kind,
+                probe.kind,
                 plugin,
                 name,
                 current,
             )
             attached = otel_context.attach(trace.set_span_in_context(span))
-        in_flight = None
-        if self.metrics is not None:
-            in_flight = self._in_flight.get(plugin)
-            if in_flight is None:
-                in_flight = self._in_flight[plugin] = self.metrics.in_flight_for(plugin)
-            in_flight.inc()
         reply: Reply | None = None
         outcome, code = "cancelled", None
         try:
             reply = await proceed()
             outcome, code = reply.outcome, reply.error_code
             return reply
-        except ProtocolError as exc:  # refused by an interceptor further in
-            outcome, code = "error", exc.code
-            raise
-        except Exception:  # answered -32603 by the connection
-            outcome, code = "error", INTERNAL_ERROR
+        except BaseException as exc:
+            outcome, code = failure(exc)
             raise
         finally:
             CURRENT.reset(token)
@@ -148,38 +310,24 @@ class Observer:
                 assert attached is not None
                 otel_context.detach(attached)
                 _end_span(span, outcome, code, reply)
-            if in_flight is not None:
-                in_flight.dec()
-                key = (method, plugin, name, outcome, code, transport)
-                children = self._children.get(key)
-                if children is None:
-                    children = self._new_children(key)
-                children[0].observe(time.perf_counter() - started)
-                if reply is not None:
-                    children[1].observe(len(reply.data))
-                if current.rounds:
-                    self._count_rounds(method, plugin, name, current.rounds)
+            if reply is not None:
+                recorder.finish(probe, reply, started)
+            else:
+                recorder.fail(probe, outcome, code, started)
 
-    # ------------------------------------------------------------------------- metrics
-
-    def _new_children(self, key: tuple[str, str, str, str, int | None, str]) -> tuple[Any, Any]:
-        """The duration and response-size children for one label set, resolved once."""
-        assert self.metrics is not None
-        method, plugin, name, outcome, code, transport = key
-        duration = self.metrics.operation_duration.labels(
-            method, plugin, name, outcome, "" if code is None else str(code), transport
-        )
-        size = self.metrics.response_size.labels(method, transport)
-        children = self._children[key] = (duration, size)
-        return children
-
-    def _count_rounds(self, method: str, plugin: str, name: str, rounds: int) -> None:
-        assert self.metrics is not None
-        key = (method, plugin, name)
+    def input_round(self, method: str, params: Mapping[str, Any], catalog: Catalog) -> None:
+        """A request asks the client for input once more (elicitation, sampling, roots)."""
+        if self.metrics is None:
+            return
+        target = _resolve(method, params, catalog) if method in _TARGETED else None
+        if target is None:
+            key = (method if method in self.known else UNKNOWN, "", "")
+        else:
+            key = (method, target.plugin, target.name)
         counter = self._rounds.get(key)
         if counter is None:
             counter = self._rounds[key] = self.metrics.input_required.labels(*key)
-        counter.inc(rounds)
+        counter.inc()
 
     # --------------------------------------------------------------------------- spans
 
@@ -244,6 +392,17 @@ class Observer:
             current.trace_id = format(context.trace_id, "032x")
             current.span_id = format(context.span_id, "016x")
         return span  # type: ignore[no-any-return]
+
+
+def failure(exc: BaseException) -> tuple[str, int | None]:
+    """The outcome and error code of a request that raised ``exc`` instead of replying: a
+    refusal by an interceptor further in, an error the connection answers with -32603, or
+    a cancellation."""
+    if isinstance(exc, ProtocolError):
+        return "error", exc.code
+    if isinstance(exc, Exception):
+        return "error", INTERNAL_ERROR
+    return "cancelled", None
 
 
 def _end_span(span: trace.Span, outcome: str, code: int | None, reply: Reply | None) -> None:

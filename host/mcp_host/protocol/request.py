@@ -21,7 +21,6 @@ from mcp_host.authoring._specs import ResourceContents
 from mcp_host.catalog._catalog import Catalog, CatalogHolder
 from mcp_host.catalog._handle import PluginHandle
 from mcp_host.errors import MissingCapabilityError, ProtocolError
-from mcp_host.telemetry import note_input_round
 
 from .jsonrpc import INTERNAL_ERROR, RequestId, notification_bytes
 from .rpc import Send
@@ -73,6 +72,10 @@ class Services(Protocol):
     def caller_view(self, catalog: Catalog, caller: Principal) -> CallerView | None: ...
 
     async def read_resource(self, request: Request, uri: str) -> Sequence[ResourceContents]: ...
+
+    def input_round(self, request: Request) -> None:
+        """``request`` asks the client for input once more (for the metrics)."""
+        ...
 
 
 class InputRequired(BaseException):
@@ -216,10 +219,10 @@ class Request:
                 else:
                     missing[key] = {"method": question.method, "params": question.params()}
             if missing:
-                note_input_round()
+                self.services.input_round(self)
                 raise InputRequired(missing)
             return got
-        note_input_round()
+        self.services.input_round(self)
         results: dict[str, Mapping[str, Any]] = {}
 
         async def one(key: str, question: Question) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .logs import CURRENT, JsonFormatter, RequestContext, note_input_round
+from .logs import CURRENT, JsonFormatter, RequestContext
 from .metrics import UNKNOWN, HostMetrics
 from .tracing import HTTP_TRACE_HEADERS, active_tracer, configure_from_env
 
@@ -25,7 +25,6 @@ __all__ = [
     "Telemetry",
     "active_tracer",
     "configure_from_env",
-    "note_input_round",
 ]
 
 

@@ -39,7 +39,6 @@ class RequestContext:
         "plugin",
         "principal",
         "request_id",
-        "rounds",
         "span_id",
         "target",
         "trace_id",
@@ -63,19 +62,10 @@ class RequestContext:
         self.principal = principal
         self.trace_id: str | None = None
         self.span_id: str | None = None
-        self.rounds = 0
-        """Times this request asked the client for input (counted by the protocol)."""
 
 
 CURRENT: ContextVar[RequestContext | None] = ContextVar("mcp_host_request", default=None)
 """The request being served, or ``None`` outside requests."""
-
-
-def note_input_round() -> None:
-    """The request being served asks the client for input once more."""
-    current = CURRENT.get()
-    if current is not None:
-        current.rounds += 1
 
 
 _TARGET_KEY = {
