@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mcp_host import Context, Plugin, ToolError
 from mcp_host.protocol.observe import Observer, Recorder
 from mcp_host.protocol.rpc import Reply
-from mcp_host.telemetry import CURRENT, HostMetrics, JsonFormatter
+from mcp_host.telemetry import CURRENT, HostMetrics, JsonFormatter, Telemetry
 from mcp_host.testing import RequestFailed, serve
 
 from .otel import figure, samples, spans
@@ -515,7 +517,7 @@ def test_the_recorder_follows_catalog_changes_and_bounds_what_clients_send() -> 
     """A tool served by another plugin after a catalog change is counted under that plugin;
     names that are not strings, or not served, are one label value and break nothing."""
     metrics = HostMetrics()
-    recorder = Recorder(metrics, "stdio", frozenset({"tools/call"}))
+    recorder = Recorder(Telemetry(metrics=metrics), "stdio", frozenset({"tools/call"}))
 
     def catalog(owner: str) -> Any:
         tool = SimpleNamespace(name="t", owner=SimpleNamespace(name=owner))
@@ -534,3 +536,42 @@ def test_the_recorder_follows_catalog_changes_and_bounds_what_clients_send() -> 
     assert figure(text, DURATION + "_count", **unknown, transport="stdio") == 2
     for plugin in ("one", "two", ""):
         assert figure(text, "mcp_server_requests_in_flight", plugin=plugin) == 0
+
+
+STARTUP = """
+import sys
+import anyio
+from mcp_host import Plugin, cli  # what `mcp-host serve` imports
+from mcp_host.testing import serve
+
+plugin = Plugin("p")
+
+@plugin.tool()
+def add(a: int, b: int) -> int:
+    return a + b
+
+async def main():
+    async with serve(plugin, config=CONFIG) as client:
+        assert (await client.call_tool("add", {"a": 1, "b": 2})).structured == {"result": 3}
+
+anyio.run(main)
+print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "opentelemetry"}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "imported"),
+    [({}, []), (METRICS, ["prometheus_client"])],
+    ids=["observability off", "metrics on"],
+)
+def test_start_up_imports_the_metrics_and_tracing_libraries_only_when_used(
+    config: dict[str, Any], imported: list[str]
+) -> None:
+    """prometheus-client and the OpenTelemetry API cost start-up time: a host that neither
+    exposes metrics nor has an SDK configured imports neither."""
+    program = f"CONFIG = {config!r}\n" + STARTUP
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == repr(imported), out.stderr

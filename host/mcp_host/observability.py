@@ -12,14 +12,16 @@ import logging
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-from prometheus_client.core import GaugeMetricFamily, Metric
+from typing import TYPE_CHECKING, Any
 
 from .host import Host
 from .protocol import Engine, Interceptor
-from .telemetry import HostMetrics, Telemetry, active_tracer
-from .telemetry.metrics import ScrapeTime
+from .telemetry import Telemetry, active_tracer
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+# prometheus-client is imported when metrics are on, not by every start-up.
 
 log = logging.getLogger("mcp_host.telemetry")
 
@@ -36,7 +38,11 @@ def telemetry_for(host: Host, *, tracer_provider: Any = None) -> Telemetry:
     """The engine's telemetry per the configuration; ``tracer_provider`` overrides the global
     OpenTelemetry one (tests, embedding)."""
     config = host.config
-    metrics = HostMetrics() if config.metrics.enabled else None
+    metrics = None
+    if config.metrics.enabled:
+        from .telemetry.metrics import HostMetrics
+
+        metrics = HostMetrics()
     return Telemetry(
         metrics=metrics,
         tracer=active_tracer(tracer_provider),
@@ -68,6 +74,8 @@ def watch(telemetry: Telemetry, host: Host, engine: Engine) -> None:
     metrics = telemetry.metrics
     if metrics is None:
         return
+    from .telemetry.metrics import ScrapeTime
+
     metrics.add_source(ScrapeTime(lambda: _plugin_status(host)))
     metrics.add_source(ScrapeTime(lambda: _plugin_families(host)), shared=True)
     metrics.add_source(ScrapeTime(lambda: _subscriptions(engine)))
@@ -96,6 +104,8 @@ def watch(telemetry: Telemetry, host: Host, engine: Engine) -> None:
 
 
 def _plugin_status(host: Host) -> Iterator[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     info = GaugeMetricFamily(
         "mcp_host_plugin_info",
         "Installed plugins: 1 for each, with its version and status (enabled, disabled, failed).",
@@ -123,6 +133,8 @@ def _plugin_families(host: Host) -> Iterator[Metric]:
         registry = record.registry
         if record.status != "enabled" or registry is None or registry.metrics is None:
             continue
+        if not registry.metrics.declared:
+            continue
         for family in registry.metrics.registry.collect():
             have = merged.get(family.name)
             if have is None:
@@ -142,6 +154,8 @@ def _plugin_families(host: Host) -> Iterator[Metric]:
 
 
 def _subscriptions(engine: Engine) -> Iterator[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     family = GaugeMetricFamily(
         "mcp_server_subscriptions",
         "Subscriptions open: 'listen' for subscriptions/listen streams (2026-07-28), "

@@ -21,10 +21,12 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import prometheus_client
-from prometheus_client import CollectorRegistry
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+# prometheus-client is imported with a plugin's first metric, not by every start-up.
 
 __all__ = ["Counter", "Gauge", "Histogram", "PluginMetrics"]
 
@@ -175,8 +177,22 @@ class PluginMetrics:
     def __init__(self, plugin: str) -> None:
         self.plugin = plugin
         """The value of the ``plugin`` label: the plugin's name as the host serves it."""
-        self.registry = CollectorRegistry(auto_describe=True)
+        self._registry: CollectorRegistry | None = None
         self._declared: dict[str, tuple[str, tuple[str, ...], _Metric]] = {}
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The prometheus-client registry holding the plugin's metrics (made on first use)."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry
+
+            self._registry = CollectorRegistry(auto_describe=True)
+        return self._registry
+
+    @property
+    def declared(self) -> bool:
+        """Whether the plugin declared any metric."""
+        return bool(self._declared)
 
     def __repr__(self) -> str:
         return f"<PluginMetrics of plugin {self.plugin!r}: {', '.join(self._declared) or 'none'}>"
@@ -201,6 +217,8 @@ class PluginMetrics:
         if found is not None:
             return found  # type: ignore[return-value]
         label_names = tuple(labels)
+        import prometheus_client
+
         metric = prometheus_client.Counter(
             PREFIX + name, description, ("plugin", *label_names), registry=self.registry
         )
@@ -214,6 +232,8 @@ class PluginMetrics:
         if found is not None:
             return found  # type: ignore[return-value]
         label_names = tuple(labels)
+        import prometheus_client
+
         metric = prometheus_client.Gauge(
             PREFIX + name,
             description,
@@ -242,6 +262,8 @@ class PluginMetrics:
         bounds = tuple(buckets) if buckets is not None else DEFAULT_BUCKETS
         if not bounds or list(bounds) != sorted(set(bounds)):
             raise ValueError(f"metric {name!r}: buckets must be increasing, got {list(bounds)}")
+        import prometheus_client
+
         metric = prometheus_client.Histogram(
             PREFIX + name,
             description,

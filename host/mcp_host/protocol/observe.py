@@ -26,19 +26,14 @@ and their recorders are resolved once per served name and kept (a ``_Probe``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from mcp_host.catalog._catalog import Catalog
 from mcp_host.errors import ProtocolError
-from mcp_host.telemetry import CURRENT, UNKNOWN, HostMetrics, RequestContext, Telemetry
-from mcp_host.telemetry.metrics import FOLD_AT
-from mcp_host.telemetry.tracing import parent_context
+from mcp_host.telemetry import CURRENT, UNKNOWN, RequestContext, Telemetry
+from mcp_host.telemetry.fast import FOLD_AT
 
 from .intercept import Proceed, RequestInfo, _resolve
 from .jsonrpc import INTERNAL_ERROR, RequestId
@@ -47,9 +42,6 @@ from .rpc import Reply
 __all__ = ["Observer", "Recorder", "failure"]
 
 _TARGETED = frozenset({"tools/call", "prompts/get", "resources/read"})
-_URI_METHODS = frozenset({"resources/read", "resources/subscribe", "resources/unsubscribe"})
-_NETWORK = {"stdio": "pipe", "streamable_http": "tcp", "sse": "tcp"}
-_MAX_ATTRIBUTE = 2048
 
 
 class _Probe:
@@ -79,8 +71,8 @@ class Recorder:
     error) appends to the lock-free children's pending observations itself, without a call
     per figure (``telemetry.metrics.HistogramChild``)."""
 
-    def __init__(self, metrics: HostMetrics | None, transport: str, known: frozenset[str]) -> None:
-        self.metrics = metrics
+    def __init__(self, telemetry: Telemetry, transport: str, known: frozenset[str]) -> None:
+        self.metrics = telemetry.metrics
         self.transport = transport
         self.known = known
         self._tools: dict[str, _Probe] = {}
@@ -214,6 +206,7 @@ class Observer:
     """The observing interceptor (see the module docstring)."""
 
     def __init__(self, telemetry: Telemetry, methods: Iterable[str]) -> None:
+        self.telemetry = telemetry
         self.metrics = telemetry.metrics
         self.tracer = telemetry.tracer
         self.known = frozenset(methods)
@@ -221,6 +214,7 @@ class Observer:
         """Metrics are all it observes: the connection records with a ``Recorder`` alone."""
         self._recorders: dict[str, Recorder] = {}
         self._rounds: dict[tuple[str, str, str], Any] = {}
+        self._spans: Any = None if self.tracer is None else telemetry.spans
 
     def recorder(self, transport: str) -> Recorder:
         """The ``Recorder`` of ``transport``'s requests (one per transport)."""
@@ -229,7 +223,7 @@ class Observer:
             kind = (
                 SharedRecorder if self.metrics is not None and not self.metrics.fast else Recorder
             )
-            recorder = self._recorders[transport] = kind(self.metrics, transport, self.known)
+            recorder = self._recorders[transport] = kind(self.telemetry, transport, self.known)
         return recorder
 
     async def __call__(self, info: RequestInfo, proceed: Proceed) -> Reply:
@@ -281,7 +275,8 @@ class Observer:
         token = CURRENT.set(current)
         span = attached = None
         if self.tracer is not None:
-            span = self._start_span(
+            span = self._spans.start_span(
+                self.tracer,
                 raw_method,
                 probe.method,
                 request_id,
@@ -294,7 +289,7 @@ class Observer:
                 name,
                 current,
             )
-            attached = otel_context.attach(trace.set_span_in_context(span))
+            attached = self._spans.attach(span)
         reply: Reply | None = None
         outcome, code = "cancelled", None
         try:
@@ -308,8 +303,8 @@ class Observer:
             CURRENT.reset(token)
             if span is not None:
                 assert attached is not None
-                otel_context.detach(attached)
-                _end_span(span, outcome, code, reply)
+                self._spans.detach(attached)
+                self._spans.end_span(span, outcome, code, None if reply is None else reply.data)
             if reply is not None:
                 recorder.finish(probe, reply, started)
             else:
@@ -329,70 +324,6 @@ class Observer:
             counter = self._rounds[key] = self.metrics.input_required.labels(*key)
         counter.inc()
 
-    # --------------------------------------------------------------------------- spans
-
-    def _start_span(
-        self,
-        raw_method: str,
-        method: str,
-        request_id: RequestId,
-        params: Mapping[str, Any],
-        transport: str,
-        session_id: str | None,
-        protocol_version: str | None,
-        kind: str | None,
-        plugin: str,
-        name: str,
-        current: RequestContext,
-    ) -> trace.Span:
-        raw = params.get("_meta")
-        parent, link = parent_context(raw if isinstance(raw, Mapping) else {})
-        attributes: dict[str, Any] = {"mcp.method.name": raw_method[:_MAX_ATTRIBUTE]}
-        span_name = method
-        if protocol_version:
-            attributes["mcp.protocol.version"] = protocol_version
-        if session_id:
-            attributes["mcp.session.id"] = session_id
-        if request_id is not None:
-            attributes["jsonrpc.request.id"] = str(request_id)[:_MAX_ATTRIBUTE]
-        network = _NETWORK.get(transport)
-        if network is not None:
-            attributes["network.transport"] = network
-            if network == "tcp":
-                attributes["network.protocol.name"] = "http"
-        if raw_method == "tools/call":
-            attributes["gen_ai.operation.name"] = "execute_tool"
-            requested = params.get("name")
-            if isinstance(requested, str):
-                attributes["gen_ai.tool.name"] = requested[:_MAX_ATTRIBUTE]
-            span_name = f"{method} {name}"
-        elif raw_method == "prompts/get":
-            requested = params.get("name")
-            if isinstance(requested, str):
-                attributes["gen_ai.prompt.name"] = requested[:_MAX_ATTRIBUTE]
-            span_name = f"{method} {name}"
-        elif raw_method in _URI_METHODS:
-            uri = params.get("uri")
-            if isinstance(uri, str):
-                attributes["mcp.resource.uri"] = uri[:_MAX_ATTRIBUTE]
-            if kind == "resource_template":
-                attributes["mcp_host.resource_template"] = name
-        if plugin:
-            attributes["mcp_host.plugin.name"] = plugin
-        links = [trace.Link(link)] if link is not None else None
-        span = self.tracer.start_span(
-            span_name,
-            context=parent,
-            kind=trace.SpanKind.SERVER,
-            attributes=attributes,
-            links=links,
-        )
-        context = span.get_span_context()
-        if context.is_valid:
-            current.trace_id = format(context.trace_id, "032x")
-            current.span_id = format(context.span_id, "016x")
-        return span  # type: ignore[no-any-return]
-
 
 def failure(exc: BaseException) -> tuple[str, int | None]:
     """The outcome and error code of a request that raised ``exc`` instead of replying: a
@@ -403,28 +334,3 @@ def failure(exc: BaseException) -> tuple[str, int | None]:
     if isinstance(exc, Exception):
         return "error", INTERNAL_ERROR
     return "cancelled", None
-
-
-def _end_span(span: trace.Span, outcome: str, code: int | None, reply: Reply | None) -> None:
-    if outcome == "tool_error":
-        span.set_attribute("error.type", "tool_error")
-        span.set_status(trace.StatusCode.ERROR, "the tool returned an error result")
-    elif outcome == "cancelled":
-        span.set_attribute("error.type", "cancelled")
-        span.set_status(trace.StatusCode.ERROR, "cancelled")
-    elif code is not None:
-        span.set_attribute("error.type", str(code))
-        span.set_attribute("rpc.response.status_code", str(code))
-        span.set_status(trace.StatusCode.ERROR, _error_message(reply))
-    span.end()
-
-
-def _error_message(reply: Reply | None) -> str | None:
-    """The JSON-RPC error's message (the conventions' status description)."""
-    if reply is None:
-        return None
-    try:
-        message = json.loads(reply.data)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None

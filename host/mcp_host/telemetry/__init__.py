@@ -9,11 +9,25 @@ docs/observability.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .fast import UNKNOWN
 from .logs import CURRENT, JsonFormatter, RequestContext
-from .metrics import UNKNOWN, HostMetrics
 from .tracing import HTTP_TRACE_HEADERS, active_tracer, configure_from_env
+
+if TYPE_CHECKING:
+    from .metrics import HostMetrics
+
+
+def __getattr__(name: str) -> Any:
+    # ``HostMetrics`` brings prometheus-client: imported when asked for (metrics on), not
+    # by every start-up.
+    if name == "HostMetrics":
+        from .metrics import HostMetrics
+
+        return HostMetrics
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CURRENT",
@@ -42,6 +56,14 @@ class Telemetry:
     """With authentication, the scope a caller needs for the exposition on the HTTP app."""
     log_context: bool = False
     """Tag log records with the request they were logged for (JSON logs)."""
+
+    @property
+    def spans(self) -> Any:
+        """The request spans' module (``telemetry.spans``), which imports the OpenTelemetry
+        API: for an observer with a ``tracer``."""
+        from . import spans
+
+        return spans
 
     @property
     def active(self) -> bool:

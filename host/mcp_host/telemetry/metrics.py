@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -30,6 +29,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from .fast import FOLD_AT, UNKNOWN, GaugeChild, HistogramChild
 
 __all__ = ["DURATION_BUCKETS", "FOLD_AT", "SIZE_BUCKETS", "UNKNOWN", "HostMetrics"]
 
@@ -60,74 +61,12 @@ host's plugins end well below it."""
 SESSION_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 SIZE_BUCKETS = (128.0, 512.0, 2048.0, 8192.0, 32768.0, 131072.0, 524288.0, 2097152.0, 8388608.0)
 
-UNKNOWN = "_unknown"
-"""The label value for a name the catalog does not serve (an unknown tool, a method the
-protocol does not define): one value, whatever the client sent."""
-
 _REASON = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def multiprocess_dir() -> str | None:
     """``PROMETHEUS_MULTIPROC_DIR`` when set (prometheus-client's multiprocess mode)."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
-FOLD_AT = 256
-"""Observations a histogram child keeps before it sorts them into its buckets."""
-
-
-class HistogramChild:
-    """One label set of a ``FastHistogram``: per-bucket counts and the sum.
-
-    An observation is appended to ``pending``; every ``FOLD_AT`` of them (and before every
-    exposition) ``fold`` sorts the batch and adds it to the buckets with one binary search
-    per bucket, instead of one per observation: what a request pays is an append. The
-    request path may append itself, as ``observe`` does, to save the call."""
-
-    __slots__ = ("bounds", "counts", "pending", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last one: above every bound (+Inf)
-        self.sum: float = 0
-        self.pending: list[float] = []
-
-    def observe(self, value: float) -> None:
-        pending = self.pending
-        pending.append(value)
-        if len(pending) >= FOLD_AT:
-            self.fold()
-
-    def fold(self) -> None:
-        """Add the pending observations to the buckets and the sum."""
-        pending = self.pending
-        if not pending:
-            return
-        self.pending = []
-        pending.sort()
-        counts = self.counts
-        below = 0
-        for index, bound in enumerate(self.bounds):
-            at = bisect_right(pending, bound, below)  # observations <= bound (Prometheus' le)
-            counts[index] += at - below
-            below = at
-        counts[-1] += len(pending) - below
-        self.sum += sum(pending)
-
-
-class GaugeChild:
-    """One label set of a ``FastGauge``; the request path may update ``value`` itself."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0.0
-
-    def inc(self, amount: float = 1) -> None:
-        self.value += amount
-
-    def dec(self, amount: float = 1) -> None:
-        self.value -= amount
 
 
 class FastHistogram:

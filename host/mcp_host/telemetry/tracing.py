@@ -3,23 +3,26 @@ configuring the SDK from the standard ``OTEL_*`` variables.
 
 The host depends on ``opentelemetry-api`` only. Without an SDK (a ``TracerProvider`` set by
 ``configure_from_env``, by ``opentelemetry-instrument`` or by an embedding application before
-the host is built), ``active_tracer`` answers ``None`` and no span work is done at all.
+the host is built), ``active_tracer`` answers ``None`` and no span work is done at all. The
+API itself is imported only when something may trace: a provider can only have been set by
+code that imported ``opentelemetry.trace`` already.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any
-
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.propagate import extract
+from typing import TYPE_CHECKING, Any
 
 from mcp_host._version import VERSION
 from mcp_host.errors import ConfigError
+
+if TYPE_CHECKING:
+    from opentelemetry import trace
+    from opentelemetry.context import Context
 
 __all__ = ["HTTP_TRACE_HEADERS", "active_tracer", "configure_from_env", "parent_context"]
 
@@ -39,6 +42,10 @@ _LIMITS = {"traceparent": 128, "tracestate": 8192, "baggage": 8192}
 def active_tracer(provider: Any = None) -> trace.Tracer | None:
     """The host's tracer, or ``None`` when no SDK is configured (the API's proxy provider):
     then the host creates no span and extracts no context."""
+    if provider is None and "opentelemetry.trace" not in sys.modules:
+        return None  # nothing imported the API, so nothing set a provider
+    from opentelemetry import trace
+
     provider = provider if provider is not None else trace.get_tracer_provider()
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None
@@ -63,6 +70,9 @@ def parent_context(meta: Mapping[str, Any]) -> tuple[Context | None, trace.SpanC
     """The parent of a request's span and a link to record, per the MCP conventions:
     the context in ``params._meta`` is the parent; the HTTP request's own context is then
     linked. Without ``_meta`` context, the HTTP request's is the parent."""
+    from opentelemetry import trace
+    from opentelemetry.propagate import extract
+
     from_meta = carrier_of(meta)
     headers = HTTP_TRACE_HEADERS.get()
     if from_meta is not None:
@@ -102,6 +112,8 @@ def configure_from_env(env: Mapping[str, str] | None = None) -> bool:
         names = ["otlp"]
     if not names or names == ["none"]:
         return False
+    from opentelemetry import trace
+
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return False
     try:

@@ -15,6 +15,7 @@ import functools
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import anyio
 import uvicorn
@@ -26,11 +27,13 @@ from starlette.types import ASGIApp
 
 from mcp_host.authoring._principal import Principal
 from mcp_host.errors import ConfigError
-from mcp_host.telemetry import HostMetrics
 
 from .app import AsgiEndpoint
 from .auth import CALLER
 from .security import OriginGuard, OriginPolicy
+
+if TYPE_CHECKING:
+    from mcp_host.telemetry.metrics import HostMetrics
 
 log = logging.getLogger("mcp_host.transports.http")
 
