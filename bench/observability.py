@@ -141,7 +141,10 @@ def report(
         "# Observability overhead",
         "",
         f"Calls/s at {IN_FLIGHT} in flight, median of {rounds} rounds of {duration:g} s "
-        "windows (relative to `off` in brackets).",
+        "windows. In brackets, relative to `off`: the median over rounds of each round's "
+        "figure divided by `off`'s in the same round (a paired comparison, so that the "
+        "machine's drift from one round to the next cancels), then the quartiles of those "
+        "ratios.",
         "",
         "| scenario | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -158,7 +161,7 @@ def report(
                 "|---|" + "---|" * len(names),
             ]
         row = figures.get(scenario, {})
-        base = statistics.median(row["off"]) if row.get("off") else None
+        base = row.get("off") or []
         cells = []
         for variant in names:
             values = row.get(variant)
@@ -166,11 +169,25 @@ def report(
                 cells.append("-")
                 continue
             median = statistics.median(values)
-            relative = f" ({median / base - 1:+.1%})" if base and variant != "off" else ""
             shown = f"{median:,.1f}" if scenario.endswith(" cpu") else f"{median:,.0f}"
-            cells.append(f"{shown}{relative}")
+            if variant != "off" and len(base) == len(values):
+                shown += f" ({paired(values, base)})"
+            cells.append(shown)
         lines.append(f"| {scenario.removesuffix(' cpu')} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def paired(values: list[float], base: list[float]) -> str:
+    """The median of the round-by-round ratios of ``values`` to ``base``, as a change, with
+    their quartiles when there are four rounds or more."""
+    ratios = [v / b - 1 for v, b in zip(values, base, strict=True) if b]
+    if not ratios:
+        return "-"
+    text = f"{statistics.median(ratios):+.1%}"
+    if len(ratios) >= 4:
+        low, _, high = statistics.quantiles(ratios, n=4)
+        text += f"; {low:+.1%} to {high:+.1%}"
+    return text
 
 
 def main() -> int:
