@@ -191,8 +191,9 @@ async def test_the_attacks_seen_are_refused_even_for_a_served_superuser(
     side = await postgres.connect("shop")
     victim = await postgres.connect("shop")
     try:
-        # The server (running as its own user) can write in its cluster directory.
-        await side.execute(f"COPY (SELECT 1) TO PROGRAM 'mkdir -p {traces}'")
+        # The server (running as its own user) can write in its cluster directory. The
+        # program reads the row it is sent: one that exits first breaks the server's pipe.
+        await side.execute(f"COPY (SELECT 1) TO PROGRAM 'mkdir -p {traces}; cat >/dev/null'")
         large_object = await side.fetchval("SELECT lo_from_bytea(0, 'large object secret')")
         victim_pid = await victim.fetchval("SELECT pg_backend_pid()")
         attacks = [
@@ -281,7 +282,7 @@ async def test_the_attacks_seen_are_refused_even_for_a_served_superuser(
         assert traced == 0
         assert "reloading configuration files" not in postgres.log.read_text()
     finally:
-        await side.execute(f"COPY (SELECT 1) TO PROGRAM 'rm -rf {traces}'")
+        await side.execute(f"COPY (SELECT 1) TO PROGRAM 'rm -rf {traces}; cat >/dev/null'")
         await side.close()
         await victim.close()
 
