@@ -33,7 +33,7 @@ SERVER = textwrap.dedent(
     loaded = config_from_data(
         {
             "host": {"plugins": names, "blocking_threshold": 0.2},
-            "plugins": {"faulty": {"call_timeout": 1.5, "max_concurrency": 4}},
+            "plugins": {"faulty": {"call_timeout": 3, "max_concurrency": 4}},
         },
         env={},
     )
@@ -73,7 +73,10 @@ def test_base_exceptions_timeouts_and_blocking_over_a_real_pipe(tmp_path: Path) 
         lines.append(_call(f"ping after {name}", "ping"))
     lines += [
         _call("hang", "hang"),
-        _call("block", "block_loop", {"seconds": 0.6}),
+        # Blocked well past the 0.2 s threshold: on a loaded machine the watchdog thread
+        # may not wake within a shorter stall to see whose call it is. (The calls in flight
+        # meanwhile keep 1.5 s of their 3 s call_timeout.)
+        _call("block", "block_loop", {"seconds": 1.5}),
         b'{"jsonrpc": "2.0", "id": "prompt", "method": "prompts/get", "params": {"name": "exit_prompt"}}',
         b'{"jsonrpc": "2.0", "id": "read", "method": "resources/read", "params": {"uri": "faulty://interrupt/x"}}',
         _call("last", "ping_sync"),
@@ -98,7 +101,7 @@ def test_base_exceptions_timeouts_and_blocking_over_a_real_pipe(tmp_path: Path) 
         assert f"Plugin 'faulty': Tool '{name}' raised" in err
         assert replies[f"ping after {name}"]["result"]["content"][0]["text"] == "pong"
     assert replies["hang"]["result"]["content"][0]["text"] == (
-        "Tool 'hang' timed out after 1.5 s ([plugins.faulty] call_timeout)."
+        "Tool 'hang' timed out after 3 s ([plugins.faulty] call_timeout)."
     )
     assert replies["block"]["result"]["content"][0]["text"] == "blocked"
     assert "Plugin 'faulty': Tool 'block_loop' blocked the event loop for " in err
