@@ -1,9 +1,15 @@
 """Helpers for observability tests: the OpenTelemetry SDK's in-memory exporter as the global
-tracer provider, and reading figures out of a Prometheus exposition."""
+tracer provider, reading figures out of a Prometheus exposition, and a host served in a
+process of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -56,3 +62,50 @@ def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
         for sample in family.samples
         if sample.name == name
     ]
+
+
+_FRESH_HOST = """
+import json, sys
+import anyio
+from mcp_host import Plugin, cli  # what `mcp-host serve` imports
+from mcp_host.testing import serve
+
+plugin = Plugin("p")
+
+@plugin.tool()
+def add(a: int, b: int) -> int:
+    return a + b
+
+async def main():
+    async with serve(plugin, config=json.loads(sys.argv[1])) as client:
+        for a in range(3):
+            assert (await client.call_tool("add", {"a": a, "b": 1})).structured == {"result": a + 1}
+        metrics = client.metrics() if client.engine.telemetry.metrics is not None else None
+    libraries = {m.split(".")[0] for m in sys.modules} & {"prometheus_client", "opentelemetry"}
+    print(json.dumps({"metrics": metrics, "imported": sorted(libraries)}))
+
+anyio.run(main)
+"""
+
+
+def fresh_host(config: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Serve plugin ``p`` (one tool, ``add``) with ``config`` in a new process with ``env``,
+    call ``add`` three times: the exposition (``metrics``; ``None`` with metrics off) and the
+    observability libraries the process imported (``imported``)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_HOST, json.dumps(config)],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment without OpenTelemetry or prometheus-client settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
+    env.update(extra)
+    return env

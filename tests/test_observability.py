@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +23,7 @@ from mcp_host.protocol.rpc import Reply
 from mcp_host.telemetry import CURRENT, HostMetrics, JsonFormatter, Telemetry
 from mcp_host.testing import RequestFailed, serve
 
-from .otel import figure, samples, spans
+from .otel import environment, figure, fresh_host, samples, spans
 
 pytestmark = pytest.mark.anyio
 __all__ = ["spans"]  # the fixture, imported for its use here
@@ -538,27 +536,6 @@ def test_the_recorder_follows_catalog_changes_and_bounds_what_clients_send() -> 
         assert figure(text, "mcp_server_requests_in_flight", plugin=plugin) == 0
 
 
-STARTUP = """
-import sys
-import anyio
-from mcp_host import Plugin, cli  # what `mcp-host serve` imports
-from mcp_host.testing import serve
-
-plugin = Plugin("p")
-
-@plugin.tool()
-def add(a: int, b: int) -> int:
-    return a + b
-
-async def main():
-    async with serve(plugin, config=CONFIG) as client:
-        assert (await client.call_tool("add", {"a": 1, "b": 2})).structured == {"result": 3}
-
-anyio.run(main)
-print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "opentelemetry"}))
-"""
-
-
 @pytest.mark.parametrize(
     ("config", "imported"),
     [({}, []), (METRICS, ["prometheus_client"])],
@@ -569,9 +546,4 @@ def test_start_up_imports_the_metrics_and_tracing_libraries_only_when_used(
 ) -> None:
     """prometheus-client and the OpenTelemetry API cost start-up time: a host that neither
     exposes metrics nor has an SDK configured imports neither."""
-    program = f"CONFIG = {config!r}\n" + STARTUP
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
-    out = subprocess.run(
-        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == repr(imported), out.stderr
+    assert fresh_host(config, environment())["imported"] == imported

@@ -23,9 +23,10 @@ from mcp_host.telemetry.metrics import (
     SIZE_BUCKETS,
     FastHistogram,
 )
-from tests.otel import _reset_global_provider, figure
+from tests.otel import _reset_global_provider, environment, figure, fresh_host
 
 HTTP_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+METRICS = {"metrics": {"enabled": True}}
 GRPC_EXPORTER = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
 
 
@@ -141,39 +142,16 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
     assert figure(second, "mcp_plugin_jobs_total", plugin="p") == 2
 
 
-REQUESTS_WORKER = """
-import anyio
-from mcp_host import Plugin
-from mcp_host.testing import serve
-
-plugin = Plugin("mp")
-
-@plugin.tool()
-def add(a: int, b: int) -> int:
-    return a + b
-
-async def main():
-    async with serve(plugin, config={"metrics": {"enabled": True}}) as client:
-        for a in range(3):
-            await client.call_tool("add", {"a": a, "b": 1})
-        print(client.metrics())
-
-anyio.run(main)
-"""
-
-
 def test_multiprocess_mode_records_requests_in_the_shared_files(tmp_path: Path) -> None:
     """In multiprocess mode the request path records through prometheus-client's own
     metrics (their values live in the shared files), with the same figures."""
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    text = subprocess.run(
-        [sys.executable, "-c", REQUESTS_WORKER], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    labels = {"method": "tools/call", "plugin": "mp", "target": "add", "transport": "in_process"}
+    served = fresh_host(METRICS, environment(PROMETHEUS_MULTIPROC_DIR=str(tmp_path)))
+    text = served["metrics"]
+    labels = {"method": "tools/call", "plugin": "p", "target": "add", "transport": "in_process"}
     duration = "mcp_server_operation_duration_seconds"
     assert figure(text, duration + "_count", **labels, outcome="ok", error_code="") == 3
     assert figure(text, duration + "_bucket", **labels, outcome="ok", error_code="", le="+Inf") == 3
-    assert figure(text, "mcp_server_requests_in_flight", plugin="mp") == 0
+    assert figure(text, "mcp_server_requests_in_flight", plugin="p") == 0
     size = {"method": "tools/call", "transport": "in_process"}
     assert figure(text, "mcp_server_response_size_bytes_count", **size) == 3
 
