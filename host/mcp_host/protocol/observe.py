@@ -157,7 +157,7 @@ class Recorder:
         probe = _Probe(method, kind, plugin, name)
         metrics = self.metrics
         if metrics is not None:
-            probe.flight = metrics.in_flight_for(plugin)
+            probe.flight = metrics.in_flight.labels(plugin)
             probe.ok = self._duration(probe, "ok", None)
             probe.size = metrics.response_size.labels(method, self.transport)
         return probe

@@ -56,15 +56,9 @@ class HistogramChild:
 
 
 class GaugeChild:
-    """One label set of a ``FastGauge``; the request path may update ``value`` itself."""
+    """One label set of a ``FastGauge``: the request path updates ``value`` itself."""
 
     __slots__ = ("value",)
 
     def __init__(self) -> None:
         self.value = 0.0
-
-    def inc(self, amount: float = 1) -> None:
-        self.value += amount
-
-    def dec(self, amount: float = 1) -> None:
-        self.value -= amount

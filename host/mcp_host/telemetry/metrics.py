@@ -228,7 +228,6 @@ class HostMetrics:
         self.refresh: Callable[[], Awaitable[None]] | None = None
         """Awaited by the HTTP exposition before it collects (the host re-runs the plugins'
         readiness checks there, at most every ``READINESS_INTERVAL`` seconds)."""
-        self._inflight_children: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ for the transports
 
@@ -252,12 +251,6 @@ class HostMetrics:
         """The ``observe`` of the request-size histogram for ``transport`` (resolve it once)."""
         observe: Callable[[float], None] = self.request_size.labels(transport).observe
         return observe
-
-    def in_flight_for(self, plugin: str) -> Any:
-        child = self._inflight_children.get(plugin)
-        if child is None:
-            child = self._inflight_children[plugin] = self.in_flight.labels(plugin)
-        return child
 
     # ------------------------------------------------------------------------ exposition
 
